@@ -1,0 +1,114 @@
+#pragma once
+// Time as ckpt sees it. Everything that waits or expires (checkpoint intervals
+// and timeouts, restart back-off, state TTL, processing-time timers, retries)
+// asks a Clock, so tests drive time with a ManualClock instead of sleeping.
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+
+namespace ckpt {
+
+class Clock {
+ public:
+  using duration = std::chrono::nanoseconds;
+  using time_point = std::chrono::time_point<std::chrono::steady_clock, duration>;
+
+  virtual ~Clock() = default;
+  virtual time_point now() const = 0;
+  /// Wall-clock milliseconds since the Unix epoch, for checkpoint timestamps and TTL.
+  virtual std::int64_t epoch_millis() const = 0;
+  /// Blocks until now() >= deadline. A ManualClock returns when advanced.
+  virtual void sleep_until(time_point deadline) = 0;
+  void sleep_for(duration d) { sleep_until(now() + d); }
+};
+
+class SystemClock final : public Clock {
+ public:
+  time_point now() const override {
+    return std::chrono::time_point_cast<duration>(std::chrono::steady_clock::now());
+  }
+  std::int64_t epoch_millis() const override {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  }
+  void sleep_until(time_point deadline) override {
+    std::unique_lock lock(mutex_);
+    // Not std::this_thread::sleep_until: interrupt() lets a shutdown wake sleepers.
+    const auto generation = generation_;
+    wake_.wait_until(lock, deadline, [&] { return generation_ != generation; });
+  }
+  /// Wakes every current sleeper now (for shutdown); later sleeps are unaffected.
+  void interrupt() {
+    {
+      std::lock_guard lock(mutex_);
+      ++generation_;
+    }
+    wake_.notify_all();
+  }
+
+  /// A process-wide instance for code that is not handed a clock.
+  static SystemClock& instance() {
+    static SystemClock clock;
+    return clock;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::uint64_t generation_ = 0;
+};
+
+/// A clock that moves only when told to: advance() and set_epoch_millis().
+/// Thread-safe; sleepers wake when the time they wait for is reached.
+class ManualClock final : public Clock {
+ public:
+  explicit ManualClock(std::int64_t epoch_millis = 0) : epoch_millis_(epoch_millis) {}
+
+  time_point now() const override {
+    std::lock_guard lock(mutex_);
+    return now_;
+  }
+  std::int64_t epoch_millis() const override {
+    std::lock_guard lock(mutex_);
+    return epoch_millis_;
+  }
+  void sleep_until(time_point deadline) override {
+    std::unique_lock lock(mutex_);
+    ++sleepers_;
+    sleepers_changed_.notify_all();
+    advanced_.wait(lock, [&] { return now_ >= deadline; });
+    --sleepers_;
+  }
+  /// Moves both the steady and the wall clock forward.
+  void advance(duration d) {
+    {
+      std::lock_guard lock(mutex_);
+      now_ += d;
+      epoch_millis_ += std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
+    }
+    advanced_.notify_all();
+  }
+  void set_epoch_millis(std::int64_t millis) {
+    std::lock_guard lock(mutex_);
+    epoch_millis_ = millis;
+  }
+  /// Blocks until at least `n` threads sleep on this clock: lets a test
+  /// advance time only once the code under test is waiting for it.
+  void wait_for_sleepers(int n) {
+    std::unique_lock lock(mutex_);
+    sleepers_changed_.wait(lock, [&] { return sleepers_ >= n; });
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::condition_variable advanced_;
+  std::condition_variable sleepers_changed_;
+  time_point now_{};
+  std::int64_t epoch_millis_;
+  int sleepers_ = 0;
+};
+
+}  // namespace ckpt
