@@ -1,0 +1,38 @@
+#pragma once
+// The one hash ckpt uses for anything that is stored or must agree between
+// builds: XXH3-64 (seed 0) from the xxHash library. Its output is frozen by the
+// library since 0.8.0, so key groups and checksums computed by one build are
+// recomputed identically by any other.
+
+#include <ckpt/bytes.hpp>
+
+#include <cstdint>
+
+#ifndef XXH_INLINE_ALL
+#define XXH_INLINE_ALL
+#define CKPT_DEFINED_XXH_INLINE_ALL
+#endif
+#include <xxhash.h>
+#ifdef CKPT_DEFINED_XXH_INLINE_ALL
+#undef XXH_INLINE_ALL
+#undef CKPT_DEFINED_XXH_INLINE_ALL
+#endif
+
+namespace ckpt {
+
+/// XXH3-64 of `data`: key-group hashing and block checksums.
+inline std::uint64_t hash64(ByteSpan data) noexcept { return XXH3_64bits(data.data(), data.size()); }
+inline std::uint64_t hash64(const void* data, std::size_t size) noexcept { return XXH3_64bits(data, size); }
+
+/// Incremental XXH3-64, for data that arrives in pieces (a whole file's checksum).
+class Hasher64 {
+ public:
+  Hasher64() noexcept { XXH3_64bits_reset(&state_); }
+  void update(ByteSpan data) noexcept { XXH3_64bits_update(&state_, data.data(), data.size()); }
+  std::uint64_t digest() const noexcept { return XXH3_64bits_digest(&state_); }
+
+ private:
+  XXH3_state_t state_;
+};
+
+}  // namespace ckpt

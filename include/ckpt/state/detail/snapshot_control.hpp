@@ -1,0 +1,230 @@
+#pragma once
+// Point-in-time snapshots of a keyed backend without stopping its owner thread
+// (Flink's copy-on-write state map and Dragonfly's versioned snapshot are the
+// references).
+//
+// mark() is O(1): it bumps the epoch and records what the snapshot covers.
+// Each key group has a slot with the epoch its image was last saved for. A
+// background writer saves key groups one by one (save()); the owner thread,
+// before it writes to a key group whose image for the running snapshot is not
+// saved yet, saves that key group itself first (owner_save()). Either way the
+// bytes are those of the key group at the mark, and the owner never waits for
+// more than one key group. The slot's mutex is what orders the two.
+//
+// Each slot also records the write stamp of the last change, so an
+// incremental snapshot can tell key groups unchanged since its base.
+
+#include <ckpt/bytes.hpp>
+#include <ckpt/error.hpp>
+#include <ckpt/serial/snapshot_data.hpp>
+#include <ckpt/state/detail/keyed_table.hpp>
+#include <ckpt/state/key_group.hpp>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <vector>
+
+namespace ckpt {
+
+/// What saving one key group produced.
+enum class KeyGroupResult : std::uint8_t {
+  written,    // `out` holds the key group's block
+  empty,      // the key group holds no state
+  unchanged,  // incremental: unchanged since the base snapshot, nothing written
+};
+
+namespace detail {
+
+struct KeyGroupSlot {
+  std::atomic<std::uint64_t> saved_epoch{0};
+  std::mutex mutex;
+  std::uint64_t modified = 1;  // write stamp of the last change (1: before any snapshot)
+  Bytes owner_copy;            // saved by the owner for the running snapshot
+  KeyGroupResult owner_result = KeyGroupResult::empty;
+};
+
+/// Restored bytes of a state the program has not declared (again) yet: kept
+/// per key-group slot and written through to later snapshots unchanged.
+struct PendingState {
+  StateMeta meta;
+  std::map<std::size_t, std::shared_ptr<const Bytes>> sections;  // by slot
+};
+
+/// What a snapshot covers, fixed at its mark.
+struct SnapshotCut {
+  std::uint64_t epoch = 0;
+  std::uint64_t base_epoch = 0;  // 0: a full snapshot
+  std::uint64_t id = 0;
+  std::optional<std::uint64_t> base_id;
+  std::uint32_t max_parallelism = 0;
+  KeyGroupRange range;
+  std::string key_type;
+  std::int64_t now = 0;  // processing time at the mark, for TTL cleanup
+  std::vector<StateMeta> states;
+  std::vector<const KeyedTableBase*> tables;  // states[0, tables.size())
+  std::vector<std::shared_ptr<const PendingState>> pending;  // the states after them
+
+  /// Writes the block of key-group slot `slot` as it is now (the caller makes
+  /// sure that is as it was at the mark).
+  KeyGroupResult serialize(std::size_t slot, const KeyGroupSlot& s, Bytes& out) const {
+    out.clear();
+    if (base_epoch != 0 && s.modified <= base_epoch) return KeyGroupResult::unchanged;
+    out.resize(4);
+    std::uint32_t count = 0;
+    for (std::size_t i = 0; i < tables.size(); ++i) {
+      if (tables[i]->empty_in(slot)) continue;
+      const auto at = serial::begin_section(out, static_cast<std::uint32_t>(i));
+      tables[i]->write_key_group(slot, out, now);
+      serial::finish_section(out, at);
+      ++count;
+    }
+    for (std::size_t j = 0; j < pending.size(); ++j) {
+      const auto it = pending[j]->sections.find(slot);
+      if (it == pending[j]->sections.end()) continue;
+      const auto at = serial::begin_section(out, static_cast<std::uint32_t>(tables.size() + j));
+      out.insert(out.end(), it->second->begin(), it->second->end());
+      serial::finish_section(out, at);
+      ++count;
+    }
+    if (count == 0) {
+      out.clear();
+      return KeyGroupResult::empty;
+    }
+    serial::write_section_count(out, count);
+    return KeyGroupResult::written;
+  }
+};
+
+/// The snapshot side of a keyed backend. Owner-thread methods are marked so;
+/// save() and release() may run on any thread.
+class SnapshotControl {
+ public:
+  explicit SnapshotControl(std::size_t slots) : slots_(std::make_unique<KeyGroupSlot[]>(slots)), count_(slots) {}
+  SnapshotControl(const SnapshotControl&) = delete;
+  SnapshotControl& operator=(const SnapshotControl&) = delete;
+  ~SnapshotControl() { wait_idle(); }
+
+  /// Owner thread, before every change to slot `slot`: one atomic load when
+  /// no snapshot needs the slot's old image.
+  void before_write(std::size_t slot) {
+    KeyGroupSlot& s = slots_[slot];
+    if (s.saved_epoch.load(std::memory_order_acquire) < active_epoch_) owner_save(slot);
+    s.modified = write_stamp_;
+  }
+
+  /// Owner thread: starts a snapshot. Waits first for a previous one to be
+  /// released (one snapshot at a time per backend).
+  std::shared_ptr<const SnapshotCut> mark(SnapshotCut cut, bool incremental) {
+    wait_idle();
+    cut.epoch = ++epoch_;
+    if (incremental && last_completed_) {
+      cut.base_epoch = last_completed_->epoch;
+      cut.base_id = last_completed_->id;
+    }
+    cut_ = std::make_shared<const SnapshotCut>(std::move(cut));
+    if (cut_->id != 0) in_flight_[cut_->id] = cut_->epoch;  // id 0: an anonymous snapshot
+    active_epoch_ = cut_->epoch;
+    write_stamp_ = active_epoch_ + 1;  // later changes belong to the next snapshot
+    {
+      std::lock_guard lock(idle_mutex_);
+      running_ = true;
+    }
+    return cut_;
+  }
+
+  /// Any thread: the block of `slot` for the running snapshot.
+  KeyGroupResult save(const SnapshotCut& cut, std::size_t slot, Bytes& out) {
+    KeyGroupSlot& s = slots_[slot];
+    std::lock_guard lock(s.mutex);
+    if (s.saved_epoch.load(std::memory_order_relaxed) < cut.epoch) {
+      const auto result = cut.serialize(slot, s, out);
+      s.saved_epoch.store(cut.epoch, std::memory_order_release);
+      return result;
+    }
+    out = std::move(s.owner_copy);
+    s.owner_copy = Bytes();
+    return s.owner_result;
+  }
+
+  /// Any thread, once per mark: the snapshot is done with (written, failed or
+  /// abandoned). Key groups it never saved are marked saved so the owner stops
+  /// copying them.
+  void release(const SnapshotCut& cut) {
+    for (std::size_t i = 0; i < count_; ++i) {
+      KeyGroupSlot& s = slots_[i];
+      std::lock_guard lock(s.mutex);
+      if (s.saved_epoch.load(std::memory_order_relaxed) < cut.epoch)
+        s.saved_epoch.store(cut.epoch, std::memory_order_release);
+      s.owner_copy = Bytes();
+    }
+    {
+      std::lock_guard lock(idle_mutex_);
+      running_ = false;
+    }
+    idle_.notify_all();
+  }
+
+  /// Owner thread: a snapshot with this id is durable; later incremental
+  /// snapshots may build on it. Ids of snapshots no longer in flight are ignored.
+  void notify_complete(std::uint64_t id) {
+    const auto it = in_flight_.find(id);
+    if (it == in_flight_.end()) return;
+    if (!last_completed_ || it->second > last_completed_->epoch) last_completed_ = Completed{id, it->second};
+    in_flight_.erase(in_flight_.begin(), std::next(it));  // completing N subsumes every earlier one
+  }
+  void notify_aborted(std::uint64_t id) { in_flight_.erase(id); }
+
+  /// Owner thread: after a restore, every key group counts as changed and no
+  /// earlier snapshot can serve as a base.
+  void reset_after_restore() {
+    wait_idle();
+    for (std::size_t i = 0; i < count_; ++i) slots_[i].modified = write_stamp_;
+    last_completed_.reset();
+    in_flight_.clear();
+  }
+
+  bool running() {
+    std::lock_guard lock(idle_mutex_);
+    return running_;
+  }
+  void wait_idle() {
+    std::unique_lock lock(idle_mutex_);
+    idle_.wait(lock, [&] { return !running_; });
+  }
+
+ private:
+  void owner_save(std::size_t slot) {
+    KeyGroupSlot& s = slots_[slot];
+    std::lock_guard lock(s.mutex);
+    if (s.saved_epoch.load(std::memory_order_relaxed) >= active_epoch_) return;  // the writer got there first
+    s.owner_result = cut_->serialize(slot, s, s.owner_copy);
+    s.saved_epoch.store(active_epoch_, std::memory_order_release);
+  }
+
+  struct Completed {
+    std::uint64_t id;
+    std::uint64_t epoch;
+  };
+
+  std::unique_ptr<KeyGroupSlot[]> slots_;
+  std::size_t count_;
+  // Owner-thread state.
+  std::uint64_t epoch_ = 0;
+  std::uint64_t active_epoch_ = 0;
+  std::uint64_t write_stamp_ = 1;
+  std::shared_ptr<const SnapshotCut> cut_;
+  std::map<std::uint64_t, std::uint64_t> in_flight_;  // snapshot id -> epoch
+  std::optional<Completed> last_completed_;
+  // Whether a marked snapshot has not been released yet.
+  std::mutex idle_mutex_;
+  std::condition_variable idle_;
+  bool running_ = false;
+};
+
+}  // namespace detail
+}  // namespace ckpt

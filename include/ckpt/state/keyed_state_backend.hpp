@@ -1,0 +1,385 @@
+#pragma once
+// KeyedStateBackend<Key>: the keyed state of one operator subtask.
+//
+//   ckpt::KeyedStateBackend<std::string> backend;
+//   auto clicks = backend.get_state(ckpt::ValueStateDescriptor<std::int64_t>{"clicks", 0});
+//   backend.set_current_key("alice");
+//   clicks.update(clicks.value() + 1);          // alice's count only
+//
+// The backend owns a contiguous range of key groups (all of them by default)
+// and keeps every state partitioned by key group in flat hash maps. It belongs
+// to one thread, its owner: state access and set_current_key() are not
+// synchronized. Snapshots are the exception: begin_snapshot() is O(1) on the
+// owner thread and the returned job may be written from any other thread
+// while the owner goes on (see state/detail/snapshot_control.hpp).
+
+#include <ckpt/clock.hpp>
+#include <ckpt/error.hpp>
+#include <ckpt/serial/columns.hpp>
+#include <ckpt/serial/snapshot_data.hpp>
+#include <ckpt/serial/std_types.hpp>
+#include <ckpt/serial/type_name.hpp>
+#include <ckpt/state/aggregating_state.hpp>
+#include <ckpt/state/detail/key_hash.hpp>
+#include <ckpt/state/detail/keyed_states.hpp>
+#include <ckpt/state/detail/keyed_table.hpp>
+#include <ckpt/state/detail/snapshot_control.hpp>
+#include <ckpt/state/key_group.hpp>
+#include <ckpt/state/keyed_snapshot_job.hpp>
+#include <ckpt/state/keyed_state_backend_base.hpp>
+#include <ckpt/state/list_state.hpp>
+#include <ckpt/state/map_state.hpp>
+#include <ckpt/state/reducing_state.hpp>
+#include <ckpt/state/state_descriptor.hpp>
+#include <ckpt/state/value_state.hpp>
+
+#include <algorithm>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace ckpt {
+
+struct KeyedStateBackendOptions {
+  std::uint32_t max_parallelism = default_max_parallelism;
+  /// The key groups this backend owns; all of them when unset.
+  std::optional<KeyGroupRange> key_groups;
+  /// Processing time for state TTL; the system clock when null.
+  const Clock* clock = nullptr;
+
+  /// The backend of subtask `index` of `parallelism`.
+  static KeyedStateBackendOptions for_subtask(std::uint32_t index, std::uint32_t parallelism,
+                                              std::uint32_t max_parallelism = default_max_parallelism) {
+    KeyedStateBackendOptions o;
+    o.max_parallelism = max_parallelism;
+    o.key_groups = KeyGroupRange::for_subtask(max_parallelism, parallelism, index);
+    return o;
+  }
+};
+
+template <class Key, class Hash = detail::KeyHash<Key>, class KeyEqual = std::equal_to<Key>>
+class KeyedStateBackend final : public KeyedStateBackendBase {
+ public:
+  using key_type = Key;
+
+  explicit KeyedStateBackend(KeyedStateBackendOptions options = {})
+      : max_parallelism_(options.max_parallelism),
+        range_(options.key_groups ? *options.key_groups : KeyGroupRange::all(options.max_parallelism)),
+        control_(range_.size()) {
+    validate_parallelism(max_parallelism_);
+    if (range_.empty() || range_.end > max_parallelism_)
+      throw ConfigError(errc::invalid_argument, "key-group range " + range_.to_string() +
+                                                    " is empty or exceeds max parallelism " +
+                                                    std::to_string(max_parallelism_));
+    ctx_.control = &control_;
+    ctx_.clock = options.clock ? options.clock : &SystemClock::instance();
+  }
+  KeyedStateBackend(const KeyedStateBackend&) = delete;
+  KeyedStateBackend& operator=(const KeyedStateBackend&) = delete;
+  /// Waits for a running snapshot job to be released (destroy jobs first).
+  ~KeyedStateBackend() override { control_.wait_idle(); }
+
+  std::uint32_t max_parallelism() const noexcept override { return max_parallelism_; }
+  KeyGroupRange key_groups() const noexcept override { return range_; }
+  std::string key_type_name() const override { return type_name<Key>(); }
+
+  // -- the current key ---------------------------------------------------
+
+  /// Makes `key` the key every state access applies to.
+  void set_current_key(const Key& key) {
+    const auto kg = key_group_for(key, max_parallelism_);
+    if (!range_.contains(kg))
+      throw StateError(errc::key_group_out_of_range,
+                       "key of type " + type_name<Key>() + " (stable hash " + std::to_string(stable_key_hash(key)) +
+                           ") is in key group " + std::to_string(kg) + ", outside this backend's key groups " +
+                           range_.to_string() + "; route records by key group to the subtask that owns it");
+    ctx_.key = key;
+    ctx_.slot = kg - range_.begin;
+  }
+  bool has_current_key() const noexcept { return ctx_.key.has_value(); }
+  const Key& current_key() const {
+    if (!ctx_.key) throw StateError(errc::no_current_key, "no current key; call set_current_key() first");
+    return *ctx_.key;
+  }
+  std::uint32_t current_key_group() const {
+    (void)current_key();
+    return range_.begin + static_cast<std::uint32_t>(ctx_.slot);
+  }
+  /// The key group of any key under this backend's max parallelism.
+  std::uint32_t key_group_of(const Key& key) const { return key_group_for(key, max_parallelism_); }
+
+  // -- declaring state -----------------------------------------------------
+
+  template <class T>
+  ValueState<T> get_state(const ValueStateDescriptor<T>& d) {
+    return ValueState<T>(declare<T, detail::ValueStateImpl<T>>(d, StateKind::value, type_version<T>(), [&](auto ttl, auto& table) {
+      constexpr bool Ttl = decltype(ttl)::value;
+      return std::make_unique<detail::KeyedValueState<Key, T, Ttl, Hash, KeyEqual>>(ctx_, table, d.default_value());
+    }));
+  }
+
+  template <class T>
+  ListState<T> get_list_state(const ListStateDescriptor<T>& d) {
+    return ListState<T>(declare<std::vector<T>, detail::ListStateImpl<T>>(d, StateKind::list, type_version<T>(), [&](auto ttl, auto& table) {
+      constexpr bool Ttl = decltype(ttl)::value;
+      return std::make_unique<detail::KeyedListState<Key, T, Ttl, Hash, KeyEqual>>(ctx_, table);
+    }));
+  }
+
+  template <class UK, class UV>
+  MapState<UK, UV> get_map_state(const MapStateDescriptor<UK, UV>& d) {
+    using Plain = typename detail::KeyedMapState<Key, UK, UV, false, Hash, KeyEqual>::Plain;
+    return MapState<UK, UV>(declare<Plain, detail::MapStateImpl<UK, UV>>(d, StateKind::map, type_version<UV>(), [&](auto ttl, auto& table) {
+      constexpr bool Ttl = decltype(ttl)::value;
+      return std::make_unique<detail::KeyedMapState<Key, UK, UV, Ttl, Hash, KeyEqual>>(ctx_, table);
+    }));
+  }
+
+  template <class T>
+  ReducingState<T> get_reducing_state(const ReducingStateDescriptor<T>& d) {
+    return ReducingState<T>(declare<T, detail::ReducingStateImpl<T>>(d, StateKind::reducing, type_version<T>(), [&](auto ttl, auto& table) {
+      constexpr bool Ttl = decltype(ttl)::value;
+      return std::make_unique<detail::KeyedReducingState<Key, T, Ttl, Hash, KeyEqual>>(ctx_, table, d.reduce_function());
+    }));
+  }
+
+  template <class In, class Acc, class Out>
+  AggregatingState<In, Acc, Out> get_aggregating_state(const AggregatingStateDescriptor<In, Acc, Out>& d) {
+    return AggregatingState<In, Acc, Out>(declare<Acc, detail::AggregatingStateImpl<In, Out>>(
+        d, StateKind::aggregating, type_version<Acc>(), [&](auto ttl, auto& table) {
+          constexpr bool Ttl = decltype(ttl)::value;
+          return std::make_unique<detail::KeyedAggregatingState<Key, In, Acc, Out, Ttl, Hash, KeyEqual>>(
+              ctx_, table, d.aggregate_function());
+        }));
+  }
+
+  // -- inspection ------------------------------------------------------------
+
+  /// Declared states, then restored states not declared (again) yet.
+  std::vector<std::string> state_names() const override {
+    std::vector<std::string> out;
+    for (const auto& s : states_) out.push_back(s.table->meta().name);
+    for (const auto& [name, p] : pending_) out.push_back(name);
+    return out;
+  }
+  /// Number of keys that have an entry in a declared state.
+  std::size_t size(std::string_view state) const { return entry(state).table->size(); }
+  /// The keys that have an entry in a declared state (in no particular order).
+  std::vector<Key> keys(std::string_view state) const {
+    const auto& e = entry(state);
+    std::vector<Key> out;
+    out.reserve(e.table->size());
+    e.for_each_key(*e.table, [&](const Key& k) { out.push_back(k); });
+    return out;
+  }
+
+  // -- snapshots -------------------------------------------------------------
+
+  /// Marks a snapshot: O(1) on the owner thread (after waiting for a previous
+  /// job to be released). `id` names it for notify_snapshot_complete(); an
+  /// incremental snapshot builds on the last completed one, if any.
+  std::unique_ptr<KeyedSnapshotJob> begin_snapshot(std::uint64_t id = 0, bool incremental = false) override {
+    detail::SnapshotCut cut;
+    cut.id = id;
+    cut.max_parallelism = max_parallelism_;
+    cut.range = range_;
+    cut.key_type = type_name<Key>();
+    cut.now = ctx_.now();
+    for (const auto& s : states_) {
+      cut.states.push_back(s.table->meta());
+      cut.tables.push_back(s.table.get());
+    }
+    for (const auto& [name, p] : pending_) {
+      cut.states.push_back(p->meta);
+      cut.pending.push_back(p);
+    }
+    auto marked = control_.mark(std::move(cut), incremental && id != 0);
+    return std::make_unique<KeyedSnapshotJob>(std::move(marked), control_);
+  }
+
+  /// A full snapshot of every key group (or those in `only`), taken on this thread.
+  KeyedStateSnapshot snapshot(std::optional<KeyGroupRange> only = std::nullopt) {
+    return begin_snapshot()->collect(only);
+  }
+
+  /// The snapshot with this id is durable: the base of later incremental ones.
+  void notify_snapshot_complete(std::uint64_t id) override { control_.notify_complete(id); }
+  void notify_snapshot_aborted(std::uint64_t id) override { control_.notify_aborted(id); }
+
+  // -- restore ---------------------------------------------------------------
+
+  /// Restores from snapshots taken by one or more backends of the same job
+  /// (for a rescale: the old subtasks). Only key groups in this backend's range
+  /// are read. States not declared yet are kept and restored when declared.
+  void restore(std::span<const KeyedStateSnapshot> snapshots) override {
+    control_.wait_idle();
+    for (const auto& s : states_)
+      if (s.table->size() != 0)
+        throw StateError(errc::invalid_argument, "restore() needs an empty backend; state '" +
+                                                     s.table->meta().name + "' already holds entries");
+    if (!pending_.empty()) throw StateError(errc::invalid_argument, "this backend was already restored");
+    std::vector<bool> seen(range_.size(), false);
+    const auto now = ctx_.now();
+    for (const auto& snap : snapshots) {
+      if (snap.max_parallelism != max_parallelism_)
+        throw RestoreError(errc::state_type_mismatch,
+                           "a snapshot taken with max parallelism " + std::to_string(snap.max_parallelism) +
+                               " cannot be restored with max parallelism " + std::to_string(max_parallelism_) +
+                               "; the max parallelism of a job is fixed once it has state");
+      if (snap.key_type != type_name<Key>())
+        throw StateError(errc::state_type_mismatch, "the snapshot's keys are of type " + snap.key_type +
+                                                        "; this backend's are " + type_name<Key>());
+      for (const auto& block : snap.key_groups) {
+        if (!range_.contains(block.key_group)) continue;
+        const auto slot = block.key_group - range_.begin;
+        if (seen[slot])
+          throw RestoreError(errc::corrupt_data, "key group " + std::to_string(block.key_group) +
+                                                     " appears in more than one snapshot");
+        seen[slot] = true;
+        const auto block_name = "key group " + std::to_string(block.key_group);
+        const serial::ReadContext context{snap.origin, block_name};
+        for (const auto& section : serial::parse_sections(block.data, snap.states.size(), context)) {
+          const StateMeta& written = snap.states[section.state_index];
+          if (auto* s = find(written.name)) {
+            check_compatible(s->table->meta(), written);
+            s->table->read_key_group(slot, section.payload, written, context, now);
+          } else {
+            auto& p = pending_[written.name];
+            if (!p) p = std::make_shared<detail::PendingState>(detail::PendingState{written, {}});
+            else if (!(p->meta == written))
+              throw RestoreError(errc::state_type_mismatch, "state '" + written.name +
+                                                                "' has different types in the snapshots being restored");
+            p->sections[slot] = std::make_shared<const Bytes>(section.payload.begin(), section.payload.end());
+          }
+        }
+      }
+      for (const auto& meta : snap.states) {
+        // A state without entries in our key groups is still known (and checked when declared).
+        if (!find(meta.name) && !pending_.count(meta.name))
+          pending_[meta.name] = std::make_shared<detail::PendingState>(detail::PendingState{meta, {}});
+      }
+    }
+    restored_ = true;
+    control_.reset_after_restore();
+  }
+  void restore(const KeyedStateSnapshot& snapshot) { restore(std::span<const KeyedStateSnapshot>(&snapshot, 1)); }
+
+  /// Whether restore() has run (Flink's isRestored()).
+  bool is_restored() const noexcept override { return restored_; }
+
+ private:
+  struct StateEntry {
+    std::unique_ptr<detail::KeyedTableBase> table;
+    std::unique_ptr<detail::StateImplBase> impl;
+    std::function<void(const detail::KeyedTableBase&, const std::function<void(const Key&)>&)> for_each_key;
+  };
+
+  StateEntry* find(std::string_view name) {
+    for (auto& s : states_)
+      if (s.table->meta().name == name) return &s;
+    return nullptr;
+  }
+  const StateEntry& entry(std::string_view name) const {
+    for (const auto& s : states_)
+      if (s.table->meta().name == name) return s;
+    throw StateError(errc::invalid_argument, "no keyed state named '" + std::string(name) + "' is declared");
+  }
+
+  /// A state restored as `written` may be read as `declared`: same kind, key
+  /// and value types, and not written by a newer version of the value type.
+  static void check_compatible(const StateMeta& declared, const StateMeta& written) {
+    if (declared.kind != written.kind || declared.key_type != written.key_type ||
+        declared.value_type != written.value_type)
+      throw StateError(errc::state_type_mismatch,
+                       "state '" + declared.name + "' is declared as " + describe(declared) +
+                           " but the snapshot holds " + describe(written));
+    if (written.value_version > declared.value_version)
+      throw StateError(errc::unsupported_version,
+                       "state '" + declared.name + "' was written by version " + std::to_string(written.value_version) +
+                           " of " + written.value_type + "; this program has version " +
+                           std::to_string(declared.value_version));
+    // Same types, but a column written another way (is_bulk_serializable changed).
+    if (declared.ttl == written.ttl &&
+        (declared.key_encoding != written.key_encoding || declared.value_encoding != written.value_encoding))
+      throw StateError(errc::state_type_mismatch,
+                       "state '" + declared.name + "' was written with another encoding of its types");
+  }
+  static std::string describe(const StateMeta& m) {
+    return std::string(to_string(m.kind)) + " state of " + m.value_type + " keyed by " + m.key_type;
+  }
+
+  /// Registers a state (or finds it again) and returns its implementation.
+  template <class Plain, class Interface, class Descriptor, class Make>
+  Interface* declare(const Descriptor& d, StateKind kind, std::uint32_t version, Make make) {
+    const bool ttl = d.ttl().has_value();
+    StateMeta meta;
+    meta.name = d.name();
+    meta.kind = kind;
+    meta.key_type = type_name<Key>();
+    meta.value_type = type_name<Plain>();
+    meta.value_version = version;
+    meta.key_encoding = encoding_of<Key>();
+    meta.value_encoding = ttl ? encoding_of<typename detail::TtlForm<Plain>::type>() : encoding_of<Plain>();
+    meta.ttl = ttl;
+
+    if (auto* existing = find(meta.name)) {
+      const auto& m = existing->table->meta();
+      auto* impl = dynamic_cast<Interface*>(existing->impl.get());
+      if (m.kind != kind || m.value_type != meta.value_type || m.ttl != ttl || !impl)
+        throw StateError(errc::state_type_mismatch, "state '" + meta.name + "' is already declared as " +
+                                                        describe(m) + (m.ttl ? " with TTL" : "") +
+                                                        "; it cannot also be " + describe(meta) +
+                                                        (ttl ? " with TTL" : ""));
+      return impl;
+    }
+
+    StateEntry e;
+    Interface* result = nullptr;
+    const auto build = [&](auto ttl_tag) {
+      constexpr bool Ttl = decltype(ttl_tag)::value;
+      using Table = detail::KeyedTable<Key, Plain, Ttl, Hash, KeyEqual>;
+      auto table = std::make_unique<Table>(meta, range_.size(), d.ttl());
+      auto impl = make(ttl_tag, *table);
+      result = impl.get();
+      e.for_each_key = [](const detail::KeyedTableBase& t, const std::function<void(const Key&)>& fn) {
+        const auto& typed = static_cast<const Table&>(t);
+        for (std::size_t i = 0; i < typed.slots(); ++i)
+          for (const auto& [k, v] : typed.shard(i)) fn(k);
+      };
+      e.table = std::move(table);
+      e.impl = std::move(impl);
+    };
+    if (ttl) build(std::true_type{});
+    else build(std::false_type{});
+
+    // Restored earlier but not declared until now: check and load it.
+    if (const auto p = pending_.find(meta.name); p != pending_.end()) {
+      check_compatible(meta, p->second->meta);
+      const auto now = ctx_.now();
+      for (const auto& [slot, bytes] : p->second->sections) {
+        const auto block = "key group " + std::to_string(range_.begin + slot) + ", state '" + meta.name + "'";
+        e.table->read_key_group(slot, *bytes, p->second->meta, serial::ReadContext{"<restored snapshot>", block}, now);
+      }
+      pending_.erase(p);
+    }
+    states_.push_back(std::move(e));
+    return result;
+  }
+
+  std::uint32_t max_parallelism_;
+  KeyGroupRange range_;
+  detail::SnapshotControl control_;
+  detail::KeyedContext<Key> ctx_;
+  std::vector<StateEntry> states_;
+  std::map<std::string, std::shared_ptr<detail::PendingState>, std::less<>> pending_;
+  bool restored_ = false;
+};
+
+}  // namespace ckpt
