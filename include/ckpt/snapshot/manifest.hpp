@@ -1,0 +1,179 @@
+#pragma once
+// The manifest (_metadata) of a checkpoint or savepoint: written last and
+// atomically, it is what makes a snapshot complete. It lists every operator
+// (by uid) with its subtasks, each subtask's files (paths relative to the
+// snapshot's directory, or to the storage's shared/ directory for files an
+// incremental checkpoint shares), sizes and index checksums, which file holds
+// which key groups, the operator states with their element counts and
+// distribution, every keyed state's types and version, and the user's
+// properties (the program's version, say).
+//
+//   _metadata := "CKPTMETA", u32 format version (1), u32 reserved,
+//                u64 body size, u64 XXH3-64 of the body, body
+//
+// where body is Manifest through ckpt's binary archive.
+
+#include <ckpt/bytes.hpp>
+#include <ckpt/error.hpp>
+#include <ckpt/hash.hpp>
+#include <ckpt/serial/archive.hpp>
+#include <ckpt/serial/snapshot_data.hpp>
+#include <ckpt/snapshot/state_file_format.hpp>
+
+#include <cereal/types/map.hpp>
+#include <cereal/types/optional.hpp>
+#include <cereal/types/string.hpp>
+#include <cereal/types/vector.hpp>
+
+#include <array>
+#include <cstdint>
+#include <cstring>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace ckpt {
+
+inline constexpr std::uint32_t manifest_format_version = 1;
+inline constexpr std::array<char, 8> manifest_magic{'C', 'K', 'P', 'T', 'M', 'E', 'T', 'A'};
+inline constexpr std::size_t manifest_header_size = 32;
+inline constexpr const char* manifest_file_name = "_metadata";
+
+enum class SnapshotKind : std::uint8_t { checkpoint = 1, savepoint = 2 };
+
+inline const char* to_string(SnapshotKind k) noexcept { return k == SnapshotKind::savepoint ? "savepoint" : "checkpoint"; }
+
+struct FileRef {
+  std::string path;     // relative to the snapshot's directory, or to shared/ when `shared`
+  bool shared = false;  // owned by no single checkpoint (incremental checkpoints)
+  std::uint64_t size = 0;
+  std::uint64_t index_checksum = 0;
+
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(path, shared, size, index_checksum);
+  }
+  friend bool operator==(const FileRef&, const FileRef&) = default;
+};
+
+/// Key groups [begin, end) of a subtask are in files[file] (those that have state).
+struct KeyGroupSource {
+  std::uint32_t file = 0;
+  std::uint32_t begin = 0;
+  std::uint32_t end = 0;
+
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(file, begin, end);
+  }
+  friend bool operator==(const KeyGroupSource&, const KeyGroupSource&) = default;
+};
+
+struct SubtaskManifest {
+  std::uint32_t index = 0;
+  std::uint32_t key_group_begin = 0;  // the subtask's key groups when keyed
+  std::uint32_t key_group_end = 0;
+  std::vector<FileRef> files;
+  std::vector<KeyGroupSource> key_groups;
+  std::optional<std::uint32_t> operator_state_file;
+  std::vector<OperatorStateInfo> operator_states;
+  std::uint64_t raw_bytes = 0;     // state bytes before compression (in this checkpoint's own files)
+  std::uint64_t stored_bytes = 0;  // ... and after
+
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(index, key_group_begin, key_group_end, files, key_groups, operator_state_file, operator_states, raw_bytes,
+       stored_bytes);
+  }
+};
+
+struct OperatorManifest {
+  std::string uid;
+  std::uint32_t parallelism = 1;
+  std::uint32_t max_parallelism = 0;  // 0 when the operator has no keyed state
+  std::string key_type;
+  std::vector<StateMeta> keyed_states;
+  std::vector<SubtaskManifest> subtasks;  // by subtask index, all present
+
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(uid, parallelism, max_parallelism, key_type, keyed_states, subtasks);
+  }
+};
+
+struct Manifest {
+  std::uint64_t checkpoint_id = 0;
+  std::int64_t timestamp_millis = 0;
+  SnapshotKind kind = SnapshotKind::checkpoint;
+  std::string name;  // a savepoint's name or tag
+  std::optional<std::uint64_t> base_checkpoint_id;  // incremental: shares files with this one
+  std::vector<OperatorManifest> operators;
+  std::map<std::string, std::string> properties;
+
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(checkpoint_id, timestamp_millis, kind, name, base_checkpoint_id, operators, properties);
+  }
+
+  const OperatorManifest* find(std::string_view uid) const {
+    for (const auto& op : operators)
+      if (op.uid == uid) return &op;
+    return nullptr;
+  }
+  std::uint64_t raw_bytes() const {
+    std::uint64_t n = 0;
+    for (const auto& op : operators)
+      for (const auto& s : op.subtasks) n += s.raw_bytes;
+    return n;
+  }
+  std::uint64_t stored_bytes() const {
+    std::uint64_t n = 0;
+    for (const auto& op : operators)
+      for (const auto& s : op.subtasks) n += s.stored_bytes;
+    return n;
+  }
+};
+
+inline Bytes encode_manifest(const Manifest& m) {
+  Bytes body = serial::encode(m);
+  Bytes out(manifest_header_size);
+  const std::uint64_t size = body.size();
+  const std::uint64_t checksum = hash64(body);
+  std::memcpy(out.data(), manifest_magic.data(), 8);
+  std::memcpy(out.data() + 8, &manifest_format_version, 4);
+  std::memcpy(out.data() + 16, &size, 8);
+  std::memcpy(out.data() + 24, &checksum, 8);
+  out.insert(out.end(), body.begin(), body.end());
+  return out;
+}
+
+/// Verifies and decodes a manifest; `path` names it in errors.
+inline Manifest decode_manifest(ByteSpan bytes, const std::string& path, const ReadLimits& limits = {}) {
+  const auto fail = [&](errc code, const std::string& what) {
+    return CorruptionError(code, path, "manifest", path + ": " + what);
+  };
+  if (bytes.size() > limits.max_manifest_size)
+    throw fail(errc::limit_exceeded, "is " + std::to_string(bytes.size()) + " bytes; the limit is " +
+                                         std::to_string(limits.max_manifest_size));
+  if (bytes.size() < manifest_header_size) throw fail(errc::truncated, "too short for a manifest");
+  if (std::memcmp(bytes.data(), manifest_magic.data(), 8) != 0) throw fail(errc::corrupt_data, "not a ckpt manifest (bad magic)");
+  std::uint32_t version = 0;
+  std::uint64_t size = 0, checksum = 0;
+  std::memcpy(&version, bytes.data() + 8, 4);
+  std::memcpy(&size, bytes.data() + 16, 8);
+  std::memcpy(&checksum, bytes.data() + 24, 8);
+  if (version != manifest_format_version)
+    throw fail(errc::unsupported_version, "format version " + std::to_string(version) + "; this build reads version " +
+                                              std::to_string(manifest_format_version));
+  if (size != bytes.size() - manifest_header_size)
+    throw fail(errc::truncated, "body is " + std::to_string(bytes.size() - manifest_header_size) +
+                                    " bytes; the header says " + std::to_string(size));
+  const auto body = bytes.subspan(manifest_header_size);
+  if (hash64(body) != checksum) throw fail(errc::corrupt_data, "checksum mismatch");
+  Manifest m;
+  serial::load_from(body, {path, "manifest"}, m);
+  return m;
+}
+
+}  // namespace ckpt

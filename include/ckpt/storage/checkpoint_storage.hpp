@@ -1,0 +1,640 @@
+#pragma once
+// CheckpointStorage: a directory (or object-store prefix) per job holding its
+// checkpoints and savepoints (layout in storage/layout.hpp).
+//
+//   auto storage = ckpt::CheckpointStorage(fs, ckpt::StorageOptions::defaults().retain(3));
+//   auto pending = storage.begin_checkpoint(storage.next_checkpoint_id(), clock.epoch_millis());
+//   pending->write({"counter", 0, 1, backend.begin_snapshot(pending->id()), store.snapshot()});
+//   pending->complete({{"program-version", "1.4.2"}});
+//   ...
+//   if (auto snapshot = storage.restore_latest()) snapshot->restore("counter", &backend, &store);
+//
+// A checkpoint is complete only once its manifest is published, last and
+// atomically; anything without one is garbage, cleaned and never restored.
+// One process writes to a storage at a time: opening takes a lock, and a
+// second writer gets errc::locked. Savepoints are full, self-contained,
+// relocatable and never deleted by ckpt.
+
+#include <ckpt/error.hpp>
+#include <ckpt/fs/file_system.hpp>
+#include <ckpt/fs/path.hpp>
+#include <ckpt/names.hpp>
+#include <ckpt/serial/archive.hpp>
+#include <ckpt/serial/snapshot_data.hpp>
+#include <ckpt/snapshot/codec.hpp>
+#include <ckpt/snapshot/manifest.hpp>
+#include <ckpt/snapshot/state_file_reader.hpp>
+#include <ckpt/snapshot/state_file_writer.hpp>
+#include <ckpt/state/keyed_snapshot_job.hpp>
+#include <ckpt/storage/compression_pool.hpp>
+#include <ckpt/storage/layout.hpp>
+#include <ckpt/storage/snapshot_reader.hpp>
+#include <ckpt/storage/storage_options.hpp>
+
+#include <algorithm>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace ckpt {
+
+/// The state of one participant (an operator subtask) at a checkpoint.
+struct ParticipantSnapshot {
+  std::string uid;
+  std::uint32_t subtask = 0;
+  std::uint32_t parallelism = 1;
+  std::unique_ptr<KeyedSnapshotJob> keyed;            // from KeyedStateBackend::begin_snapshot(); may be null
+  std::optional<OperatorStateSnapshot> operator_state;  // from OperatorStateStore::snapshot(); may be empty
+};
+
+struct ParticipantStats {
+  std::uint64_t raw_bytes = 0;     // serialized state written
+  std::uint64_t stored_bytes = 0;  // ... after compression
+  std::uint32_t key_groups_written = 0;
+  std::uint32_t key_groups_referenced = 0;  // incremental: unchanged, written by reference
+};
+
+/// A complete checkpoint or savepoint, as listed.
+struct SnapshotInfo {
+  std::uint64_t id = 0;
+  SnapshotKind kind = SnapshotKind::checkpoint;
+  std::string name;
+  std::string directory;  // relative to the storage root
+  std::int64_t timestamp_millis = 0;
+  std::uint64_t raw_bytes = 0;
+  std::uint64_t stored_bytes = 0;
+};
+
+class CheckpointStorage;
+
+/// A checkpoint or savepoint being written. write() may be called from
+/// several threads at once, one call per participant; then complete().
+/// Destroying it uncompleted aborts it.
+class PendingSnapshot {
+ public:
+  PendingSnapshot(const PendingSnapshot&) = delete;
+  PendingSnapshot& operator=(const PendingSnapshot&) = delete;
+  ~PendingSnapshot() { abort(); }
+
+  std::uint64_t id() const noexcept { return id_; }
+  SnapshotKind kind() const noexcept { return kind_; }
+  std::int64_t timestamp_millis() const noexcept { return timestamp_; }
+  /// The snapshot's directory, relative to the storage root.
+  const std::string& directory() const noexcept { return dir_; }
+
+  inline ParticipantStats write(ParticipantSnapshot participant);
+  /// Publishes the manifest: from here on the snapshot is complete. Then
+  /// applies retention. Throws (and the snapshot is not complete) if a
+  /// participant is missing or the manifest cannot be published.
+  inline Manifest complete(std::map<std::string, std::string> properties = {});
+  /// Removes what was written. Idempotent; never throws.
+  inline void abort() noexcept;
+
+ private:
+  friend class CheckpointStorage;
+  PendingSnapshot(CheckpointStorage& storage, std::uint64_t id, std::int64_t timestamp, SnapshotKind kind,
+                  std::string dir, std::string name)
+      : storage_(storage), id_(id), timestamp_(timestamp), kind_(kind), dir_(std::move(dir)), name_(std::move(name)) {}
+
+  struct OperatorEntry {
+    OperatorManifest manifest;
+    std::vector<bool> present;
+  };
+
+  CheckpointStorage& storage_;
+  std::uint64_t id_;
+  std::int64_t timestamp_;
+  SnapshotKind kind_;
+  std::string dir_;
+  std::string name_;
+  std::mutex mutex_;
+  std::map<std::string, OperatorEntry> operators_;
+  std::vector<std::string> shared_files_;  // to remove on abort
+  std::optional<std::uint64_t> base_id_;
+  bool done_ = false;
+};
+
+class CheckpointStorage {
+ public:
+  /// Takes the storage's lock (errc::locked if another live process holds
+  /// it) and cleans what a crashed writer left: temporary files, checkpoints
+  /// without a manifest, checkpoints beyond the retained number, unreferenced
+  /// shared files.
+  explicit CheckpointStorage(std::shared_ptr<fs::FileSystem> fs, StorageOptions options = {})
+      : fs_(std::move(fs)), options_(std::move(options)), pool_(options_.compression_threads) {
+    if (options_.retained_checkpoints == 0)
+      throw ConfigError(errc::invalid_argument, "at least one checkpoint must be retained");
+    if (auto p = fs::path_problem(options_.savepoint_directory); !p.empty())
+      throw ConfigError(errc::invalid_name, "savepoint directory: " + p);
+    (void)Compressor(options_.codec, options_.compression_level);  // validates the level
+    lock_ = fs_->try_lock(layout::lock_file);
+    if (!lock_)
+      throw Error(errc::locked, fs_->uri() + " is locked by another process writing checkpoints there; "
+                                               "only one writer per checkpoint directory is allowed");
+    fs_->remove_temporaries("");
+    cleanup(std::nullopt);
+  }
+  CheckpointStorage(const CheckpointStorage&) = delete;
+  CheckpointStorage& operator=(const CheckpointStorage&) = delete;
+
+  const StorageOptions& options() const noexcept { return options_; }
+  fs::FileSystem& file_system() const noexcept { return *fs_; }
+  std::shared_ptr<fs::FileSystem> file_system_ptr() const { return fs_; }
+  std::string uri() const { return fs_->uri(); }
+
+  /// One more than the highest checkpoint or savepoint id seen here, so ids
+  /// keep growing across restarts.
+  std::uint64_t next_checkpoint_id() {
+    std::lock_guard lock(mutex_);
+    std::uint64_t next = highest_id_ + 1;
+    for (const auto& c : scan_checkpoints()) next = std::max(next, c.id + 1);
+    for (const auto& s : savepoints_locked()) next = std::max(next, s.id + 1);
+    highest_id_ = next - 1;
+    return next;
+  }
+
+  std::unique_ptr<PendingSnapshot> begin_checkpoint(std::uint64_t id, std::int64_t timestamp_millis) {
+    const auto dir = layout::checkpoint_dir(id);
+    if (fs_->exists(fs::join(dir, manifest_file_name)))
+      throw CheckpointError(errc::already_exists, "checkpoint " + std::to_string(id) + " already exists in " + uri());
+    fs_->make_directories(dir);
+    if (options_.incremental) fs_->make_directories(std::string(layout::shared_dir));
+    note_id(id);
+    return std::unique_ptr<PendingSnapshot>(
+        new PendingSnapshot(*this, id, timestamp_millis, SnapshotKind::checkpoint, dir, {}));
+  }
+
+  /// A savepoint: always full, in its own directory, optionally named (a tag).
+  std::unique_ptr<PendingSnapshot> begin_savepoint(std::uint64_t id, std::int64_t timestamp_millis,
+                                                   std::string name = {}) {
+    if (!name.empty()) validate_name("savepoint name", name);
+    const auto dir = fs::join(options_.savepoint_directory, layout::savepoint_dir(id, name));
+    if (fs_->exists(fs::join(dir, manifest_file_name)))
+      throw CheckpointError(errc::already_exists, "savepoint " + dir + " already exists in " + uri());
+    fs_->make_directories(dir);
+    note_id(id);
+    return std::unique_ptr<PendingSnapshot>(
+        new PendingSnapshot(*this, id, timestamp_millis, SnapshotKind::savepoint, dir, std::move(name)));
+  }
+
+  /// Complete checkpoints, newest first (those whose manifest reads).
+  std::vector<SnapshotInfo> checkpoints() {
+    std::lock_guard lock(mutex_);
+    std::vector<SnapshotInfo> out;
+    for (const auto& c : scan_checkpoints()) {
+      if (!c.complete) continue;
+      if (const Manifest* m = manifest_locked(c.id)) out.push_back(info(*m, layout::checkpoint_dir(c.id)));
+    }
+    return out;
+  }
+
+  /// Savepoints, newest first.
+  std::vector<SnapshotInfo> savepoints() {
+    std::lock_guard lock(mutex_);
+    return savepoints_locked();
+  }
+
+  /// The newest checkpoint whose manifest and files verify, or nullptr when
+  /// there is none. A newest checkpoint that fails verification is an error
+  /// naming the file, unless options.fallback_to_previous, which tries the
+  /// previous retained one and records why in the reader's notes().
+  std::unique_ptr<SnapshotReader> restore_latest(RestoreOptions options = {}) {
+    std::vector<std::uint64_t> ids;
+    {
+      std::lock_guard lock(mutex_);
+      for (const auto& c : scan_checkpoints())
+        if (c.complete) ids.push_back(c.id);
+    }
+    std::vector<std::string> notes;
+    for (const auto id : ids) {
+      try {
+        auto reader = std::make_unique<SnapshotReader>(fs_, layout::checkpoint_dir(id), options_.limits);
+        reader->verify_files();
+        if (options.verify_blocks) reader->verify_all();
+        for (auto& n : notes) reader->add_note(std::move(n));
+        return reader;
+      } catch (const Error& e) {
+        if (!options.fallback_to_previous) throw;
+        notes.push_back("checkpoint " + std::to_string(id) + " was skipped: " + e.what());
+      }
+    }
+    if (!notes.empty()) {
+      std::string all;
+      for (const auto& n : notes) all += "\n  " + n;
+      throw RestoreError(errc::corrupt_data, "no retained checkpoint in " + uri() + " verifies:" + all);
+    }
+    return nullptr;
+  }
+
+  /// A specific complete checkpoint; an error if it is missing or does not verify.
+  std::unique_ptr<SnapshotReader> open_checkpoint(std::uint64_t id) {
+    const auto dir = layout::checkpoint_dir(id);
+    if (!fs_->exists(fs::join(dir, manifest_file_name)))
+      throw RestoreError(errc::not_found, "checkpoint " + std::to_string(id) + " in " + uri() +
+                                              " is missing or incomplete (no manifest)");
+    auto reader = std::make_unique<SnapshotReader>(fs_, dir, options_.limits);
+    reader->verify_files();
+    return reader;
+  }
+
+  /// A savepoint by name (tag), directory name, or id; never falls back.
+  std::unique_ptr<SnapshotReader> open_savepoint(std::string_view which) {
+    for (const auto& s : savepoints()) {
+      if (s.name == which || fs::filename(s.directory) == which || std::to_string(s.id) == which) {
+        auto reader = std::make_unique<SnapshotReader>(fs_, s.directory, options_.limits);
+        reader->verify_files();
+        return reader;
+      }
+    }
+    throw RestoreError(errc::not_found, "no savepoint named '" + std::string(which) + "' in " + uri() + "/" +
+                                            options_.savepoint_directory);
+  }
+
+  /// Copies a retained checkpoint into a self-contained savepoint (managed
+  /// services call it importing the latest checkpoint). Blocks are copied as
+  /// stored, each verified on the way.
+  inline SnapshotInfo promote_to_savepoint(std::uint64_t checkpoint_id, std::string name = {});
+
+  /// For DELETE_ON_CANCELLATION: removes every checkpoint (savepoints stay).
+  void on_job_cancelled() {
+    if (options_.on_cancellation != CancellationPolicy::delete_on_cancellation) return;
+    std::lock_guard lock(mutex_);
+    for (const auto& c : scan_checkpoints()) fs_->remove_all(layout::checkpoint_dir(c.id));
+    fs_->remove_all(std::string(layout::shared_dir));
+    manifests_.clear();
+  }
+
+  /// Applies retention now (it also runs after every completed checkpoint).
+  void cleanup() { cleanup(std::nullopt); }
+
+ private:
+  friend class PendingSnapshot;
+
+  struct Scanned {
+    std::uint64_t id;
+    bool complete;
+  };
+
+  static SnapshotInfo info(const Manifest& m, std::string dir) {
+    return {m.checkpoint_id, m.kind, m.name, std::move(dir), m.timestamp_millis, m.raw_bytes(), m.stored_bytes()};
+  }
+
+  void note_id(std::uint64_t id) {
+    std::lock_guard lock(mutex_);
+    highest_id_ = std::max(highest_id_, id);
+  }
+
+  /// chk-<id> directories, newest first.
+  std::vector<Scanned> scan_checkpoints() {
+    std::vector<Scanned> out;
+    for (const auto& e : fs_->list("")) {
+      if (e.type != fs::EntryType::directory) continue;
+      if (const auto id = layout::parse_checkpoint_dir(e.name))
+        out.push_back({*id, fs_->exists(fs::join(e.name, manifest_file_name))});
+    }
+    std::sort(out.begin(), out.end(), [](const Scanned& a, const Scanned& b) { return a.id > b.id; });
+    return out;
+  }
+
+  std::vector<SnapshotInfo> savepoints_locked() {
+    std::vector<SnapshotInfo> out;
+    for (const auto& e : fs_->list(options_.savepoint_directory)) {
+      if (e.type != fs::EntryType::directory || !layout::parse_savepoint_dir(e.name)) continue;
+      const auto dir = fs::join(options_.savepoint_directory, e.name);
+      const auto path = fs::join(dir, manifest_file_name);
+      if (!fs_->exists(path)) continue;
+      try {
+        out.push_back(info(read_manifest(*fs_, path, options_.limits), dir));
+      } catch (const Error&) {
+        // A damaged savepoint is not listed; open_savepoint() names it an error.
+      }
+    }
+    std::sort(out.begin(), out.end(), [](const SnapshotInfo& a, const SnapshotInfo& b) { return a.id > b.id; });
+    return out;
+  }
+
+  /// The manifest of a complete checkpoint, cached; nullptr if it does not read.
+  const Manifest* manifest_locked(std::uint64_t id) {
+    if (auto it = manifests_.find(id); it != manifests_.end()) return &it->second;
+    try {
+      auto m = read_manifest(*fs_, fs::join(layout::checkpoint_dir(id), manifest_file_name), options_.limits);
+      return &manifests_.emplace(id, std::move(m)).first->second;
+    } catch (const Error&) {
+      return nullptr;
+    }
+  }
+
+  /// What the base checkpoint of an incremental one held for a subtask.
+  std::optional<SubtaskManifest> base_subtask(std::uint64_t base_id, const std::string& uid, std::uint32_t subtask) {
+    std::lock_guard lock(mutex_);
+    const Manifest* m = manifest_locked(base_id);
+    if (!m) return std::nullopt;
+    const auto* op = m->find(uid);
+    if (!op || subtask >= op->subtasks.size()) return std::nullopt;
+    return op->subtasks[subtask];
+  }
+
+  /// Retention and garbage collection. After checkpoint `completed`, only
+  /// leftovers older than it are touched (newer ones may be in flight); with
+  /// no id (at open, when nothing is in flight) every leftover is.
+  void cleanup(std::optional<std::uint64_t> completed) {
+    std::lock_guard lock(mutex_);
+    const auto scanned = scan_checkpoints();
+    std::set<std::string> referenced;  // shared files the kept checkpoints need
+    std::uint32_t kept = 0;
+    for (const auto& c : scanned) {
+      const auto dir = layout::checkpoint_dir(c.id);
+      if (!c.complete) {
+        if (!completed || c.id < *completed) fs_->remove_all(dir);
+        continue;
+      }
+      const Manifest* m = manifest_locked(c.id);
+      if (!m) continue;  // unreadable: never counted, never deleted (it is evidence)
+      if (kept < options_.retained_checkpoints) {
+        ++kept;
+        for (const auto& op : m->operators)
+          for (const auto& s : op.subtasks)
+            for (const auto& f : s.files)
+              if (f.shared) referenced.insert(f.path);
+      } else {
+        fs_->remove_all(dir);
+        manifests_.erase(c.id);
+      }
+    }
+    for (const auto& e : fs_->list(layout::shared_dir)) {
+      if (e.type != fs::EntryType::file || referenced.count(e.name)) continue;
+      const auto id = layout::parse_shared_file_checkpoint(e.name);
+      if (!id) continue;  // not ours
+      if (!completed || *id <= *completed) fs_->remove(fs::join(layout::shared_dir, e.name));
+    }
+  }
+
+  void on_complete(std::uint64_t id, const Manifest& m) {
+    {
+      std::lock_guard lock(mutex_);
+      if (m.kind == SnapshotKind::checkpoint) manifests_[id] = m;
+    }
+    if (m.kind == SnapshotKind::checkpoint) cleanup(id);
+  }
+
+  std::shared_ptr<fs::FileSystem> fs_;
+  StorageOptions options_;
+  std::unique_ptr<fs::Lock> lock_;
+  detail::CompressionPool pool_;
+  std::mutex mutex_;
+  std::map<std::uint64_t, Manifest> manifests_;  // complete checkpoints read so far
+  std::uint64_t highest_id_ = 0;
+};
+
+// -- PendingSnapshot ---------------------------------------------------------
+
+namespace detail {
+/// Turns "which file holds each key group" into ranges of consecutive key groups.
+inline std::vector<KeyGroupSource> to_sources(std::uint32_t first, const std::vector<std::optional<std::uint32_t>>& owner) {
+  std::vector<KeyGroupSource> out;
+  for (std::uint32_t i = 0; i < owner.size(); ++i) {
+    if (!owner[i]) continue;
+    const auto kg = first + i;
+    if (!out.empty() && out.back().file == *owner[i] && out.back().end == kg) {
+      ++out.back().end;
+    } else {
+      out.push_back({*owner[i], kg, kg + 1});
+    }
+  }
+  return out;
+}
+}  // namespace detail
+
+ParticipantStats PendingSnapshot::write(ParticipantSnapshot p) {
+  validate_name("operator uid", p.uid);
+  if (p.parallelism == 0 || p.subtask >= p.parallelism)
+    throw ConfigError(errc::invalid_argument, "operator '" + p.uid + "': subtask " + std::to_string(p.subtask) +
+                                                  " of parallelism " + std::to_string(p.parallelism) + " does not exist");
+  {
+    std::lock_guard lock(mutex_);
+    if (done_) throw CheckpointError(errc::checkpoint_aborted, "checkpoint " + std::to_string(id_) + " is no longer pending");
+  }
+  const auto& options = storage_.options_;
+  auto& fs = *storage_.fs_;
+  const bool shared = options.incremental && kind_ == SnapshotKind::checkpoint;
+  const auto name = shared ? layout::shared_state_file(p.uid, p.subtask, id_) : layout::state_file(p.uid, p.subtask);
+  const auto path = shared ? fs::join(layout::shared_dir, name) : fs::join(dir_, name);
+
+  std::optional<SubtaskManifest> base;
+  if (p.keyed && p.keyed->base_id()) {
+    if (kind_ == SnapshotKind::savepoint)
+      throw CheckpointError(errc::invalid_argument, "a savepoint must be full; the keyed snapshot of '" + p.uid +
+                                                        "' is incremental");
+    base = storage_.base_subtask(*p.keyed->base_id(), p.uid, p.subtask);
+    if (!base)
+      throw CheckpointError(errc::checkpoint_aborted, "the base checkpoint " + std::to_string(*p.keyed->base_id()) +
+                                                          " of an incremental snapshot of '" + p.uid +
+                                                          "' is not retained");
+  }
+
+  SubtaskManifest sm;
+  sm.index = p.subtask;
+  sm.files.push_back({name, shared, 0, 0});  // our own file, filled in once written
+  ParticipantStats stats;
+  bool own_file_used = false;
+  auto file = fs.create(path);
+  StateFileWriter writer(*file, options.codec);
+
+  std::vector<std::optional<std::uint32_t>> owner;
+  if (p.keyed) {
+    auto& job = *p.keyed;
+    const auto range = job.key_groups();
+    sm.key_group_begin = range.begin;
+    sm.key_group_end = range.end;
+    writer.set_keyed_info({job.max_parallelism(), range.begin, range.end, job.key_type(), job.states()});
+    owner.assign(range.size(), std::nullopt);
+    storage_.pool_.run(job, options.codec, options.compression_level,
+                       [&](std::uint32_t kg, KeyGroupResult r, StoredBlock& block) {
+                         const auto slot = kg - range.begin;
+                         if (r == KeyGroupResult::written) {
+                           writer.add_key_group(kg, block);
+                           owner[slot] = 0;
+                           own_file_used = true;
+                           ++stats.key_groups_written;
+                           return;
+                         }
+                         if (r != KeyGroupResult::unchanged) return;
+                         // Unchanged since the base: point at the file that holds it.
+                         const KeyGroupSource* src = nullptr;
+                         for (const auto& s : base->key_groups)
+                           if (kg >= s.begin && kg < s.end) src = &s;
+                         if (!src) return;  // empty in the base too
+                         const FileRef& ref = base->files[src->file];
+                         if (!ref.shared)
+                           throw CheckpointError(errc::checkpoint_aborted,
+                                                 "incremental checkpoints need their base's files in shared/");
+                         auto it = std::find(sm.files.begin() + 1, sm.files.end(), ref);
+                         if (it == sm.files.end()) it = sm.files.insert(sm.files.end(), ref);
+                         owner[slot] = static_cast<std::uint32_t>(it - sm.files.begin());
+                         ++stats.key_groups_referenced;
+                       });
+  }
+  if (p.operator_state && !p.operator_state->states.empty()) {
+    std::vector<OperatorStateInfo> infos;
+    for (const auto& s : p.operator_state->states)
+      infos.push_back({s.name, s.distribution, s.element_type, s.element_version, s.elements.size()});
+    Compressor c(options.codec, options.compression_level);
+    StoredBlock block;
+    compress_block(c, serial::encode(*p.operator_state), block);
+    writer.add_operator_state(infos, block);
+    sm.operator_states = std::move(infos);
+    sm.operator_state_file = 0;
+    own_file_used = true;
+  }
+  if (own_file_used) {
+    const auto summary = writer.finish();
+    file->commit();
+    sm.files[0].size = summary.size;
+    sm.files[0].index_checksum = summary.index_checksum;
+    sm.raw_bytes = stats.raw_bytes = summary.raw_bytes;
+    sm.stored_bytes = stats.stored_bytes = summary.stored_bytes;
+  } else {
+    // Nothing of our own to store: drop the file, shift references down.
+    file->abort();
+    sm.files.erase(sm.files.begin());
+    for (auto& o : owner)
+      if (o) --*o;
+  }
+  if (p.keyed) sm.key_groups = detail::to_sources(sm.key_group_begin, owner);
+
+  std::lock_guard lock(mutex_);
+  if (own_file_used && shared) shared_files_.push_back(path);
+  if (p.keyed && p.keyed->base_id()) base_id_ = p.keyed->base_id();
+  auto& entry = operators_[p.uid];
+  auto& op = entry.manifest;
+  if (entry.present.empty()) {
+    op.uid = p.uid;
+    op.parallelism = p.parallelism;
+    op.subtasks.resize(p.parallelism);
+    entry.present.assign(p.parallelism, false);
+  }
+  if (op.parallelism != p.parallelism)
+    throw CheckpointError(errc::invalid_argument, "operator '" + p.uid + "' was written with parallelism " +
+                                                      std::to_string(op.parallelism) + " and " +
+                                                      std::to_string(p.parallelism));
+  if (entry.present[p.subtask])
+    throw CheckpointError(errc::already_exists, "operator '" + p.uid + "' subtask " + std::to_string(p.subtask) +
+                                                    " was written twice");
+  if (p.keyed) {
+    op.max_parallelism = p.keyed->max_parallelism();
+    op.key_type = p.keyed->key_type();
+    op.keyed_states = p.keyed->states();
+  }
+  entry.present[p.subtask] = true;
+  op.subtasks[p.subtask] = std::move(sm);
+  return stats;
+}
+
+Manifest PendingSnapshot::complete(std::map<std::string, std::string> properties) {
+  Manifest m;
+  {
+    std::lock_guard lock(mutex_);
+    if (done_) throw CheckpointError(errc::checkpoint_aborted, "checkpoint " + std::to_string(id_) + " is no longer pending");
+    m.checkpoint_id = id_;
+    m.timestamp_millis = timestamp_;
+    m.kind = kind_;
+    m.name = name_;
+    m.base_checkpoint_id = base_id_;
+    m.properties = std::move(properties);
+    for (auto& [uid, entry] : operators_) {
+      for (std::size_t i = 0; i < entry.present.size(); ++i)
+        if (!entry.present[i])
+          throw CheckpointError(errc::checkpoint_aborted, "operator '" + uid + "' subtask " + std::to_string(i) +
+                                                              " did not write its state for checkpoint " +
+                                                              std::to_string(id_));
+      m.operators.push_back(entry.manifest);
+    }
+  }
+  storage_.fs_->publish(fs::join(dir_, manifest_file_name), encode_manifest(m));
+  {
+    std::lock_guard lock(mutex_);
+    done_ = true;
+  }
+  storage_.on_complete(id_, m);
+  return m;
+}
+
+void PendingSnapshot::abort() noexcept {
+  std::vector<std::string> shared;
+  {
+    std::lock_guard lock(mutex_);
+    if (done_) return;
+    done_ = true;
+    shared.swap(shared_files_);
+  }
+  try {
+    for (const auto& f : shared) storage_.fs_->remove(f);
+    storage_.fs_->remove_all(dir_);
+  } catch (...) {
+    // Left for the next cleanup: a directory without a manifest is never restored.
+  }
+}
+
+SnapshotInfo CheckpointStorage::promote_to_savepoint(std::uint64_t checkpoint_id, std::string name) {
+  auto source = open_checkpoint(checkpoint_id);
+  auto pending = begin_savepoint(checkpoint_id, source->manifest().timestamp_millis, std::move(name));
+  Manifest m = source->manifest();
+  m.kind = SnapshotKind::savepoint;
+  m.name = pending->name_;
+  m.base_checkpoint_id.reset();
+  Bytes stored;
+  for (auto& op : m.operators) {
+    for (auto& s : op.subtasks) {
+      s.raw_bytes = s.stored_bytes = 0;
+      for (std::uint32_t i = 0; i < s.files.size(); ++i) {
+        const FileRef ref = s.files[i];
+        const auto from = ref.shared ? fs::join(layout::shared_dir, ref.path) : fs::join(source->directory(), ref.path);
+        StateFileReader reader(fs_->open(from), options_.limits, ref.size, ref.index_checksum);
+        const auto to_name = op.uid + "-" + std::to_string(s.index) + "-" + std::to_string(i) + std::string(layout::state_suffix);
+        auto out = fs_->create(fs::join(pending->directory(), to_name));
+        StateFileWriter writer(*out, reader.index().codec);
+        if (reader.index().keyed) writer.set_keyed_info(*reader.index().keyed);
+        for (const auto& src : s.key_groups) {
+          if (src.file != i) continue;
+          for (auto kg = src.begin; kg < src.end; ++kg) {
+            const auto* block = reader.find_key_group(kg);
+            if (!block) continue;
+            StoredBlock b;
+            reader.read_stored(*block, b.stored);  // verified against its checksum
+            b.raw_size = block->raw_size;
+            b.checksum = block->checksum;
+            writer.add_key_group(kg, b);
+          }
+        }
+        if (s.operator_state_file == i) {
+          if (const auto* block = reader.operator_block()) {
+            StoredBlock b;
+            reader.read_stored(*block, b.stored);
+            b.raw_size = block->raw_size;
+            b.checksum = block->checksum;
+            writer.add_operator_state(reader.index().operator_states, b);
+          }
+        }
+        const auto summary = writer.finish();
+        out->commit();
+        s.files[i] = FileRef{to_name, false, summary.size, summary.index_checksum};
+        s.raw_bytes += summary.raw_bytes;
+        s.stored_bytes += summary.stored_bytes;
+      }
+    }
+  }
+  fs_->publish(fs::join(pending->directory(), manifest_file_name), encode_manifest(m));
+  {
+    std::lock_guard lock(pending->mutex_);
+    pending->done_ = true;
+  }
+  return info(m, pending->directory());
+}
+
+}  // namespace ckpt
