@@ -148,7 +148,8 @@ class FaultInjectingOs final : public Os {
     power_cut_at_.reset();
   }
 
-  /// The faults that fired since the last clear_faults() or crash().
+  /// The faults that fired since the last clear_faults() or crash(), including
+  /// every call refused because the power was cut.
   std::vector<Fault> fired() const {
     std::lock_guard lock(mutex_);
     return fired_;
@@ -539,7 +540,10 @@ class FaultInjectingOs final : public Os {
     ++total_;
     const auto n = ++counts_[static_cast<std::size_t>(op)];
     if (!power_cut_ && power_cut_at_ && total_ > *power_cut_at_) power_cut_ = true;
-    if (power_cut_) return {EIO, false};
+    if (power_cut_) {
+      fired_.push_back({op, path, directory, EIO, false});
+      return {EIO, false};
+    }
     for (auto it = armed_.begin(); it != armed_.end(); ++it) {
       if (it->op != op || it->at != n) continue;
       const Armed fault = *it;

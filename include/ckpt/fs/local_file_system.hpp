@@ -614,12 +614,13 @@ class LocalFileSystem : public FileSystem {
         }
         throw resolve_error(failed, path, what);
       }
+      auto next = std::make_shared<const detail::Fd>(context_->os, r.value);
       if (context_->sync_directories && !durable_dirs_.contains(walked)) {
         if (const int s = os.fsync(cur->get()); s != 0)
           throw error(s, path, "sync the directory holding '" + walked + "' for");
         durable_dirs_.insert(walked);
       }
-      cur = std::make_shared<const detail::Fd>(context_->os, r.value);
+      cur = std::move(next);
     }
     return cur;
   }
