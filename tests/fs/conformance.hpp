@@ -36,6 +36,7 @@
 #include <functional>
 #include <limits>
 #include <memory>
+#include <ostream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -46,6 +47,8 @@ struct Backend {
   std::string name;  // the instantiation name, used as the parameter's name
   std::function<std::shared_ptr<FileSystem>()> make;
 };
+
+inline void PrintTo(const Backend& b, std::ostream* os) { *os << b.name; }
 
 class FileSystemConformance : public ::testing::TestWithParam<Backend> {
  protected:
