@@ -198,8 +198,8 @@ TEST_P(FileSystemConformance, ReadingPastTheEndIsTruncatedNamingTheFile) {
                                      std::uint64_t{1} << 40, std::numeric_limits<std::uint64_t>::max()}) {
     const auto e = expect_error<CorruptionError>([&] { file->read(offset, buffer); }, errc::truncated);
     if (e) {
-    EXPECT_EQ(e->path(), "dir/short") << "offset " << offset;
-  }
+      EXPECT_EQ(e->path(), "dir/short") << "offset " << offset;
+    }
   }
   Bytes too_long(101);
   expect_error<CorruptionError>([&] { file->read(0, too_long); }, errc::truncated);
@@ -224,7 +224,8 @@ TEST_P(FileSystemConformance, OpeningAMissingFileIsNotFoundNamingIt) {
 // ---- Listing ---------------------------------------------------------------
 
 TEST_P(FileSystemConformance, ListIsSortedAndHidesUncommittedFiles) {
-  for (const auto* name : {"m", "b", "z", "a", "B", "a.b", "a-b", "aa"}) write_all(fs(), name, as_bytes(name));
+  for (const auto* name : {"m", "b", "z", "a", "B", "a.b", "a-b", "aa"})
+    write_all(fs(), name, as_bytes(name));
   auto pending = fs().create("pending");
   pending->append(as_bytes("not yet"));
   const auto listed = fs().list("");
@@ -242,10 +243,12 @@ TEST_P(FileSystemConformance, ListShowsImmediateChildrenWithTypesAndSizes) {
   write_all(fs(), "top/sub/deeper/file", pattern(7));
   write_all(fs(), "top/sub/x", pattern(3));
   write_all(fs(), "other", pattern(1));
-  EXPECT_EQ(fs().list("top"), (std::vector<Entry>{{"file", EntryType::file, 42}, {"sub", EntryType::directory, 0}}));
+  EXPECT_EQ(fs().list("top"),
+            (std::vector<Entry>{{"file", EntryType::file, 42}, {"sub", EntryType::directory, 0}}));
   EXPECT_EQ(fs().list("top/sub"),
             (std::vector<Entry>{{"deeper", EntryType::directory, 0}, {"x", EntryType::file, 3}}));
-  EXPECT_EQ(fs().list(""), (std::vector<Entry>{{"other", EntryType::file, 1}, {"top", EntryType::directory, 0}}));
+  EXPECT_EQ(fs().list(""),
+            (std::vector<Entry>{{"other", EntryType::file, 1}, {"top", EntryType::directory, 0}}));
   EXPECT_TRUE(fs().exists("top/sub/deeper/file"));
 }
 
@@ -257,9 +260,9 @@ TEST_P(FileSystemConformance, MissingDirectoryListsEmpty) {
 }
 
 TEST_P(FileSystemConformance, UnusualButValidNames) {
-  const std::vector<std::string> valid = {".hidden", "with space", "utf8-\xc3\xbc\xe2\x82\xac", "a+b=c&d",
-                                          "per%cent", "semi;colon", "q?mark", "hash#tag", "x.y.z",
-                                          "dir.with.dots/f", "~tilde", "_metadata"};
+  const std::vector<std::string> valid = {
+      ".hidden",  "with space", "utf8-\xc3\xbc\xe2\x82\xac", "a+b=c&d", "per%cent", "semi;colon", "q?mark",
+      "hash#tag", "x.y.z",      "dir.with.dots/f",           "~tilde",  "_metadata"};
   for (const auto& name : valid) write_all(fs(), name, as_bytes(name));
   for (const auto& name : valid) {
     EXPECT_TRUE(fs().exists(name)) << name;
@@ -326,9 +329,10 @@ TEST_P(FileSystemConformance, PublishIsAtomicAndExclusive) {
 // ---- Paths -------------------------------------------------------------------
 
 TEST_P(FileSystemConformance, InvalidPathsAreRejectedBeforeTouchingStorage) {
-  const std::vector<std::string> bad = {"/absolute", "../up",   "a/../b",  "a/./b", "./a",   "a//b",
-                                        "a/",        "..",      ".",       std::string("nul\0byte", 8),
-                                        "new\nline", "tab\tx",  "back\\slash", "del\x7f", std::string(5000, 'x')};
+  const std::vector<std::string> bad = {
+      "/absolute", "../up",  "a/../b",      "a/./b",   "./a",
+      "a//b",      "a/",     "..",          ".",       std::string("nul\0byte", 8),
+      "new\nline", "tab\tx", "back\\slash", "del\x7f", std::string(5000, 'x')};
   const auto invalid = [](auto&& f) { expect_error<ConfigError>(f, errc::invalid_name); };
   for (const auto& p : bad) {
     SCOPED_TRACE("path: " + p.substr(0, 40));
@@ -426,9 +430,11 @@ TEST_P(FileSystemConformance, ConcurrentCreatesFromThreads) {
       try {
         for (int i = 0; i < files_per_thread; ++i) {
           // Every thread writes into the same new directories at once.
-          const auto path = "shared/dir-" + std::to_string(i % 3) + "/t" + std::to_string(t) + "-" + std::to_string(i);
+          const auto path =
+              "shared/dir-" + std::to_string(i % 3) + "/t" + std::to_string(t) + "-" + std::to_string(i);
           auto file = fs().create(path);
-          const auto data = pattern(100 + static_cast<std::size_t>(i), static_cast<std::uint32_t>(t * 1000 + i));
+          const auto data =
+              pattern(100 + static_cast<std::size_t>(i), static_cast<std::uint32_t>(t * 1000 + i));
           file->append(ByteSpan(data).first(50));
           file->append(ByteSpan(data).subspan(50));
           file->commit();
@@ -481,7 +487,8 @@ TEST_P(FileSystemConformance, ConcurrentCommitsOfOneNameHaveExactlyOneWinner) {
   EXPECT_EQ(other.load(), 0);
   const auto got = read_all(fs(), "race/winner");
   bool matches_one = false;
-  for (int t = 0; t < threads; ++t) matches_one = matches_one || got == pattern(1000, static_cast<std::uint32_t>(t));
+  for (int t = 0; t < threads; ++t)
+    matches_one = matches_one || got == pattern(1000, static_cast<std::uint32_t>(t));
   EXPECT_TRUE(matches_one) << "the winner's bytes must be one writer's, whole";
   EXPECT_EQ(names(fs().list("race")), std::vector<std::string>{"winner"});
 }
@@ -537,10 +544,10 @@ TEST_P(FileSystemConformance, ACommittedFileOutlivesItsWriterAndReader) {
 /// Use it at global namespace scope. (INSTANTIATE_TEST_SUITE_P needs the
 /// fixture's unqualified name, hence the namespace block; the static_assert
 /// takes the caller's semicolon.)
-#define CKPT_FS_CONFORMANCE(instantiation, ...)                                                          \
-  namespace ckpt::fs::conformance {                                                                     \
-  INSTANTIATE_TEST_SUITE_P(instantiation, FileSystemConformance,                                        \
-                           ::testing::Values(Backend{#instantiation, __VA_ARGS__}),                     \
+#define CKPT_FS_CONFORMANCE(instantiation, ...)                                                      \
+  namespace ckpt::fs::conformance {                                                                  \
+  INSTANTIATE_TEST_SUITE_P(instantiation, FileSystemConformance,                                     \
+                           ::testing::Values(Backend{#instantiation, __VA_ARGS__}),                  \
                            [](const ::testing::TestParamInfo<Backend>& p) { return p.param.name; }); \
-  }                                                                                                     \
+  }                                                                                                  \
   static_assert(true)

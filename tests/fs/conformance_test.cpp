@@ -50,6 +50,8 @@ std::shared_ptr<FileSystem> make_fault_injecting(FaultInjectingOs::Options optio
 CKPT_FS_CONFORMANCE(Local, make_local);
 CKPT_FS_CONFORMANCE(Memory, [] { return std::make_shared<ckpt::fs::MemoryFileSystem>(); });
 CKPT_FS_CONFORMANCE(MemoryNamedWithPrefix, make_memory_in_named_store);
-CKPT_FS_CONFORMANCE(FaultInjecting, [] { return make_fault_injecting(FaultInjectingOs::Options::defaults()); });
-CKPT_FS_CONFORMANCE(FaultInjectingLinkFallback,
-                    [] { return make_fault_injecting(FaultInjectingOs::Options::without_rename_noreplace()); });
+CKPT_FS_CONFORMANCE(FaultInjecting,
+                    [] { return make_fault_injecting(FaultInjectingOs::Options::defaults()); });
+CKPT_FS_CONFORMANCE(FaultInjectingLinkFallback, [] {
+  return make_fault_injecting(FaultInjectingOs::Options::without_rename_noreplace());
+});

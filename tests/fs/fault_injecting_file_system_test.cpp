@@ -99,8 +99,8 @@ std::vector<std::string> problems_after_crash(const std::shared_ptr<FaultInjecti
   }
   // Leftover temporaries are allowed after a crash, and must be removable.
   fs.remove_temporaries(parent);
-  for (const auto& name : os->directory_names(parent.empty() ? root : root + "/" + parent).value_or(
-           std::vector<std::string>{})) {
+  for (const auto& name : os->directory_names(parent.empty() ? root : root + "/" + parent)
+                              .value_or(std::vector<std::string>{})) {
     if (ckpt::fs::is_temporary_name(name)) out.push_back("remove_temporaries left '" + name + "'");
   }
   return out;
@@ -186,7 +186,7 @@ TEST(FaultInjectingFileSystem, UncommittedDataDoesNotSurviveACrash) {
   fs.make_directories("d");
   auto file = fs.create("d/pending");
   file->append(pattern(10000));
-  os->crash();  // while the writer is still open
+  os->crash();   // while the writer is still open
   file.reset();  // its abort meets a dead descriptor and must not throw
   FaultInjectingFileSystem after(os);
   EXPECT_FALSE(after.exists("d/pending"));
@@ -237,6 +237,26 @@ TEST(FaultInjectingFileSystem, NoDescriptorLeaksOnAnyPath) {
   EXPECT_EQ(os->open_descriptors(), 1u);  // the root
 }
 
+TEST(FaultInjectingFileSystem, InvalidPathsAreRejectedWithoutASingleSystemCall) {
+  auto os = std::make_shared<FaultInjectingOs>();
+  FaultInjectingFileSystem fs(os);
+  os->reset_counts();
+  for (const std::string& bad : std::vector<std::string>{
+           "../escape", "/abs", "a/../b", std::string("nul\0x", 5), "ctl\x1f", ".ckpt-tmp-x"}) {
+    EXPECT_THROW(fs.create(bad), ckpt::ConfigError);
+    EXPECT_THROW(fs.open(bad), ckpt::ConfigError);
+    EXPECT_THROW(fs.publish(bad, bytes_of("x")), ckpt::ConfigError);
+    EXPECT_THROW(fs.list(bad), ckpt::ConfigError);
+    EXPECT_THROW(fs.exists(bad), ckpt::ConfigError);
+    EXPECT_THROW(fs.remove(bad), ckpt::ConfigError);
+    EXPECT_THROW(fs.remove_all(bad), ckpt::ConfigError);
+    EXPECT_THROW(fs.make_directories(bad), ckpt::ConfigError);
+    EXPECT_THROW(fs.remove_temporaries(bad), ckpt::ConfigError);
+    EXPECT_THROW(fs.try_lock(bad), ckpt::ConfigError);
+  }
+  EXPECT_EQ(os->calls(), 0u);
+}
+
 // ---- Every crash point --------------------------------------------------------------
 
 class CrashPoints : public ::testing::TestWithParam<Variant> {};
@@ -260,7 +280,8 @@ TEST_P(CrashPoints, TheFileIsWholeOrAbsentAfterEveryCrash) {
           // Only calls whose failure costs nothing may have been cut off.
           for (const auto& f : os->fired()) {
             EXPECT_TRUE(may_be_tolerated(f))
-                << "success reported although " << FaultInjectingOs::op_name(f.op) << " of " << f.path << " failed";
+                << "success reported although " << FaultInjectingOs::op_name(f.op) << " of " << f.path
+                << " failed";
           }
         }
         os->crash(mode, seed);
@@ -287,7 +308,8 @@ TEST_P(CrashPoints, WithoutDirectorySyncSomeCrashLosesACommittedFile) {
   int lost = 0;
   for (std::uint64_t k = 0; k <= total; ++k) {
     auto fresh = prepared_os(v.os_options);
-    const bool ok = run_scenario(fresh, v.scenario, [k](FaultInjectingOs& o) { o.power_cut_after(k); }, options);
+    const bool ok = run_scenario(
+        fresh, v.scenario, [k](FaultInjectingOs& o) { o.power_cut_after(k); }, options);
     fresh->crash();
     const auto problems = problems_after_crash(fresh, v.scenario, ok);
     for (const auto& p : problems) lost += p.find("was committed but is gone") != std::string::npos ? 1 : 0;
@@ -298,7 +320,8 @@ TEST_P(CrashPoints, WithoutDirectorySyncSomeCrashLosesACommittedFile) {
 INSTANTIATE_TEST_SUITE_P(Scenarios, CrashPoints, ::testing::ValuesIn(variants()),
                          [](const ::testing::TestParamInfo<Variant>& p) {
                            std::string name;
-                           for (const char c : p.param.name) name += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
+                           for (const char c : p.param.name)
+                             name += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
                            return name;
                          });
 
@@ -312,8 +335,8 @@ TEST_P(FaultPoints, EveryInjectedErrorFailsTheOperationOrIsHarmless) {
     const auto calls = count_calls(v.scenario, v.os_options, op);
     for (std::uint64_t n = 1; n <= calls; ++n) {
       for (const int error : {EIO, ENOSPC, EACCES}) {
-        SCOPED_TRACE(std::string(FaultInjectingOs::op_name(op)) + " call " + std::to_string(n) + " fails with errno " +
-                     std::to_string(error));
+        SCOPED_TRACE(std::string(FaultInjectingOs::op_name(op)) + " call " + std::to_string(n) +
+                     " fails with errno " + std::to_string(error));
         auto os = prepared_os(v.os_options);
         std::optional<IoError> thrown;
         const bool ok = run_scenario(
@@ -323,8 +346,8 @@ TEST_P(FaultPoints, EveryInjectedErrorFailsTheOperationOrIsHarmless) {
         ASSERT_EQ(fired.size(), 1u);
         if (ok) {
           EXPECT_TRUE(may_be_tolerated(fired[0]))
-              << "success reported although " << FaultInjectingOs::op_name(fired[0].op) << " of " << fired[0].path
-              << " failed";
+              << "success reported although " << FaultInjectingOs::op_name(fired[0].op) << " of "
+              << fired[0].path << " failed";
         } else {
           ASSERT_TRUE(thrown.has_value());
           EXPECT_EQ(thrown->code(), make_error_code(ckpt::fs::errc_from_errno(error))) << thrown->what();
@@ -352,7 +375,8 @@ TEST_P(FaultPoints, ShortWritesAreCompletedAndADiskFillingUpIsNoSpace) {
     SCOPED_TRACE("write " + std::to_string(n));
     auto os = prepared_os(v.os_options);
     EXPECT_TRUE(run_scenario(
-        os, v.scenario, [n](FaultInjectingOs& o) { o.short_write(n); }, LocalFileSystem::Options::defaults()));
+        os, v.scenario, [n](FaultInjectingOs& o) { o.short_write(n); },
+        LocalFileSystem::Options::defaults()));
     os->crash();
     EXPECT_EQ(problems_after_crash(os, v.scenario, true), std::vector<std::string>{});
 
@@ -372,8 +396,11 @@ TEST_P(FaultPoints, ShortWritesAreCompletedAndADiskFillingUpIsNoSpace) {
 class RetryingFsyncOs final : public ckpt::fs::Os {
  public:
   explicit RetryingFsyncOs(std::shared_ptr<FaultInjectingOs> os) : os_(std::move(os)) {}
-  ckpt::fs::SysResult<int> open_at(int d, const char* n, int f, unsigned m) override { return os_->open_at(d, n, f, m); }
-  ckpt::fs::SysResult<std::size_t> pwrite(int fd, const std::byte* p, std::size_t n, std::uint64_t o) override {
+  ckpt::fs::SysResult<int> open_at(int d, const char* n, int f, unsigned m) override {
+    return os_->open_at(d, n, f, m);
+  }
+  ckpt::fs::SysResult<std::size_t> pwrite(int fd, const std::byte* p, std::size_t n,
+                                          std::uint64_t o) override {
     return os_->pwrite(fd, p, n, o);
   }
   ckpt::fs::SysResult<std::size_t> pread(int fd, std::byte* p, std::size_t n, std::uint64_t o) override {
@@ -387,7 +414,9 @@ class RetryingFsyncOs final : public ckpt::fs::Os {
   }
   int unlink_at(int d, const char* n, bool dir) override { return os_->unlink_at(d, n, dir); }
   int mkdir_at(int d, const char* n, unsigned m) override { return os_->mkdir_at(d, n, m); }
-  ckpt::fs::SysResult<ckpt::fs::FileStatus> stat_at(int d, const char* n) override { return os_->stat_at(d, n); }
+  ckpt::fs::SysResult<ckpt::fs::FileStatus> stat_at(int d, const char* n) override {
+    return os_->stat_at(d, n);
+  }
   ckpt::fs::SysResult<ckpt::fs::FileStatus> fstat(int fd) override { return os_->fstat(fd); }
   ckpt::fs::SysResult<std::vector<std::string>> read_dir(int d) override { return os_->read_dir(d); }
   int flock(int fd, int op) override { return os_->flock(fd, op); }
@@ -423,7 +452,8 @@ TEST_P(FaultPoints, AnOsThatRetriesFsyncIsCaught) {
 INSTANTIATE_TEST_SUITE_P(Scenarios, FaultPoints, ::testing::ValuesIn(variants()),
                          [](const ::testing::TestParamInfo<Variant>& p) {
                            std::string name;
-                           for (const char c : p.param.name) name += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
+                           for (const char c : p.param.name)
+                             name += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
                            return name;
                          });
 

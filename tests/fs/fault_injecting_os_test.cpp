@@ -260,7 +260,8 @@ TEST_F(FaultInjectingOsTest, RandomCrashesKeepPartsOfWhatWasNotDurableButNeverLo
     os.crash(FaultInjectingOs::CrashMode::random, seed);
     const auto got = string_of(*os.file_contents("/d/durable"));
     ASSERT_EQ(got.substr(0, data.size()), "durable data") << "seed " << seed;
-    EXPECT_EQ(got, std::string("durable data+unsynced tail").substr(0, got.size())) << "only a prefix is kept";
+    EXPECT_EQ(got, std::string("durable data+unsynced tail").substr(0, got.size()))
+        << "only a prefix is kept";
     (got.size() > data.size() ? some_kept : some_dropped) = true;
     const auto listed = *os.directory_names("/d");
     EXPECT_TRUE(listed == std::vector<std::string>{"durable"} ||

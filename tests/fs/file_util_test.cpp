@@ -48,7 +48,8 @@ TEST(FileUtil, CopyStreamsBetweenFileSystemsInChunks) {
   ckpt::fs::LocalFileSystem to(tmp.str());
   const auto data = pattern(3 * (1 << 20) + 123, 3);
   write_file(from, "savepoint/state", data);
-  for (const std::size_t chunk : {std::size_t{1000}, std::size_t{64} << 10, std::size_t{1} << 20, data.size() * 2}) {
+  for (const std::size_t chunk :
+       {std::size_t{1000}, std::size_t{64} << 10, std::size_t{1} << 20, data.size() * 2}) {
     const auto target = "copy-" + std::to_string(chunk);
     EXPECT_EQ(copy_file(from, "savepoint/state", to, target, chunk), data.size());
     EXPECT_EQ(read_all(to, target), data) << "chunk " << chunk;
@@ -75,7 +76,8 @@ TEST(FileUtil, FailedCopiesLeaveNothingBehind) {
   ckpt::fs::FaultInjectingFileSystem faulty(os);
   write_file(faulty, "src", pattern(10000));
   os->fail_call(ckpt::fs::FaultInjectingOs::Op::read, 3, EIO);
-  const auto e = expect_error<IoError>([&] { copy_file(faulty, "src", to, "partial", 1000); }, errc::io_error);
+  const auto e =
+      expect_error<IoError>([&] { copy_file(faulty, "src", to, "partial", 1000); }, errc::io_error);
   if (e) {
     EXPECT_EQ(e->path(), "src");
     EXPECT_EQ(e->system_code().value(), EIO);

@@ -85,7 +85,7 @@ class TempDir {
   TempDir() {
     const char* base = std::getenv("CKPT_TEST_TMPDIR");
     std::filesystem::path dir = base != nullptr && *base != '\0' ? std::filesystem::path(base)
-                                                                  : std::filesystem::temp_directory_path();
+                                                                 : std::filesystem::temp_directory_path();
     std::filesystem::create_directories(dir);
     std::string templ = (dir / "ckpt-fs-XXXXXX").string();
     if (::mkdtemp(templ.data()) == nullptr)

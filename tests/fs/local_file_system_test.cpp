@@ -165,7 +165,8 @@ TEST_F(LocalFileSystemTest, DefaultModesAre0600And0700) {
 
 TEST_F(LocalFileSystemTest, ModesAreConfigurable) {
   ScopedUmask mask(0);
-  LocalFileSystem fs(root_.string(), LocalFileSystem::Options::defaults().with_file_mode(0640).with_dir_mode(0750));
+  LocalFileSystem fs(root_.string(),
+                     LocalFileSystem::Options::defaults().with_file_mode(0640).with_dir_mode(0750));
   EXPECT_EQ(fs.options().file_mode, 0640u);
   write_all(fs, "dir/file", bytes_of("x"));
   EXPECT_EQ(mode_of(root_), 0750u);
@@ -175,7 +176,8 @@ TEST_F(LocalFileSystemTest, ModesAreConfigurable) {
 
 TEST_F(LocalFileSystemTest, TheUmaskStillApplies) {
   ScopedUmask mask(077);
-  LocalFileSystem fs(root_.string(), LocalFileSystem::Options::defaults().with_file_mode(0644).with_dir_mode(0755));
+  LocalFileSystem fs(root_.string(),
+                     LocalFileSystem::Options::defaults().with_file_mode(0644).with_dir_mode(0755));
   write_all(fs, "dir/file", bytes_of("x"));
   EXPECT_EQ(mode_of(root_ / "dir"), 0700u);
   EXPECT_EQ(mode_of(root_ / "dir/file"), 0600u);
@@ -183,7 +185,8 @@ TEST_F(LocalFileSystemTest, TheUmaskStillApplies) {
 
 TEST_F(LocalFileSystemTest, ModesThatWouldLockUsOutAreRejected) {
   const auto bad = [&](LocalFileSystem::Options o) {
-    const auto e = expect_error<ConfigError>([&] { LocalFileSystem fs(root_.string(), o); }, errc::invalid_argument);
+    const auto e =
+        expect_error<ConfigError>([&] { LocalFileSystem fs(root_.string(), o); }, errc::invalid_argument);
     if (e) {
       EXPECT_NE(std::string(e->what()).find("mode"), std::string::npos);
     }
@@ -217,7 +220,8 @@ TEST_F(LocalFileSystemTest, RelativeRootIsMadeAbsolute) {
 
 TEST_F(LocalFileSystemTest, RootThatIsAFileIsAnError) {
   plant(tmp_.path() / "file", "x");
-  const auto e = expect_error<IoError>([&] { LocalFileSystem fs((tmp_.path() / "file").string()); }, errc::io_error);
+  const auto e =
+      expect_error<IoError>([&] { LocalFileSystem fs((tmp_.path() / "file").string()); }, errc::io_error);
   if (e) {
     EXPECT_EQ(e->system_code().value(), ENOTDIR);
   }

@@ -84,7 +84,8 @@ TEST(MemoryFileSystem, PrefixesIsolateFileSystemsOfOneStore) {
   EXPECT_EQ(string_of(read_all(*whole, "jobs/b/f")), "b");
   a->remove_all("f");
   EXPECT_TRUE(b->exists("f"));
-  expect_error<ConfigError>([&] { MemoryFileSystem::open_named(store.name(), "../escape"); }, errc::invalid_name);
+  expect_error<ConfigError>([&] { MemoryFileSystem::open_named(store.name(), "../escape"); },
+                            errc::invalid_name);
 }
 
 TEST(MemoryFileSystem, AnonymousStoresAreSeparateAndReachableByNameWhileAlive) {
@@ -99,7 +100,8 @@ TEST(MemoryFileSystem, AnonymousStoresAreSeparateAndReachableByNameWhileAlive) {
 }
 
 TEST(MemoryFileSystem, StoreNamesAreChecked) {
-  for (const std::string& bad : std::vector<std::string>{"", "has/slash", "has space", "ctrl\x01", std::string(300, 'x')}) {
+  for (const std::string& bad :
+       std::vector<std::string>{"", "has/slash", "has space", "ctrl\x01", std::string(300, 'x')}) {
     expect_error<ConfigError>([&] { MemoryStore::named(bad); }, errc::invalid_name);
   }
 }

@@ -78,7 +78,8 @@ TEST(Registry, UsersRegisterTheirOwnSchemes) {
   EXPECT_EQ(seen, (Uri{"test-scheme", "host:1234", "/some/prefix", "opt=1"}));
 
   // A later registration replaces the earlier one.
-  register_file_system("TEST-SCHEME", [](const Uri&) { return std::make_shared<ckpt::fs::MemoryFileSystem>(); });
+  register_file_system("TEST-SCHEME",
+                       [](const Uri&) { return std::make_shared<ckpt::fs::MemoryFileSystem>(); });
   seen = Uri{};
   open_file_system("test-scheme://x");
   EXPECT_EQ(seen, Uri{});
@@ -89,10 +90,12 @@ TEST(Registry, UsersRegisterTheirOwnSchemes) {
 }
 
 TEST(Registry, UnknownSchemesAreNamedInTheError) {
-  const auto e = expect_error<ConfigError>([] { open_file_system("nope://bucket/x"); }, errc::invalid_argument);
+  const auto e =
+      expect_error<ConfigError>([] { open_file_system("nope://bucket/x"); }, errc::invalid_argument);
   ASSERT_TRUE(e.has_value());
   EXPECT_NE(std::string(e->what()).find("'nope'"), std::string::npos) << e->what();
-  EXPECT_NE(std::string(e->what()).find("file"), std::string::npos) << "lists what is registered: " << e->what();
+  EXPECT_NE(std::string(e->what()).find("file"), std::string::npos)
+      << "lists what is registered: " << e->what();
 }
 
 TEST(Registry, BadRegistrationsAreRejected) {
@@ -102,7 +105,8 @@ TEST(Registry, BadRegistrationsAreRejected) {
   expect_error<ConfigError>([&] { register_file_system("a/b", factory); }, errc::invalid_argument);
   expect_error<ConfigError>([&] { register_file_system("ok", nullptr); }, errc::invalid_argument);
   register_file_system("returns-null", [](const Uri&) { return std::shared_ptr<ckpt::fs::FileSystem>(); });
-  const auto e = expect_error<ConfigError>([] { open_file_system("returns-null://x"); }, errc::invalid_argument);
+  const auto e =
+      expect_error<ConfigError>([] { open_file_system("returns-null://x"); }, errc::invalid_argument);
   unregister_file_system("returns-null");
 }
 
@@ -130,7 +134,8 @@ TEST(Registry, IsThreadSafe) {
     workers.emplace_back([&, t] {
       const auto scheme = "thread-" + std::to_string(t);
       for (int i = 0; i < 50; ++i) {
-        register_file_system(scheme, [](const Uri&) { return std::make_shared<ckpt::fs::MemoryFileSystem>(); });
+        register_file_system(scheme,
+                             [](const Uri&) { return std::make_shared<ckpt::fs::MemoryFileSystem>(); });
         if (open_file_system(scheme + "://x")) opened.fetch_add(1);
         if (open_file_system("mem://thread-store/" + std::to_string(t))) opened.fetch_add(1);
         static_cast<void>(ckpt::fs::registered_file_system_schemes());

@@ -19,7 +19,8 @@ TEST(Uri, APlainPathMeansTheFileScheme) {
   EXPECT_EQ(Uri::parse("/var/ckpt"), (Uri{"file", "", "/var/ckpt", ""}));
   EXPECT_EQ(Uri::parse("relative/dir"), (Uri{"file", "", "relative/dir", ""}));
   EXPECT_EQ(Uri::parse("with space?and:colon"), (Uri{"file", "", "with space?and:colon", ""}));
-  EXPECT_EQ(Uri::parse("/odd/a://b"), (Uri{"file", "", "/odd/a://b", ""})) << "a '/' before '://' means a path";
+  EXPECT_EQ(Uri::parse("/odd/a://b"), (Uri{"file", "", "/odd/a://b", ""}))
+      << "a '/' before '://' means a path";
 }
 
 TEST(Uri, SchemeAuthorityPathAndQuery) {
@@ -52,8 +53,9 @@ TEST(Uri, MalformedUrisAreConfigErrors) {
   for (const std::string& bad :
        {std::string(), std::string("://x"), std::string("1abc://x"), std::string("s_3://x"),
         std::string("s3://bu cket/x"), std::string("file:///a b"), std::string("s3://b/x#frag"),
-        std::string("s3://b/%zz"), std::string("s3://b/%4"), std::string("s3://b/%00"), std::string("s3://b/\n"),
-        std::string("/path/with\x01control"), std::string("s3://b/x?q=a b"), std::string("s3://b{}/x")}) {
+        std::string("s3://b/%zz"), std::string("s3://b/%4"), std::string("s3://b/%00"),
+        std::string("s3://b/\n"), std::string("/path/with\x01control"), std::string("s3://b/x?q=a b"),
+        std::string("s3://b{}/x")}) {
     SCOPED_TRACE(bad);
     expect_error<ConfigError>([&] { Uri::parse(bad); }, errc::invalid_argument);
   }

@@ -46,15 +46,29 @@ namespace ckpt::fs {
 class FaultInjectingOs final : public Os {
  public:
   /// The kinds of call, counted separately.
-  enum class Op : std::uint8_t { open, write, read, fsync, close, link, rename, unlink, mkdir, stat, readdir, lock };
+  enum class Op : std::uint8_t {
+    open,
+    write,
+    read,
+    fsync,
+    close,
+    link,
+    rename,
+    unlink,
+    mkdir,
+    stat,
+    readdir,
+    lock
+  };
   static constexpr std::size_t op_kinds = 12;
-  static constexpr std::array<Op, op_kinds> all_ops = {Op::open,   Op::write,  Op::read,  Op::fsync,
-                                                        Op::close,  Op::link,   Op::rename, Op::unlink,
-                                                        Op::mkdir,  Op::stat,   Op::readdir, Op::lock};
+  static constexpr std::array<Op, op_kinds> all_ops = {Op::open,  Op::write, Op::read,    Op::fsync,
+                                                       Op::close, Op::link,  Op::rename,  Op::unlink,
+                                                       Op::mkdir, Op::stat,  Op::readdir, Op::lock};
 
   static std::string_view op_name(Op op) noexcept {
-    static constexpr std::array<std::string_view, op_kinds> names = {
-        "open", "write", "read", "fsync", "close", "link", "rename", "unlink", "mkdir", "stat", "readdir", "lock"};
+    static constexpr std::array<std::string_view, op_kinds> names = {"open",  "write", "read",    "fsync",
+                                                                     "close", "link",  "rename",  "unlink",
+                                                                     "mkdir", "stat",  "readdir", "lock"};
     return names[static_cast<std::size_t>(op)];
   }
 
@@ -267,7 +281,8 @@ class FaultInjectingOs final : public Os {
     return {fd, 0};
   }
 
-  SysResult<std::size_t> pwrite(int fd, const std::byte* data, std::size_t size, std::uint64_t offset) override {
+  SysResult<std::size_t> pwrite(int fd, const std::byte* data, std::size_t size,
+                                std::uint64_t offset) override {
     std::lock_guard lock(mutex_);
     const auto* d = descriptor(fd);
     auto gate = enter(Op::write, d ? d->path : std::string(), d && d->directory);
@@ -370,7 +385,8 @@ class FaultInjectingOs final : public Os {
     return 0;
   }
 
-  int rename_at(int old_dir, const char* old_name, int new_dir, const char* new_name, unsigned flags) override {
+  int rename_at(int old_dir, const char* old_name, int new_dir, const char* new_name,
+                unsigned flags) override {
     std::lock_guard lock(mutex_);
     const auto gate = enter(Op::rename, describe(new_dir, new_name), false);
     if (gate.error != 0) return gate.error;
@@ -499,8 +515,8 @@ class FaultInjectingOs final : public Os {
     bool directory = false;
     unsigned mode = 0;
     // A file.
-    Bytes data;     // what reads see (the page cache)
-    Bytes durable;  // what survives a crash
+    Bytes data;                                                  // what reads see (the page cache)
+    Bytes durable;                                               // what survives a crash
     std::vector<std::pair<std::uint64_t, std::uint64_t>> dirty;  // [begin, end) written since the last fsync
     // A directory.
     std::map<std::string, InodeId> entries;          // what lookups see
@@ -549,7 +565,8 @@ class FaultInjectingOs final : public Os {
       const Armed fault = *it;
       armed_.erase(it);
       fired_.push_back({op, path, directory, fault.error, fault.short_write});
-      if (fault.short_write && fault.next_error != 0) armed_.push_back({Op::write, n + 1, fault.next_error, false, 0});
+      if (fault.short_write && fault.next_error != 0)
+        armed_.push_back({Op::write, n + 1, fault.next_error, false, 0});
       return {fault.error, fault.short_write};
     }
     return {};
@@ -641,7 +658,8 @@ class FaultInjectingOs final : public Os {
   }
 
   void release_lock(int fd, InodeId inode) {
-    if (auto it = lock_holders_.find(inode); it != lock_holders_.end() && it->second == fd) lock_holders_.erase(it);
+    if (auto it = lock_holders_.find(inode); it != lock_holders_.end() && it->second == fd)
+      lock_holders_.erase(it);
   }
 
   // After a crash: whatever no directory entry reaches from the root is gone.

@@ -323,8 +323,8 @@ class LocalFileSystem : public FileSystem {
       const auto r = os.open_at(dir->get(), temporary.c_str(),
                                 O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, options_.file_mode);
       if (r.ok()) {
-        return std::make_unique<detail::LocalWritableFile>(context_, std::move(dir), detail::Fd(context_->os, r.value),
-                                                           path, std::move(temporary));
+        return std::make_unique<detail::LocalWritableFile>(
+            context_, std::move(dir), detail::Fd(context_->os, r.value), path, std::move(temporary));
       }
       if (r.error != EEXIST || attempt >= 64) throw error(r.error, path, "create a temporary file for");
     }
@@ -501,9 +501,10 @@ class LocalFileSystem : public FileSystem {
 
   static void validate_options(const Options& o) {
     if ((o.file_mode & ~0777u) != 0 || (o.file_mode & 0600u) != 0600u)
-      throw ConfigError(errc::invalid_argument,
-                        "LocalFileSystem file_mode " + octal(o.file_mode) +
-                            " is not allowed: it must be within 0777 and include owner read and write (0600)");
+      throw ConfigError(
+          errc::invalid_argument,
+          "LocalFileSystem file_mode " + octal(o.file_mode) +
+              " is not allowed: it must be within 0777 and include owner read and write (0600)");
     if ((o.dir_mode & ~0777u) != 0 || (o.dir_mode & 0700u) != 0700u)
       throw ConfigError(errc::invalid_argument,
                         "LocalFileSystem dir_mode " + octal(o.dir_mode) +
@@ -568,7 +569,8 @@ class LocalFileSystem : public FileSystem {
     std::string walked;
     for (const auto& part : components(dir)) {
       walked = join(walked, part);
-      const auto r = os.open_at(out.fd->get(), part.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0);
+      const auto r =
+          os.open_at(out.fd->get(), part.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0);
       if (!r.ok()) {
         out.error = r.error;
         out.failed_at = walked;
@@ -600,7 +602,8 @@ class LocalFileSystem : public FileSystem {
       auto r = os.open_at(cur->get(), part.c_str(), flags, 0);
       if (r.error == ENOENT) {
         const int e = os.mkdir_at(cur->get(), part.c_str(), options_.dir_mode);
-        if (e != 0 && e != EEXIST) throw error(e, path, std::string(what) + " directory '" + walked + "' for");
+        if (e != 0 && e != EEXIST)
+          throw error(e, path, std::string(what) + " directory '" + walked + "' for");
         r = os.open_at(cur->get(), part.c_str(), flags, 0);
       }
       if (!r.ok()) {
@@ -628,7 +631,8 @@ class LocalFileSystem : public FileSystem {
   void forget_durable_dirs(const std::string& dir) {
     std::lock_guard lock(dirs_mutex_);
     std::erase_if(durable_dirs_, [&](const std::string& d) {
-      return d == dir || (d.size() > dir.size() && d.compare(0, dir.size(), dir) == 0 && d[dir.size()] == '/');
+      return d == dir ||
+             (d.size() > dir.size() && d.compare(0, dir.size(), dir) == 0 && d[dir.size()] == '/');
     });
   }
 
@@ -675,7 +679,8 @@ class LocalFileSystem : public FileSystem {
   }
 
   IoError not_found(const std::string& path, int e, std::string_view reason = "no such file") const {
-    return IoError(errc::not_found, path, detail::describe_what("open", path, context_->where) + ": " + std::string(reason),
+    return IoError(errc::not_found, path,
+                   detail::describe_what("open", path, context_->where) + ": " + std::string(reason),
                    std::error_code(e, std::system_category()));
   }
 

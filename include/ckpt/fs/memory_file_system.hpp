@@ -156,11 +156,11 @@ class MemoryReadableFile final : public ReadableFile {
   void read(std::uint64_t offset, std::span<std::byte> dst) override {
     const std::uint64_t size = data_->size();
     if (offset > size || dst.size() > size - offset)
-      throw CorruptionError(errc::truncated, path_,
-                            "bytes [" + std::to_string(offset) + ", " + std::to_string(offset + dst.size()) + ")",
-                            "cannot read " + std::to_string(dst.size()) + " bytes at offset " +
-                                std::to_string(offset) + " of '" + path_ + "' in " + where_ +
-                                ": the file has only " + std::to_string(size) + " bytes");
+      throw CorruptionError(
+          errc::truncated, path_,
+          "bytes [" + std::to_string(offset) + ", " + std::to_string(offset + dst.size()) + ")",
+          "cannot read " + std::to_string(dst.size()) + " bytes at offset " + std::to_string(offset) +
+              " of '" + path_ + "' in " + where_ + ": the file has only " + std::to_string(size) + " bytes");
     std::copy_n(data_->begin() + static_cast<std::ptrdiff_t>(offset), dst.size(), dst.begin());
   }
 
@@ -172,7 +172,8 @@ class MemoryReadableFile final : public ReadableFile {
 
 class MemoryWritableFile final : public WritableFile {
  public:
-  MemoryWritableFile(std::shared_ptr<MemoryStore> store, std::string full, std::string path, std::string where)
+  MemoryWritableFile(std::shared_ptr<MemoryStore> store, std::string full, std::string path,
+                     std::string where)
       : store_(std::move(store)), full_(std::move(full)), path_(std::move(path)), where_(std::move(where)) {}
 
   const std::string& path() const noexcept override { return path_; }
@@ -233,7 +234,8 @@ class MemoryWritableFile final : public WritableFile {
 
 class MemoryLock final : public Lock {
  public:
-  MemoryLock(std::shared_ptr<MemoryStore> store, std::string key) : store_(std::move(store)), key_(std::move(key)) {}
+  MemoryLock(std::shared_ptr<MemoryStore> store, std::string key)
+      : store_(std::move(store)), key_(std::move(key)) {}
   MemoryLock(const MemoryLock&) = delete;
   MemoryLock& operator=(const MemoryLock&) = delete;
   ~MemoryLock() override {
@@ -340,10 +342,10 @@ class MemoryFileSystem final : public FileSystem {
     auto it = store_->nodes_.find(full);
     if (it == store_->nodes_.end()) return;
     if (it->second.directory())
-      throw IoError(errc::io_error, std::string(path),
-                    "cannot remove '" + std::string(path) + "' in " + uri_ +
-                        ": it is a directory (use remove_all)",
-                    std::make_error_code(std::errc::is_a_directory));
+      throw IoError(
+          errc::io_error, std::string(path),
+          "cannot remove '" + std::string(path) + "' in " + uri_ + ": it is a directory (use remove_all)",
+          std::make_error_code(std::errc::is_a_directory));
     store_->nodes_.erase(it);
   }
 
@@ -354,7 +356,8 @@ class MemoryFileSystem final : public FileSystem {
     std::lock_guard lock(store_->mutex_);
     store_->nodes_.erase(full);
     auto it = store_->nodes_.lower_bound(base);
-    while (it != store_->nodes_.end() && it->first.compare(0, base.size(), base) == 0) it = store_->nodes_.erase(it);
+    while (it != store_->nodes_.end() && it->first.compare(0, base.size(), base) == 0)
+      it = store_->nodes_.erase(it);
   }
 
   void make_directories(std::string_view dir) override {

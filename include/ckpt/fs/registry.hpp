@@ -42,9 +42,9 @@ inline void reject_query(const Uri& uri) {
 inline std::shared_ptr<FileSystem> open_local_file_system(const Uri& uri) {
   reject_query(uri);
   if (!uri.authority.empty() && uri.authority != "localhost")
-    throw ConfigError(errc::invalid_argument,
-                      "a file:// URI names a local directory, not the host '" + uri.authority +
-                          "': write file:///absolute/path (three slashes)");
+    throw ConfigError(errc::invalid_argument, "a file:// URI names a local directory, not the host '" +
+                                                  uri.authority +
+                                                  "': write file:///absolute/path (three slashes)");
   if (uri.path.empty()) throw ConfigError(errc::invalid_argument, "a file:// URI needs a directory path");
   return std::make_shared<LocalFileSystem>(uri.path);
 }
@@ -143,6 +143,8 @@ inline std::shared_ptr<FileSystem> open_file_system(const Uri& uri) {
   return fs;
 }
 
-inline std::shared_ptr<FileSystem> open_file_system(std::string_view uri) { return open_file_system(Uri::parse(uri)); }
+inline std::shared_ptr<FileSystem> open_file_system(std::string_view uri) {
+  return open_file_system(Uri::parse(uri));
+}
 
 }  // namespace ckpt::fs

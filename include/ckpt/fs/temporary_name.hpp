@@ -28,9 +28,9 @@ inline void validate_user_path(std::string_view path, bool allow_root = false) {
   validate_path(path, allow_root);
   for (const auto& part : components(path)) {
     if (is_temporary_name(part))
-      throw ConfigError(errc::invalid_name, "path '" + std::string(path) + "' has a component starting with '" +
-                                                std::string(temporary_prefix) +
-                                                "', which is reserved for temporary files");
+      throw ConfigError(errc::invalid_name,
+                        "path '" + std::string(path) + "' has a component starting with '" +
+                            std::string(temporary_prefix) + "', which is reserved for temporary files");
   }
 }
 

@@ -63,7 +63,8 @@ struct Uri {
     }
     for (const char c : authority) {
       if (!authority_char(c))
-        throw invalid("the authority of a " + out.scheme + ":// URI has a character that is not allowed there");
+        throw invalid("the authority of a " + out.scheme +
+                      ":// URI has a character that is not allowed there");
     }
     out.authority = std::string(authority);
     if (slash != std::string_view::npos) out.path = decode(rest.substr(slash), out.scheme);
@@ -119,14 +120,15 @@ struct Uri {
   static bool valid_scheme(std::string_view s) {
     if (s.empty() || !(s[0] >= 'a' && s[0] <= 'z')) return false;
     for (const char c : s) {
-      if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' || c == '-' || c == '.')) return false;
+      if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' || c == '-' || c == '.'))
+        return false;
     }
     return true;
   }
 
   static bool unreserved(char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
-           c == '_' || c == '~';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '.' || c == '_' || c == '~';
   }
 
   static bool authority_char(char c) {
