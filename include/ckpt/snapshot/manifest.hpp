@@ -158,14 +158,16 @@ inline Manifest decode_manifest(ByteSpan bytes, const std::string& path, const R
                                          std::to_string(limits.max_manifest_size));
   if (bytes.size() < manifest_header_size) throw fail(errc::truncated, "too short for a manifest");
   if (std::memcmp(bytes.data(), manifest_magic.data(), 8) != 0) throw fail(errc::corrupt_data, "not a ckpt manifest (bad magic)");
-  std::uint32_t version = 0;
+  std::uint32_t version = 0, reserved = 0;
   std::uint64_t size = 0, checksum = 0;
   std::memcpy(&version, bytes.data() + 8, 4);
+  std::memcpy(&reserved, bytes.data() + 12, 4);
   std::memcpy(&size, bytes.data() + 16, 8);
   std::memcpy(&checksum, bytes.data() + 24, 8);
   if (version != manifest_format_version)
     throw fail(errc::unsupported_version, "format version " + std::to_string(version) + "; this build reads version " +
                                               std::to_string(manifest_format_version));
+  if (reserved != 0) throw fail(errc::corrupt_data, "reserved header field is not 0");
   if (size != bytes.size() - manifest_header_size)
     throw fail(errc::truncated, "body is " + std::to_string(bytes.size() - manifest_header_size) +
                                     " bytes; the header says " + std::to_string(size));

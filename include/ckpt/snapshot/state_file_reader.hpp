@@ -44,12 +44,14 @@ class StateFileReader {
     if (std::memcmp(header.data(), state_file_magic.data(), 8) != 0)
       fail(errc::corrupt_data, "header", "is not a ckpt state file (bad magic)");
     check_version(header.data() + 8, "header");
+    check_zero(header.data() + 12, "header");
 
     std::array<std::byte, state_file_footer_size> footer;
     file_->read(size - state_file_footer_size, footer);
     if (std::memcmp(footer.data() + 32, state_file_end_magic.data(), 8) != 0)
       fail(errc::corrupt_data, "footer", "bad magic (the file is truncated or damaged)");
     check_version(footer.data() + 24, "footer");
+    check_zero(footer.data() + 28, "footer");
     std::uint64_t index_offset = 0, index_size = 0;
     std::memcpy(&index_offset, footer.data(), 8);
     std::memcpy(&index_size, footer.data() + 8, 8);
@@ -144,6 +146,12 @@ class StateFileReader {
     if (v != state_file_format_version)
       fail(errc::unsupported_version, where, "format version " + std::to_string(v) + "; this build reads version " +
                                                  std::to_string(state_file_format_version));
+  }
+  /// Version 1 defines no flags: a set bit is damage, not a feature.
+  void check_zero(const std::byte* at, const char* where) const {
+    std::uint32_t v = 0;
+    std::memcpy(&v, at, 4);
+    if (v != 0) fail(errc::corrupt_data, where, "reserved field is " + std::to_string(v) + ", expected 0");
   }
   void validate_index(std::uint64_t index_offset) {
     if (index_.codec != Codec::zstd && index_.codec != Codec::none)

@@ -18,6 +18,8 @@
 #include <ckpt/error.hpp>
 #include <ckpt/fs/file_system.hpp>
 #include <ckpt/fs/path.hpp>
+#include <ckpt/fs/registry.hpp>
+#include <ckpt/fs/uri.hpp>
 #include <ckpt/names.hpp>
 #include <ckpt/serial/archive.hpp>
 #include <ckpt/serial/snapshot_data.hpp>
@@ -142,6 +144,29 @@ class CheckpointStorage {
   }
   CheckpointStorage(const CheckpointStorage&) = delete;
   CheckpointStorage& operator=(const CheckpointStorage&) = delete;
+
+  /// The storage at a URI: file:///dir, mem://store/prefix, s3://bucket/prefix
+  /// (with ckpt::s3), or a scheme registered with fs::register_file_system().
+  static std::unique_ptr<CheckpointStorage> open(std::string_view uri, StorageOptions options = {}) {
+    return std::make_unique<CheckpointStorage>(fs::open_file_system(uri), std::move(options));
+  }
+
+  /// A checkpoint or savepoint by its own URI (".../chk-7", ".../savepoints/savepoint-7-v2"),
+  /// read-only and without the storage's lock: a savepoint moved anywhere
+  /// still opens. Files an incremental checkpoint shares are looked up in the
+  /// shared/ directory beside it.
+  static std::unique_ptr<SnapshotReader> open_snapshot(std::string_view uri, ReadLimits limits = {}) {
+    auto parsed = fs::Uri::parse(uri);
+    while (parsed.path.size() > 1 && parsed.path.ends_with('/')) parsed.path.pop_back();
+    const auto slash = parsed.path.rfind('/');
+    const auto dir = slash == std::string::npos ? parsed.path : parsed.path.substr(slash + 1);
+    if (auto p = fs::path_problem(dir); !p.empty())
+      throw ConfigError(errc::invalid_argument, "'" + parsed.redacted() + "' does not name a snapshot directory: " + p);
+    parsed.path = slash == std::string::npos ? std::string(".") : (slash == 0 ? std::string("/") : parsed.path.substr(0, slash));
+    auto reader = std::make_unique<SnapshotReader>(fs::open_file_system(parsed), dir, limits);
+    reader->verify_files();
+    return reader;
+  }
 
   const StorageOptions& options() const noexcept { return options_; }
   fs::FileSystem& file_system() const noexcept { return *fs_; }
@@ -273,6 +298,12 @@ class CheckpointStorage {
   /// Applies retention now (it also runs after every completed checkpoint).
   void cleanup() { cleanup(std::nullopt); }
 
+  /// Why the cleanup after the last completed checkpoint failed, if it did.
+  std::optional<std::string> last_cleanup_error() {
+    std::lock_guard lock(mutex_);
+    return last_cleanup_error_;
+  }
+
  private:
   friend class PendingSnapshot;
 
@@ -380,7 +411,17 @@ class CheckpointStorage {
       std::lock_guard lock(mutex_);
       if (m.kind == SnapshotKind::checkpoint) manifests_[id] = m;
     }
-    if (m.kind == SnapshotKind::checkpoint) cleanup(id);
+    if (m.kind != SnapshotKind::checkpoint) return;
+    // The checkpoint is complete whatever happens now: a failed cleanup is
+    // retried after the next checkpoint and when the storage is opened again.
+    try {
+      cleanup(id);
+      std::lock_guard lock(mutex_);
+      last_cleanup_error_.reset();
+    } catch (const Error& e) {
+      std::lock_guard lock(mutex_);
+      last_cleanup_error_ = e.what();
+    }
   }
 
   std::shared_ptr<fs::FileSystem> fs_;
@@ -390,6 +431,7 @@ class CheckpointStorage {
   std::mutex mutex_;
   std::map<std::uint64_t, Manifest> manifests_;  // complete checkpoints read so far
   std::uint64_t highest_id_ = 0;
+  std::optional<std::string> last_cleanup_error_;
 };
 
 // -- PendingSnapshot ---------------------------------------------------------
