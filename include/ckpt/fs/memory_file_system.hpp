@@ -31,7 +31,13 @@
 
 namespace ckpt::fs {
 
-class MemoryStore : public std::enable_shared_from_this<MemoryStore> {
+class MemoryFileSystem;
+namespace detail {
+class MemoryWritableFile;
+class MemoryLock;
+}  // namespace detail
+
+class MemoryStore {
  public:
   /// The process-wide store called `name` (letters, digits, '-', '_', '.', '~'),
   /// created empty on first use.
@@ -83,8 +89,8 @@ class MemoryStore : public std::enable_shared_from_this<MemoryStore> {
 
  private:
   friend class MemoryFileSystem;
-  friend class MemoryWritableFile;
-  friend class MemoryLock;
+  friend class detail::MemoryWritableFile;
+  friend class detail::MemoryLock;
 
   struct Node {
     std::shared_ptr<const Bytes> data;  // null for a directory
@@ -144,6 +150,8 @@ class MemoryStore : public std::enable_shared_from_this<MemoryStore> {
   std::map<std::string, Node, std::less<>> nodes_;  // full path -> node; "" (the root) is implicit
   std::set<std::string, std::less<>> locks_;
 };
+
+namespace detail {
 
 class MemoryReadableFile final : public ReadableFile {
  public:
@@ -248,6 +256,8 @@ class MemoryLock final : public Lock {
   std::string key_;
 };
 
+}  // namespace detail
+
 class MemoryFileSystem final : public FileSystem {
  public:
   /// A file system on a fresh anonymous store.
@@ -278,7 +288,7 @@ class MemoryFileSystem final : public FileSystem {
       std::lock_guard lock(store_->mutex_);
       if (!store_->make_dirs_locked(parent(full))) throw not_a_directory(path, "create");
     }
-    return std::make_unique<MemoryWritableFile>(store_, full, std::string(path), uri_);
+    return std::make_unique<detail::MemoryWritableFile>(store_, full, std::string(path), uri_);
   }
 
   std::unique_ptr<ReadableFile> open(std::string_view path) override {
@@ -293,7 +303,7 @@ class MemoryFileSystem final : public FileSystem {
       throw IoError(errc::not_found, std::string(path),
                     "cannot open '" + std::string(path) + "' in " + uri_ + ": no such file",
                     std::make_error_code(std::errc::no_such_file_or_directory));
-    return std::make_unique<MemoryReadableFile>(std::string(path), uri_, std::move(data));
+    return std::make_unique<detail::MemoryReadableFile>(std::string(path), uri_, std::move(data));
   }
 
   void publish(std::string_view path, std::span<const std::byte> data) override {
@@ -387,7 +397,7 @@ class MemoryFileSystem final : public FileSystem {
                     std::make_error_code(std::errc::is_a_directory));
     }
     if (!store_->locks_.insert(full).second) return nullptr;
-    return std::make_unique<MemoryLock>(store_, full);
+    return std::make_unique<detail::MemoryLock>(store_, full);
   }
 
  private:
