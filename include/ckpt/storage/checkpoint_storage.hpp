@@ -139,7 +139,7 @@ class CheckpointStorage {
     if (!lock_)
       throw Error(errc::locked, fs_->uri() + " is locked by another process writing checkpoints there; "
                                                "only one writer per checkpoint directory is allowed");
-    fs_->remove_temporaries("");
+    remove_temporaries();
     cleanup(std::nullopt);
   }
   CheckpointStorage(const CheckpointStorage&) = delete;
@@ -314,6 +314,18 @@ class CheckpointStorage {
 
   static SnapshotInfo info(const Manifest& m, std::string dir) {
     return {m.checkpoint_id, m.kind, m.name, std::move(dir), m.timestamp_millis, m.raw_bytes(), m.stored_bytes()};
+  }
+
+  /// What crashed writers left in every directory we write to.
+  void remove_temporaries() {
+    fs_->remove_temporaries("");
+    fs_->remove_temporaries(layout::shared_dir);
+    for (const auto& e : fs_->list(""))
+      if (e.type == fs::EntryType::directory && layout::parse_checkpoint_dir(e.name)) fs_->remove_temporaries(e.name);
+    fs_->remove_temporaries(options_.savepoint_directory);
+    for (const auto& e : fs_->list(options_.savepoint_directory))
+      if (e.type == fs::EntryType::directory && layout::parse_savepoint_dir(e.name))
+        fs_->remove_temporaries(fs::join(options_.savepoint_directory, e.name));
   }
 
   void note_id(std::uint64_t id) {

@@ -1,0 +1,194 @@
+#pragma once
+// Decodes serialized state without its C++ types, from the stable type names
+// recorded in snapshots ("u64", "string", "vector<pair<string,f64>>",
+// "unordered_map<string,ttl<i64>>", ...), into JSON. Only types built from
+// ckpt's named fundamentals and standard containers can be decoded; a user
+// type (a demangled class name) cannot, and says so.
+
+#include <ckpt/error.hpp>
+#include <ckpt/serial/archive.hpp>
+#include <ckpt/serial/snapshot_data.hpp>
+
+#include <rapidjson/prettywriter.h>
+#include <rapidjson/stringbuffer.h>
+
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace ckpt::inspect {
+
+using JsonWriter = rapidjson::PrettyWriter<rapidjson::StringBuffer>;
+
+/// A parsed type name: "map<string,vector<i64>>" -> {map, [{string}, {vector, [{i64}]}]}.
+struct TypeNode {
+  std::string name;
+  std::vector<TypeNode> args;
+};
+
+class TypeParseError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+inline TypeNode parse_type(std::string_view text) {
+  std::size_t pos = 0;
+  const auto parse = [&](auto&& self) -> TypeNode {
+    TypeNode node;
+    while (pos < text.size() && text[pos] != '<' && text[pos] != ',' && text[pos] != '>') node.name += text[pos++];
+    if (pos < text.size() && text[pos] == '<') {
+      ++pos;
+      while (true) {
+        node.args.push_back(self(self));
+        if (pos >= text.size()) throw TypeParseError("unbalanced '<' in " + std::string(text));
+        if (text[pos] == ',') {
+          ++pos;
+          continue;
+        }
+        if (text[pos] == '>') {
+          ++pos;
+          break;
+        }
+      }
+    }
+    return node;
+  };
+  auto root = parse(parse);
+  if (pos != text.size()) throw TypeParseError("unexpected text after a type in " + std::string(text));
+  return root;
+}
+
+/// Whether every part of `t` is one the decoder knows.
+inline bool decodable(const TypeNode& t) {
+  static const std::vector<std::string> leaves{"bool", "char", "i8", "i16", "i32", "i64", "u8", "u16", "u32", "u64",
+                                               "f32", "f64", "string"};
+  static const std::vector<std::string> containers{"vector", "deque", "list", "set", "unordered_set", "optional",
+                                                   "pair", "tuple", "map", "unordered_map", "ttl", "array"};
+  const bool leaf = std::find(leaves.begin(), leaves.end(), t.name) != leaves.end();
+  if (leaf) return t.args.empty();
+  if (std::find(containers.begin(), containers.end(), t.name) == containers.end()) {
+    // array<T,N> has a number as its second argument.
+    return !t.name.empty() && std::all_of(t.name.begin(), t.name.end(), [](char c) { return c >= '0' && c <= '9'; });
+  }
+  for (const auto& a : t.args)
+    if (!decodable(a)) return false;
+  return true;
+}
+
+/// Reads one value of type `t` (ckpt's binary cereal encoding) and writes it as JSON.
+inline void decode_value(const TypeNode& t, serial::InputArchive& ar, JsonWriter& out) {
+  const auto integer = [&](auto zero) {
+    decltype(zero) v{};
+    ar(v);
+    if constexpr (std::is_signed_v<decltype(zero)>) out.Int64(static_cast<std::int64_t>(v));
+    else out.Uint64(static_cast<std::uint64_t>(v));
+  };
+  const auto& n = t.name;
+  if (n == "bool") {
+    bool v = false;
+    ar(v);
+    out.Bool(v);
+  } else if (n == "char" || n == "i8") {
+    integer(std::int8_t{});
+  } else if (n == "i16") {
+    integer(std::int16_t{});
+  } else if (n == "i32") {
+    integer(std::int32_t{});
+  } else if (n == "i64") {
+    integer(std::int64_t{});
+  } else if (n == "u8") {
+    integer(std::uint8_t{});
+  } else if (n == "u16") {
+    integer(std::uint16_t{});
+  } else if (n == "u32") {
+    integer(std::uint32_t{});
+  } else if (n == "u64") {
+    integer(std::uint64_t{});
+  } else if (n == "f32") {
+    float v = 0;
+    ar(v);
+    out.Double(static_cast<double>(v));
+  } else if (n == "f64") {
+    double v = 0;
+    ar(v);
+    out.Double(v);
+  } else if (n == "string") {
+    std::string v;
+    ar(v);
+    out.String(v.data(), static_cast<rapidjson::SizeType>(v.size()));
+  } else if (n == "optional") {
+    bool present = false;
+    ar(present);
+    if (present) decode_value(t.args.at(0), ar, out);
+    else out.Null();
+  } else if (n == "pair" || n == "tuple") {
+    out.StartArray();
+    for (const auto& a : t.args) decode_value(a, ar, out);
+    out.EndArray();
+  } else if (n == "ttl") {
+    out.StartObject();
+    out.Key("value");
+    decode_value(t.args.at(0), ar, out);
+    std::int64_t last_access = 0;
+    ar(last_access);
+    out.Key("last_access_ms");
+    out.Int64(last_access);
+    out.EndObject();
+  } else if (n == "array") {
+    const auto count = std::stoull(t.args.at(1).name);
+    ar.check_length(count);
+    out.StartArray();
+    for (std::uint64_t i = 0; i < count; ++i) decode_value(t.args.at(0), ar, out);
+    out.EndArray();
+  } else if (n == "map" || n == "unordered_map") {
+    std::uint64_t size = 0;
+    ar(size);
+    ar.check_length(size);
+    out.StartArray();
+    for (std::uint64_t i = 0; i < size; ++i) {
+      out.StartArray();
+      decode_value(t.args.at(0), ar, out);
+      decode_value(t.args.at(1), ar, out);
+      out.EndArray();
+    }
+    out.EndArray();
+  } else if (n == "vector" || n == "deque" || n == "list" || n == "set" || n == "unordered_set") {
+    std::uint64_t size = 0;
+    ar(size);
+    ar.check_length(size);
+    out.StartArray();
+    for (std::uint64_t i = 0; i < size; ++i) decode_value(t.args.at(0), ar, out);
+    out.EndArray();
+  } else {
+    throw TypeParseError("cannot decode values of type '" + n + "'");
+  }
+}
+
+/// Size of a fixed-size ("raw" column) type, or 0.
+inline std::size_t raw_size(const TypeNode& t) {
+  const auto& n = t.name;
+  if (n == "bool" || n == "char" || n == "i8" || n == "u8") return 1;
+  if (n == "i16" || n == "u16") return 2;
+  if (n == "i32" || n == "u32" || n == "f32") return 4;
+  if (n == "i64" || n == "u64" || n == "f64") return 8;
+  return 0;
+}
+
+/// Decodes a raw column element (little-endian fixed size) by re-reading it
+/// through the archive, which reads the same bytes for these types.
+inline void decode_column(const TypeNode& t, Encoding encoding, std::uint64_t count, serial::InputArchive& ar,
+                          std::vector<std::string>& out) {
+  if (encoding == Encoding::raw && raw_size(t) == 0)
+    throw TypeParseError("a raw column of non-fixed-size type '" + t.name + "'");
+  for (std::uint64_t i = 0; i < count; ++i) {
+    rapidjson::StringBuffer buffer;
+    JsonWriter writer(buffer);
+    decode_value(t, ar, writer);
+    out.emplace_back(buffer.GetString(), buffer.GetSize());
+  }
+}
+
+}  // namespace ckpt::inspect
