@@ -11,6 +11,7 @@
 
 #include <rapidjson/prettywriter.h>
 #include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
 
 #include <cstdint>
 #include <cstring>
@@ -22,6 +23,7 @@
 namespace ckpt::inspect {
 
 using JsonWriter = rapidjson::PrettyWriter<rapidjson::StringBuffer>;
+using CompactJsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
 
 /// A parsed type name: "map<string,vector<i64>>" -> {map, [{string}, {vector, [{i64}]}]}.
 struct TypeNode {
@@ -79,7 +81,8 @@ inline bool decodable(const TypeNode& t) {
 }
 
 /// Reads one value of type `t` (ckpt's binary cereal encoding) and writes it as JSON.
-inline void decode_value(const TypeNode& t, serial::InputArchive& ar, JsonWriter& out) {
+template <class Writer>
+void decode_value(const TypeNode& t, serial::InputArchive& ar, Writer& out) {
   const auto integer = [&](auto zero) {
     decltype(zero) v{};
     ar(v);
@@ -185,7 +188,7 @@ inline void decode_column(const TypeNode& t, Encoding encoding, std::uint64_t co
     throw TypeParseError("a raw column of non-fixed-size type '" + t.name + "'");
   for (std::uint64_t i = 0; i < count; ++i) {
     rapidjson::StringBuffer buffer;
-    JsonWriter writer(buffer);
+    CompactJsonWriter writer(buffer);  // one entry per line in a dump
     decode_value(t, ar, writer);
     out.emplace_back(buffer.GetString(), buffer.GetSize());
   }

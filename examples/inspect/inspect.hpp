@@ -1,0 +1,347 @@
+#pragma once
+// ckpt-inspect: list, show, verify and dump checkpoints and savepoints — the
+// reading half of Flink's State Processor API, for people at a terminal.
+
+#include "type_decoder.hpp"
+
+#include <ckpt/fs/registry.hpp>
+#include <ckpt/serial/archive.hpp>
+#include <ckpt/snapshot/manifest.hpp>
+#include <ckpt/storage/checkpoint_storage.hpp>
+#include <ckpt/storage/layout.hpp>
+#include <ckpt/storage/snapshot_reader.hpp>
+
+#include <rapidjson/prettywriter.h>
+#include <rapidjson/stringbuffer.h>
+
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <ctime>
+#include <functional>
+#include <iomanip>
+#include <ostream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace ckpt::inspect {
+
+inline std::string human_bytes(std::uint64_t n) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  double v = static_cast<double>(n);
+  int u = 0;
+  while (v >= 1024 && u < 4) {
+    v /= 1024;
+    ++u;
+  }
+  std::ostringstream out;
+  out << std::fixed << std::setprecision(u == 0 ? 0 : 1) << v << " " << units[u];
+  return out.str();
+}
+
+inline std::string ratio(std::uint64_t raw, std::uint64_t stored) {
+  if (stored == 0) return "-";
+  std::ostringstream out;
+  out << std::fixed << std::setprecision(2) << static_cast<double>(raw) / static_cast<double>(stored) << "x";
+  return out.str();
+}
+
+inline std::string utc(std::int64_t millis) {
+  const std::time_t secs = static_cast<std::time_t>(millis / 1000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  std::ostringstream out;
+  out << std::put_time(&tm, "%Y-%m-%dT%H:%M:%SZ");
+  return out.str();
+}
+
+/// `list <storage-uri>`: checkpoints and savepoints, newest first. Read-only:
+/// no lock is taken, nothing is cleaned.
+inline void list(std::string_view storage_uri, std::ostream& out, const std::string& savepoint_dir = "savepoints") {
+  auto fs = fs::open_file_system(storage_uri);
+  std::vector<std::pair<std::uint64_t, std::string>> dirs;
+  for (const auto& e : fs->list(""))
+    if (e.type == fs::EntryType::directory)
+      if (const auto id = layout::parse_checkpoint_dir(e.name)) dirs.emplace_back(*id, e.name);
+  for (const auto& e : fs->list(savepoint_dir))
+    if (e.type == fs::EntryType::directory)
+      if (const auto id = layout::parse_savepoint_dir(e.name)) dirs.emplace_back(*id, fs::join(savepoint_dir, e.name));
+  std::sort(dirs.begin(), dirs.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+  out << std::left << std::setw(11) << "kind" << std::setw(8) << "id" << std::setw(22) << "time (UTC)" << std::setw(12)
+      << "stored" << std::setw(8) << "ratio" << "location\n";
+  for (const auto& [id, dir] : dirs) {
+    const auto path = fs::join(dir, manifest_file_name);
+    if (!fs->exists(path)) {
+      out << std::setw(11) << "incomplete" << std::setw(8) << id << std::setw(42) << "(no manifest: never restored)"
+          << fs->uri() << "/" << dir << "\n";
+      continue;
+    }
+    try {
+      const auto m = read_manifest(*fs, path);
+      out << std::setw(11) << to_string(m.kind) << std::setw(8) << id << std::setw(22) << utc(m.timestamp_millis)
+          << std::setw(12) << human_bytes(m.stored_bytes()) << std::setw(8) << ratio(m.raw_bytes(), m.stored_bytes())
+          << fs->uri() << "/" << dir << (m.name.empty() ? "" : "  (" + m.name + ")") << "\n";
+    } catch (const Error& e) {
+      out << std::setw(11) << "DAMAGED" << std::setw(8) << id << e.what() << "\n";
+    }
+  }
+}
+
+/// `show <snapshot-uri>`: the manifest, as text.
+inline void show(const SnapshotReader& snapshot, std::ostream& out) {
+  const auto& m = snapshot.manifest();
+  out << to_string(m.kind) << " " << m.checkpoint_id << (m.name.empty() ? "" : " '" + m.name + "'") << " taken "
+      << utc(m.timestamp_millis) << "\n  at " << snapshot.location() << "\n";
+  if (m.base_checkpoint_id) out << "  incremental: shares unchanged key groups with checkpoint " << *m.base_checkpoint_id << "\n";
+  for (const auto& [k, v] : m.properties) out << "  property " << k << " = " << v << "\n";
+  for (const auto& op : m.operators) {
+    out << "operator '" << op.uid << "': parallelism " << op.parallelism;
+    if (op.max_parallelism) out << ", max parallelism " << op.max_parallelism << ", keys " << op.key_type;
+    out << "\n";
+    for (const auto& s : op.keyed_states)
+      out << "  keyed state '" << s.name << "': " << to_string(s.kind) << " of " << s.value_type << " (version "
+          << s.value_version << (s.ttl ? ", with TTL" : "") << ")\n";
+    for (const auto& s : op.subtasks) {
+      out << "  subtask " << s.index;
+      if (s.key_group_end > s.key_group_begin) out << ": key groups [" << s.key_group_begin << ", " << s.key_group_end << ")";
+      out << ", " << s.files.size() << (s.files.size() == 1 ? " file, " : " files, ") << human_bytes(s.raw_bytes)
+          << " -> " << human_bytes(s.stored_bytes) << " (" << ratio(s.raw_bytes, s.stored_bytes) << ")\n";
+      for (const auto& o : s.operator_states)
+        out << "    operator state '" << o.name << "': " << to_string(o.distribution) << " list of " << o.element_type
+            << ", " << o.element_count << " elements\n";
+    }
+  }
+  out << "total: " << human_bytes(m.raw_bytes()) << " of state, " << human_bytes(m.stored_bytes())
+      << " stored, compression " << ratio(m.raw_bytes(), m.stored_bytes()) << "\n";
+}
+
+/// `show --json`: the manifest as JSON.
+inline std::string manifest_json(const Manifest& m) {
+  rapidjson::StringBuffer buffer;
+  JsonWriter w(buffer);
+  const auto str = [&](const std::string& s) { w.String(s.data(), static_cast<rapidjson::SizeType>(s.size())); };
+  w.StartObject();
+  w.Key("checkpoint_id");
+  w.Uint64(m.checkpoint_id);
+  w.Key("kind");
+  w.String(to_string(m.kind));
+  w.Key("name");
+  str(m.name);
+  w.Key("timestamp_millis");
+  w.Int64(m.timestamp_millis);
+  w.Key("raw_bytes");
+  w.Uint64(m.raw_bytes());
+  w.Key("stored_bytes");
+  w.Uint64(m.stored_bytes());
+  w.Key("properties");
+  w.StartObject();
+  for (const auto& [k, v] : m.properties) {
+    str(k);
+    str(v);
+  }
+  w.EndObject();
+  w.Key("operators");
+  w.StartArray();
+  for (const auto& op : m.operators) {
+    w.StartObject();
+    w.Key("uid");
+    str(op.uid);
+    w.Key("parallelism");
+    w.Uint(op.parallelism);
+    w.Key("max_parallelism");
+    w.Uint(op.max_parallelism);
+    w.Key("key_type");
+    str(op.key_type);
+    w.Key("keyed_states");
+    w.StartArray();
+    for (const auto& s : op.keyed_states) {
+      w.StartObject();
+      w.Key("name");
+      str(s.name);
+      w.Key("kind");
+      w.String(to_string(s.kind));
+      w.Key("value_type");
+      str(s.value_type);
+      w.Key("version");
+      w.Uint(s.value_version);
+      w.Key("ttl");
+      w.Bool(s.ttl);
+      w.EndObject();
+    }
+    w.EndArray();
+    w.Key("subtasks");
+    w.StartArray();
+    for (const auto& s : op.subtasks) {
+      w.StartObject();
+      w.Key("index");
+      w.Uint(s.index);
+      w.Key("key_groups");
+      w.StartArray();
+      w.Uint(s.key_group_begin);
+      w.Uint(s.key_group_end);
+      w.EndArray();
+      w.Key("files");
+      w.StartArray();
+      for (const auto& f : s.files) {
+        w.StartObject();
+        w.Key("path");
+        str(f.shared ? "shared/" + f.path : f.path);
+        w.Key("size");
+        w.Uint64(f.size);
+        w.EndObject();
+      }
+      w.EndArray();
+      w.Key("operator_states");
+      w.StartArray();
+      for (const auto& o : s.operator_states) {
+        w.StartObject();
+        w.Key("name");
+        str(o.name);
+        w.Key("distribution");
+        w.String(to_string(o.distribution));
+        w.Key("element_type");
+        str(o.element_type);
+        w.Key("elements");
+        w.Uint64(o.element_count);
+        w.EndObject();
+      }
+      w.EndArray();
+      w.Key("raw_bytes");
+      w.Uint64(s.raw_bytes);
+      w.Key("stored_bytes");
+      w.Uint64(s.stored_bytes);
+      w.EndObject();
+    }
+    w.EndArray();
+    w.EndObject();
+  }
+  w.EndArray();
+  w.EndObject();
+  return {buffer.GetString(), buffer.GetSize()};
+}
+
+/// `verify <snapshot-uri>`: every checksum of every block; `progress` is told
+/// (done, total) blocks as it goes.
+inline void verify(SnapshotReader& snapshot, std::ostream& out,
+                   const std::function<void(std::size_t, std::size_t)>& progress = {}) {
+  std::size_t blocks = 0;
+  snapshot.verify_all([&](std::size_t done, std::size_t total) {
+    blocks = total;
+    if (progress) progress(done, total);
+  });
+  out << "OK: " << blocks << " blocks in " << snapshot.location() << " verified ("
+      << human_bytes(snapshot.manifest().stored_bytes()) << ")\n";
+}
+
+/// `dump <snapshot-uri> <uid> <state>`: a state's entries as JSON, where its
+/// types are made of ckpt's named types and standard containers. At most
+/// `limit` entries (0: all).
+inline std::string dump(SnapshotReader& snapshot, const std::string& uid, const std::string& state, std::size_t limit = 0) {
+  const auto* op = snapshot.manifest().find(uid);
+  if (!op) throw ConfigError(errc::not_found, "no operator '" + uid + "' in " + snapshot.location());
+  rapidjson::StringBuffer buffer;
+  JsonWriter w(buffer);
+  std::size_t written = 0;
+  const auto emit = [&](const std::string& json) { w.RawValue(json.data(), json.size(), rapidjson::kObjectType); };
+  w.StartObject();
+  w.Key("operator");
+  w.String(uid.c_str());
+  w.Key("state");
+  w.String(state.c_str());
+
+  const StateMeta* keyed = nullptr;
+  for (const auto& s : op->keyed_states)
+    if (s.name == state) keyed = &s;
+  if (keyed) {
+    const auto key_type = parse_type(op->key_type);
+    // What each entry stores: the value, or with TTL the value and its time
+    // (per element for lists, per entry for maps).
+    auto stored_type = parse_type(keyed->value_type);
+    if (keyed->ttl) {
+      if (keyed->kind == StateKind::list || keyed->kind == StateKind::map) {
+        auto& element = stored_type.args.back();
+        element = TypeNode{"ttl", {element}};
+      } else {
+        stored_type = TypeNode{"ttl", {stored_type}};
+      }
+    }
+    if (!decodable(key_type) || !decodable(stored_type))
+      throw ConfigError(errc::invalid_argument, "state '" + state + "' holds " + keyed->value_type + " keyed by " +
+                                                    op->key_type + ", which ckpt-inspect cannot decode without the "
+                                                    "program's types");
+    w.Key("kind");
+    w.String(to_string(keyed->kind));
+    w.Key("key_type");
+    w.String(op->key_type.c_str());
+    w.Key("value_type");
+    w.String(keyed->value_type.c_str());
+    w.Key("entries");
+    w.StartArray();
+    for (const auto& snap : snapshot.keyed_state(uid, KeyGroupRange{0, op->max_parallelism})) {
+      std::optional<std::uint32_t> index;
+      for (std::uint32_t i = 0; i < snap.states.size(); ++i)
+        if (snap.states[i].name == state) index = i;
+      if (!index) continue;
+      const auto& meta = snap.states[*index];
+      for (const auto& block : snap.key_groups) {
+        const serial::ReadContext ctx{snap.origin, "key group " + std::to_string(block.key_group)};
+        for (const auto& section : serial::parse_sections(block.data, snap.states.size(), ctx)) {
+          if (section.state_index != *index) continue;
+          serial::guarded_read(ctx, [&] {
+            serial::InputArchive ar(section.payload, ctx);
+            std::uint64_t n = 0;
+            ar(n);
+            ar.check_length(n);
+            std::vector<std::string> keys, values;
+            decode_column(key_type, meta.key_encoding, n, ar, keys);
+            decode_column(stored_type, meta.value_encoding, n, ar, values);
+            for (std::size_t i = 0; i < keys.size() && (limit == 0 || written < limit); ++i, ++written) {
+              std::string entry = "{\"key_group\": " + std::to_string(block.key_group) + ", \"key\": " + keys[i] +
+                                  ", \"value\": " + values[i] + "}";
+              emit(entry);
+            }
+          });
+        }
+      }
+    }
+    w.EndArray();
+  } else {
+    const OperatorStateInfo* info = nullptr;
+    for (const auto& s : op->subtasks)
+      for (const auto& o : s.operator_states)
+        if (o.name == state) info = &o;
+    if (!info) throw ConfigError(errc::not_found, "operator '" + uid + "' has no state named '" + state + "'");
+    const auto type = parse_type(info->element_type);
+    if (!decodable(type))
+      throw ConfigError(errc::invalid_argument, "operator state '" + state + "' holds " + info->element_type +
+                                                    ", which ckpt-inspect cannot decode without the program's types");
+    w.Key("kind");
+    w.String(to_string(info->distribution));
+    w.Key("element_type");
+    w.String(info->element_type.c_str());
+    w.Key("subtasks");
+    w.StartArray();
+    for (const auto& snap : snapshot.operator_state(uid)) {
+      w.StartArray();
+      for (const auto& entry : snap.states) {
+        if (entry.name != state) continue;
+        for (std::size_t i = 0; i < entry.elements.size() && (limit == 0 || written < limit); ++i, ++written) {
+          const serial::ReadContext ctx{snap.origin, "operator state '" + state + "'"};
+          std::vector<std::string> one;
+          serial::guarded_read(ctx, [&] {
+            serial::InputArchive ar(entry.elements[i], ctx);
+            decode_column(type, Encoding::cereal, 1, ar, one);
+          });
+          emit(one.at(0));
+        }
+      }
+      w.EndArray();
+    }
+    w.EndArray();
+  }
+  w.EndObject();
+  return {buffer.GetString(), buffer.GetSize()};
+}
+
+}  // namespace ckpt::inspect
