@@ -1,0 +1,1011 @@
+// ckpt_bench_report: measures every performance goal of ckpt beside a baseline
+// measured in the same run (a bare boost::unordered_flat_map, std::unordered_map,
+// zstd alone on the same serialized bytes, cereal element by element, RocksDB on
+// the same keys), prints a table and writes report.json.
+//
+// Every figure is the median of --runs runs of a ratio whose two sides were
+// measured back to back in the same run. See docs/benchmarks.md.
+
+#include "bench_support.hpp"
+
+#include <ckpt/ckpt.hpp>
+#include <ckpt/snapshot/state_file_reader.hpp>
+#include <ckpt/storage/checkpoint_storage.hpp>
+
+#include <boost/unordered/unordered_flat_map.hpp>
+#include <cereal/archives/binary.hpp>
+#include <rocksdb/db.h>
+#include <rocksdb/filter_policy.h>
+#include <rocksdb/table.h>
+#include <rocksdb/utilities/checkpoint.h>
+#include <rocksdb/write_batch.h>
+
+#include <unistd.h>
+
+#include <atomic>
+#include <cinttypes>
+#include <cstdarg>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+namespace {
+
+using namespace ckpt::bench;
+using Backend = ckpt::KeyedStateBackend<std::uint64_t>;
+namespace fsys = std::filesystem;
+
+// -- options -------------------------------------------------------------------
+
+struct Options {
+  std::uint64_t big_keys = 8'000'000;       // P1, P2 (8M side), P4, P6
+  std::uint64_t small_keys = 1'000'000;     // P2 (1M side)
+  std::uint64_t access_keys = 1'000'000;    // P3 ValueState keys
+  std::uint64_t access_map_keys = 250'000;  // P3 MapState keys ...
+  std::uint64_t access_map_entries = 8;     // ... with this many entries each
+  std::uint64_t access_ops = 2'000'000;     // P3 operations per run and kind
+  std::uint64_t rocksdb_ops = 200'000;      // P3 RocksDB operations per run and kind
+  std::uint64_t inc_keys = 4'000'000;       // P5
+  std::uint32_t inc_max_parallelism = 1024;
+  double inc_fraction = 0.01;
+  unsigned inc_chain = 10;
+  std::uint64_t e2e_keys = 8'000'000;  // P7
+  std::uint64_t issue3_map_keys = 65'536;
+  std::uint64_t issue3_map_entries = 64;
+  std::uint64_t issue3_value_keys = 4'000'000;
+  unsigned runs = 5;
+  unsigned threads = 0;  // 0: hardware threads
+  std::string dir;
+  std::string json = "report.json";
+  std::set<std::string> only;  // sections to run; empty: all
+  std::string child;           // internal: run one section in this process and print its result
+  std::vector<std::string> argv;  // as given, for the child
+
+  bool wants(const std::string& s) const { return only.empty() || only.count(s) != 0; }
+};
+
+[[noreturn]] void usage(int code) {
+  std::printf(
+      "usage: ckpt_bench_report [options]\n"
+      "  --runs N                 runs per figure, median taken (default 5, at least 5 for the goals)\n"
+      "  --threads N              threads for compression and restore (default: hardware threads)\n"
+      "  --big-keys N             keys of the large ValueState (P1, P2, P4, P6; default 8000000)\n"
+      "  --small-keys N           keys of the small ValueState for P2's ratio (default 1000000)\n"
+      "  --access-keys N          ValueState keys for P3 (default 1000000)\n"
+      "  --access-map-keys N      MapState keys for P3 (default 250000)\n"
+      "  --access-map-entries N   entries per MapState key for P3 (default 8)\n"
+      "  --access-ops N           operations per run for P3 (default 2000000)\n"
+      "  --rocksdb-ops N          RocksDB operations per run for P3 (default 200000)\n"
+      "  --inc-keys N             keys for P5 (default 4000000)\n"
+      "  --inc-max-parallelism N  key groups for P5 (default 1024)\n"
+      "  --inc-chain N            incremental checkpoints in P5's chain (default 10)\n"
+      "  --e2e-keys N             keys for P7 (default 8000000)\n"
+      "  --issue3-map-keys N      issue 3: MapState keys (default 65536)\n"
+      "  --issue3-map-entries N   issue 3: entries per key (default 64)\n"
+      "  --issue3-value-keys N    issue 3: ValueState keys (default 4000000)\n"
+      "  --quick                  every size divided by 8 (a smoke run; figures are not the goals')\n"
+      "  --only a,b,...           sections: p1 p2 p3 p4 p5 p6 p7 issue3 serial\n"
+      "  --dir PATH               scratch directory (default: a new one under $TMPDIR or /tmp)\n"
+      "  --json PATH              where to write report.json (default ./report.json)\n");
+  std::exit(code);
+}
+
+Options parse(int argc, char** argv) {
+  Options o;
+  bool quick = false;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    o.argv.push_back(a);
+    const auto next = [&]() -> std::string {
+      if (i + 1 >= argc) usage(2);
+      o.argv.push_back(argv[i + 1]);
+      return argv[++i];
+    };
+    const auto num = [&]() { return std::stoull(next()); };
+    if (a == "--runs") o.runs = static_cast<unsigned>(num());
+    else if (a == "--threads") o.threads = static_cast<unsigned>(num());
+    else if (a == "--big-keys") o.big_keys = num();
+    else if (a == "--small-keys") o.small_keys = num();
+    else if (a == "--access-keys") o.access_keys = num();
+    else if (a == "--access-map-keys") o.access_map_keys = num();
+    else if (a == "--access-map-entries") o.access_map_entries = num();
+    else if (a == "--access-ops") o.access_ops = num();
+    else if (a == "--rocksdb-ops") o.rocksdb_ops = num();
+    else if (a == "--inc-keys") o.inc_keys = num();
+    else if (a == "--inc-max-parallelism") o.inc_max_parallelism = static_cast<std::uint32_t>(num());
+    else if (a == "--inc-chain") o.inc_chain = static_cast<unsigned>(num());
+    else if (a == "--e2e-keys") o.e2e_keys = num();
+    else if (a == "--issue3-map-keys") o.issue3_map_keys = num();
+    else if (a == "--issue3-map-entries") o.issue3_map_entries = num();
+    else if (a == "--issue3-value-keys") o.issue3_value_keys = num();
+    else if (a == "--quick") quick = true;
+    else if (a == "--dir") o.dir = next();
+    else if (a == "--json") o.json = next();
+    else if (a == "--only") {
+      std::stringstream ss(next());
+      for (std::string s; std::getline(ss, s, ',');) o.only.insert(s);
+    } else if (a == "--child") {
+      o.child = next();
+      o.argv.pop_back();
+      o.argv.pop_back();
+    } else if (a == "-h" || a == "--help") usage(0);
+    else {
+      std::fprintf(stderr, "ckpt_bench_report: unknown option '%s'\n", a.c_str());
+      usage(2);
+    }
+  }
+  if (quick) {
+    for (auto* n : {&o.big_keys, &o.small_keys, &o.access_keys, &o.access_map_keys, &o.access_ops, &o.rocksdb_ops,
+                    &o.inc_keys, &o.e2e_keys, &o.issue3_value_keys})
+      *n = std::max<std::uint64_t>(*n / 8, 1000);
+    o.issue3_map_keys = std::max<std::uint64_t>(o.issue3_map_keys / 8, 64);
+  }
+  if (o.threads == 0) o.threads = std::max(1u, std::thread::hardware_concurrency());
+  if (o.runs == 0) o.runs = 1;
+  return o;
+}
+
+// -- the report ------------------------------------------------------------------
+
+struct Row {
+  std::string id;
+  std::string figure;
+  std::string goal;
+  double value = 0;
+  std::string unit;  // "x", "ms"
+  int pass = -1;     // 1 pass, 0 fail, -1 information only
+};
+
+struct Report {
+  std::vector<Row> rows;
+  std::vector<std::pair<std::string, double>> json;
+
+  void add(Row r) {
+    print(r);
+    rows.push_back(std::move(r));
+  }
+  void field(const std::string& name, double v) { json.emplace_back(name, v); }
+
+  static std::string fmt(double v, const std::string& unit) {
+    char buf[64];
+    if (unit == "ms") std::snprintf(buf, sizeof buf, "%.4f ms", v);
+    else if (unit == "GB/s") std::snprintf(buf, sizeof buf, "%.3f GB/s", v);
+    else if (v >= 100) std::snprintf(buf, sizeof buf, "%.0f%s", v, unit.c_str());
+    else std::snprintf(buf, sizeof buf, "%.3f%s", v, unit.c_str());
+    return buf;
+  }
+  static void print(const Row& r) {
+    std::printf("  %-4s %-78s %-22s %-14s %s\n", r.id.c_str(), r.figure.c_str(), r.goal.c_str(),
+                fmt(r.value, r.unit).c_str(), r.pass < 0 ? "" : (r.pass ? "pass" : "FAIL"));
+    std::fflush(stdout);
+  }
+  void print_table() const {
+    std::printf("\n%-4s %-78s %-22s %-14s %s\n", "id", "figure (median of runs; ratio to a same-run baseline)",
+                "goal", "measured", "");
+    std::printf("%s\n", std::string(128, '-').c_str());
+    for (const auto& r : rows)
+      std::printf("%-4s %-78s %-22s %-14s %s\n", r.id.c_str(), r.figure.c_str(), r.goal.c_str(),
+                  fmt(r.value, r.unit).c_str(), r.pass < 0 ? "" : (r.pass ? "pass" : "FAIL"));
+  }
+  /// The fields of report.json, in this order; those of sections not run are left out.
+  static constexpr const char* fields[] = {"snapshot_vs_zstd",           "sync_pause_ms_8m",
+                                           "sync_pause_ratio_8m_1m",     "access_vs_flat_map",
+                                           "access_during_snapshot_vs_flat_map", "access_vs_rocksdb",
+                                           "restore_vs_zstd_decompress", "incremental_bytes_ratio",
+                                           "incremental_restore_vs_full", "peak_rss_ratio",
+                                           "end_to_end_vs_rocksdb"};
+  void write_json(const std::string& path) const {
+    std::vector<std::pair<std::string, double>> out;
+    for (const char* name : fields)
+      for (const auto& [n, v] : json)
+        if (n == name) out.emplace_back(n, v);
+    std::FILE* f = std::fopen(path.c_str(), "w");
+    if (!f) throw std::runtime_error("cannot write " + path);
+    std::fprintf(f, "{\n");
+    for (std::size_t i = 0; i < out.size(); ++i)
+      std::fprintf(f, "  \"%s\": %.6g%s\n", out[i].first.c_str(), out[i].second, i + 1 < out.size() ? "," : "");
+    std::fprintf(f, "}\n");
+    std::fclose(f);
+  }
+};
+
+void section(const char* title) {
+  std::printf("\n== %s\n", title);
+  std::fflush(stdout);
+}
+void note(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
+void note(const char* fmt, ...) {
+  std::printf("       ");
+  va_list ap;
+  va_start(ap, fmt);
+  std::vprintf(fmt, ap);
+  va_end(ap);
+  std::printf("\n");
+  std::fflush(stdout);
+}
+
+double gbps(std::uint64_t bytes, double s) { return s > 0 ? static_cast<double>(bytes) / s / 1e9 : 0; }
+
+// -- workloads -------------------------------------------------------------------
+
+const ckpt::ValueStateDescriptor<std::uint64_t> value_desc{"v", 0};
+const ckpt::MapStateDescriptor<std::uint64_t, std::uint64_t> map_desc{"m"};
+
+void load_values(Backend& b, ckpt::ValueState<std::uint64_t>& v, std::uint64_t n) {
+  for (std::uint64_t k = 0; k < n; ++k) {
+    b.set_current_key(k);
+    v.update(value_of(k));
+  }
+}
+
+std::vector<ckpt::ByteSpan> spans_of(const ckpt::KeyedStateSnapshot& s, std::uint64_t* raw = nullptr) {
+  std::vector<ckpt::ByteSpan> out;
+  std::uint64_t total = 0;
+  for (const auto& b : s.key_groups) {
+    out.emplace_back(b.data);
+    total += b.data.size();
+  }
+  if (raw) *raw = total;
+  return out;
+}
+
+ckpt::StorageOptions storage_options(const Options& o) {
+  return ckpt::StorageOptions::defaults().with_compression_threads(o.threads);
+}
+
+/// One durable checkpoint of `b` as operator "op"; returns what was written.
+ckpt::ParticipantStats checkpoint(ckpt::CheckpointStorage& storage, Backend& b, std::uint64_t id) {
+  auto pending = storage.begin_checkpoint(id, static_cast<std::int64_t>(id));
+  auto stats = pending->write({"op", 0, 1, b.begin_snapshot(id, storage.options().incremental), std::nullopt});
+  pending->complete();
+  b.notify_snapshot_complete(id);
+  return stats;
+}
+
+/// The stored (compressed) blocks of the state file(s) of the newest checkpoint.
+std::vector<ckpt::Bytes> stored_blocks(const std::string& root) {
+  std::vector<ckpt::Bytes> out;
+  for (const auto& e : fsys::recursive_directory_iterator(root)) {
+    if (!e.is_regular_file() || e.path().extension() != ".state") continue;
+    auto fs = std::make_shared<ckpt::fs::LocalFileSystem>(e.path().parent_path().string());
+    ckpt::StateFileReader r(fs->open(e.path().filename().string()));
+    for (const auto& b : r.index().blocks) {
+      ckpt::Bytes s;
+      r.read_stored(b, s);
+      out.push_back(std::move(s));
+    }
+  }
+  return out;
+}
+
+std::uint64_t tree_bytes(const std::string& root) {
+  std::uint64_t n = 0;
+  for (const auto& e : fsys::recursive_directory_iterator(root))
+    if (e.is_regular_file()) n += e.file_size();
+  return n;
+}
+
+// -- RocksDB ---------------------------------------------------------------------
+
+std::string be64(std::uint64_t v) {
+  std::string s(8, '\0');
+  for (int i = 7; i >= 0; --i, v >>= 8) s[static_cast<std::size_t>(i)] = static_cast<char>(v & 0xff);
+  return s;
+}
+std::string be128(std::uint64_t a, std::uint64_t b) { return be64(a) + be64(b); }
+std::uint64_t from_le(const std::string& s) {
+  std::uint64_t v = 0;
+  std::memcpy(&v, s.data(), std::min<std::size_t>(8, s.size()));
+  return v;
+}
+std::string le64(std::uint64_t v) { return std::string(reinterpret_cast<const char*>(&v), 8); }
+
+rocksdb::Options rocksdb_options(const Options& o, std::size_t cache_bytes) {
+  rocksdb::Options opts;
+  opts.create_if_missing = true;
+  opts.IncreaseParallelism(static_cast<int>(o.threads));
+  rocksdb::BlockBasedTableOptions t;
+  t.block_cache = rocksdb::NewLRUCache(cache_bytes);
+  t.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  opts.table_factory.reset(rocksdb::NewBlockBasedTableFactory(t));
+  return opts;
+}
+
+void check(const rocksdb::Status& s, const char* what) {
+  if (!s.ok()) throw std::runtime_error(std::string("rocksdb ") + what + ": " + s.ToString());
+}
+
+// -- P1, P2, P4: the large ValueState ----------------------------------------------
+
+struct Big {
+  Backend backend;
+  ckpt::ValueState<std::uint64_t> v;
+  explicit Big(std::uint64_t n) : v(backend.get_state(value_desc)) { load_values(backend, v, n); }
+};
+
+void run_p1_p4(const Options& o, Report& rep, Big& big) {
+  section("P1 full checkpoint throughput, P4 restore throughput (large ValueState<u64>)");
+  const auto root = o.dir + "/p1";
+  auto storage = ckpt::CheckpointStorage::open(root, storage_options(o));
+  std::uint64_t raw = 0;
+  const auto image = big.backend.snapshot();  // the same serialized bytes, in memory
+  const auto blocks = spans_of(image, &raw);
+  ZstdAlone zstd(o.threads, 1);
+  std::vector<double> ratio, ours_s, zstd_s;
+  std::uint64_t compressed = 0;
+  for (unsigned r = 0; r < o.runs; ++r) {
+    const auto id = storage->next_checkpoint_id();
+    ckpt::ParticipantStats stats;
+    const double t_ours = time_seconds([&] { stats = checkpoint(*storage, big.backend, id); });
+    const double t_zstd = zstd.compress(blocks, nullptr, &compressed);
+    if (stats.raw_bytes != raw) throw std::runtime_error("checkpoint raw bytes differ from the in-memory image");
+    ours_s.push_back(t_ours);
+    zstd_s.push_back(t_zstd);
+    ratio.push_back(t_zstd / t_ours);
+  }
+  note("%" PRIu64 " keys, %.1f MB serialized -> %.1f MB; ckpt %.3f GB/s (serialize+compress+write+fsync), zstd-1 alone %.3f GB/s, %u threads",
+       o.big_keys, static_cast<double>(raw) / 1e6, static_cast<double>(compressed) / 1e6, gbps(raw, median(ours_s)),
+       gbps(raw, median(zstd_s)), o.threads);
+  const double p1 = median(ratio);
+  rep.add({"P1", "full checkpoint throughput / zstd-1 alone on the same bytes (" + std::to_string(o.threads) + " threads)",
+           ">= 0.8x", p1, "x", p1 >= 0.8});
+  rep.field("snapshot_vs_zstd", p1);
+
+  // P4: restore the newest of those checkpoints.
+  const auto frames = stored_blocks(root + "/chk-" + std::to_string(storage->next_checkpoint_id() - 1));
+  ZstdAlone unzstd(o.threads, 1);
+  ZstdAlone unzstd1(1, 1);
+  std::vector<double> r4, r4_single, t4;
+  for (unsigned r = 0; r < o.runs; ++r) {
+    auto restored = std::make_unique<Backend>();
+    (void)restored->get_state(value_desc);
+    const double t_ours = time_seconds([&] {
+      auto reader = storage->restore_latest();
+      reader->restore("op", restored.get(), nullptr);
+    });
+    if (restored->size("v") != o.big_keys) throw std::runtime_error("restore lost keys");
+    restored.reset();
+    const double t_zstd = unzstd.decompress(frames);
+    const double t_zstd1 = unzstd1.decompress(frames);
+    t4.push_back(t_ours);
+    r4.push_back(t_zstd / t_ours);
+    r4_single.push_back(t_zstd1 / t_ours);
+  }
+  note("restore %.3f GB/s of state (read, verify, decompress, rebuild)", gbps(raw, median(t4)));
+  const double p4 = median(r4);
+  rep.add({"P4", "restore throughput / zstd decompressing the same bytes (" + std::to_string(o.threads) + " threads each)",
+           ">= 0.5x", p4, "x", p4 >= 0.5});
+  rep.add({"P4", "restore throughput / zstd decompressing the same bytes on 1 thread", "(info)",
+           median(r4_single), "x", -1});
+  rep.field("restore_vs_zstd_decompress", p4);
+}
+
+void run_p2(const Options& o, Report& rep, Big& big) {
+  section("P2 synchronous pause of the owner when a checkpoint starts");
+  Backend small;
+  auto sv = small.get_state(value_desc);
+  load_values(small, sv, o.small_keys);
+  std::vector<double> p_big, p_small, cow;
+  const unsigned marks = std::max(51u, o.runs);
+  std::uint64_t id = 1'000'000;
+  for (unsigned i = 0; i < marks; ++i) {
+    for (Backend* b : {&big.backend, &small}) {
+      ++id;
+      std::unique_ptr<ckpt::KeyedSnapshotJob> job;
+      const double t = time_seconds([&] { job = b->begin_snapshot(id); });
+      (b == &small ? p_small : p_big).push_back(t * 1e3);
+      if (b == &big.backend && i < 9) {
+        // The first write after the mark copies its key group (copy-on-write).
+        const std::uint64_t k = splitmix64(i) % o.big_keys;
+        cow.push_back(1e3 * time_seconds([&] {
+                        big.backend.set_current_key(k);
+                        big.v.update(big.v.value() + 1);
+                      }));
+      }
+      job.reset();
+      b->notify_snapshot_aborted(id);
+    }
+  }
+  const double pb = median(p_big), ps = median(p_small);
+  note("begin_snapshot(): %.4f ms at %" PRIu64 " keys, %.4f ms at %" PRIu64 " keys (median of %u marks each)", pb,
+       o.big_keys, ps, o.small_keys, marks);
+  rep.add({"P2", "owner pause at begin_snapshot(), " + std::to_string(o.big_keys) + " keys", "<= 1 ms", pb, "ms", pb <= 1.0});
+  rep.add({"P2", "pause(" + std::to_string(o.big_keys) + " keys) / pause(" + std::to_string(o.small_keys) + " keys)",
+           "<= 2", pb / ps, "x", pb / ps <= 2.0});
+  rep.add({"P2", "first write after the mark: copies one key group (" + std::to_string(o.big_keys / 128) + " keys)",
+           "(info)", median(cow), "ms", -1});
+  rep.field("sync_pause_ms_8m", pb);
+  rep.field("sync_pause_ratio_8m_1m", pb / ps);
+}
+
+// -- P3: state access --------------------------------------------------------------
+
+struct Access {
+  const Options& o;
+  std::vector<std::uint64_t> vkeys, mkeys, ukeys;
+  Backend backend;
+  ckpt::ValueState<std::uint64_t> v;
+  ckpt::MapState<std::uint64_t, std::uint64_t> m;
+  boost::unordered_flat_map<std::uint64_t, std::uint64_t> flat_v;
+  boost::unordered_flat_map<std::uint64_t, boost::unordered_flat_map<std::uint64_t, std::uint64_t>> flat_m;
+  std::unordered_map<std::uint64_t, std::uint64_t> std_v;
+  std::unordered_map<std::uint64_t, std::unordered_map<std::uint64_t, std::uint64_t>> std_m;
+  std::uint64_t sink = 0;
+
+  explicit Access(const Options& opt)
+      : o(opt),
+        vkeys(random_keys(opt.access_ops, opt.access_keys, 1)),
+        mkeys(random_keys(opt.access_ops, opt.access_map_keys, 2)),
+        ukeys(random_keys(opt.access_ops, opt.access_map_entries, 3)),
+        v(backend.get_state(value_desc)),
+        m(backend.get_map_state(map_desc)) {
+    load_values(backend, v, o.access_keys);
+    flat_v.reserve(o.access_keys);
+    std_v.reserve(o.access_keys);
+    for (std::uint64_t k = 0; k < o.access_keys; ++k) {
+      flat_v.emplace(k, value_of(k));
+      std_v.emplace(k, value_of(k));
+    }
+    for (std::uint64_t k = 0; k < o.access_map_keys; ++k) {
+      backend.set_current_key(k);
+      for (std::uint64_t e = 0; e < o.access_map_entries; ++e) {
+        m.put(e, value_of(k + e));
+        flat_m[k][e] = value_of(k + e);
+        std_m[k][e] = value_of(k + e);
+      }
+    }
+  }
+
+  // One operation of each kind: read the current value, write it back plus one.
+  void ours_value(std::size_t i) {
+    backend.set_current_key(vkeys[i]);
+    v.update(v.value() + 1);
+  }
+  void ours_map(std::size_t i) {
+    backend.set_current_key(mkeys[i]);
+    m.put(ukeys[i], m.get(ukeys[i]).value_or(0) + 1);
+  }
+  template <class M>
+  static void bare_value(M& map, std::uint64_t k) {
+    const auto it = map.find(k);
+    const std::uint64_t x = it == map.end() ? 0 : it->second;
+    map.insert_or_assign(k, x + 1);
+  }
+  template <class M>
+  static void bare_map(M& map, std::uint64_t k, std::uint64_t uk) {
+    std::uint64_t x = 0;
+    if (const auto it = map.find(k); it != map.end())
+      if (const auto e = it->second.find(uk); e != it->second.end()) x = e->second;
+    map[k].insert_or_assign(uk, x + 1);
+  }
+  void flat_value(std::size_t i) { bare_value(flat_v, vkeys[i]); }
+  void flat_map(std::size_t i) { bare_map(flat_m, mkeys[i], ukeys[i]); }
+  void std_value(std::size_t i) { bare_value(std_v, vkeys[i]); }
+  void std_map(std::size_t i) { bare_map(std_m, mkeys[i], ukeys[i]); }
+
+  template <class F>
+  double per_op(std::size_t n, F&& f) {
+    return time_seconds([&] {
+             for (std::size_t i = 0; i < n; ++i) f(i);
+           }) /
+           static_cast<double>(n);
+  }
+};
+
+struct RocksAccess {
+  std::unique_ptr<rocksdb::DB> db;
+  rocksdb::WriteOptions wo;
+  rocksdb::ReadOptions ro;
+
+  RocksAccess(const Options& o, const std::string& path) {
+    auto opts = rocksdb_options(o, std::size_t{1} << 30);
+    rocksdb::DB* raw = nullptr;
+    check(rocksdb::DB::Open(opts, path, &raw), "open");
+    db.reset(raw);
+    wo.disableWAL = true;  // as Flink's RocksDB backend: checkpoints make it durable
+    rocksdb::WriteBatch batch;
+    const auto flush_batch = [&] {
+      check(db->Write(wo, &batch), "write");
+      batch.Clear();
+    };
+    for (std::uint64_t k = 0; k < o.access_keys; ++k) {
+      batch.Put(be64(k), le64(value_of(k)));
+      if (batch.Count() >= 10000) flush_batch();
+    }
+    for (std::uint64_t k = 0; k < o.access_map_keys; ++k)
+      for (std::uint64_t e = 0; e < o.access_map_entries; ++e) {
+        batch.Put(be128(k | (std::uint64_t{1} << 63), e), le64(value_of(k + e)));
+        if (batch.Count() >= 10000) flush_batch();
+      }
+    flush_batch();
+    check(db->Flush(rocksdb::FlushOptions()), "flush");
+    check(db->CompactRange(rocksdb::CompactRangeOptions(), nullptr, nullptr), "compact");
+  }
+  void value_op(std::uint64_t k) {
+    const auto key = be64(k);
+    std::string val;
+    const auto s = db->Get(ro, key, &val);
+    const std::uint64_t x = s.ok() ? from_le(val) : 0;
+    check(db->Put(wo, key, le64(x + 1)), "put");
+  }
+  void map_op(std::uint64_t k, std::uint64_t uk) {
+    const auto key = be128(k | (std::uint64_t{1} << 63), uk);
+    std::string val;
+    const auto s = db->Get(ro, key, &val);
+    const std::uint64_t x = s.ok() ? from_le(val) : 0;
+    check(db->Put(wo, key, le64(x + 1)), "put");
+  }
+};
+
+void run_p3(const Options& o, Report& rep) {
+  section("P3 state access: ValueState value()+update(), MapState get()+put()");
+  Access a(o);
+  const auto n = o.access_ops;
+  std::vector<double> rv, rm, sv, sm, fv_ns, ov_ns, fm_ns, om_ns;
+  for (unsigned r = 0; r < o.runs; ++r) {
+    const double fv = a.per_op(n, [&](std::size_t i) { a.flat_value(i); });
+    const double ov = a.per_op(n, [&](std::size_t i) { a.ours_value(i); });
+    const double stv = a.per_op(n, [&](std::size_t i) { a.std_value(i); });
+    const double fm = a.per_op(n, [&](std::size_t i) { a.flat_map(i); });
+    const double om = a.per_op(n, [&](std::size_t i) { a.ours_map(i); });
+    const double stm = a.per_op(n, [&](std::size_t i) { a.std_map(i); });
+    rv.push_back(ov / fv);
+    rm.push_back(om / fm);
+    sv.push_back(stv / fv);
+    sm.push_back(stm / fm);
+    fv_ns.push_back(fv * 1e9);
+    ov_ns.push_back(ov * 1e9);
+    fm_ns.push_back(fm * 1e9);
+    om_ns.push_back(om * 1e9);
+  }
+  note("ns/op: ValueState ckpt %.1f, flat map %.1f; MapState ckpt %.1f, flat map %.1f (%" PRIu64 " random ops over %" PRIu64
+       " / %" PRIu64 " keys)",
+       median(ov_ns), median(fv_ns), median(om_ns), median(fm_ns), n, o.access_keys, o.access_map_keys);
+  const double p3v = median(rv), p3m = median(rm), p3 = std::max(p3v, p3m);
+  rep.add({"P3", "ValueState value()+update() time / bare boost::unordered_flat_map", "<= 1.2x", p3v, "x", p3v <= 1.2});
+  rep.add({"P3", "MapState get()+put() time / bare flat map of flat maps", "<= 1.2x", p3m, "x", p3m <= 1.2});
+  rep.add({"P3", "std::unordered_map time / bare flat map (value; map)", "(info)", median(sv), "x", -1});
+  rep.add({"P3", "std::unordered_map of unordered_maps time / bare flat map of flat maps", "(info)", median(sm), "x", -1});
+  rep.field("access_vs_flat_map", p3);
+
+  // While a checkpoint of the same backend is being written by other threads.
+  {
+    const auto root = o.dir + "/p3";
+    auto storage = ckpt::CheckpointStorage::open(root, storage_options(o));
+    constexpr std::size_t batch = 256;
+    std::vector<double> run_ratio_v, run_ratio_m, p99v, p99m;
+    std::size_t cursor = 0, batches_total = 0;
+    const auto wrap = [&](std::size_t i) { return i % n; };
+    for (unsigned r = 0; r < o.runs; ++r) {
+      // Quiet baseline for this run: bare flat map, same batches.
+      std::vector<double> qv, qm, dv, dm;
+      for (int b = 0; b < 400; ++b) {
+        const auto base = cursor;
+        cursor += batch;
+        qv.push_back(a.per_op(batch, [&](std::size_t i) { a.flat_value(wrap(base + i)); }));
+        qm.push_back(a.per_op(batch, [&](std::size_t i) { a.flat_map(wrap(base + i)); }));
+      }
+      const auto id = storage->next_checkpoint_id();
+      auto pending = storage->begin_checkpoint(id, 1);
+      auto job = a.backend.begin_snapshot(id);
+      std::atomic<bool> done{false};
+      std::thread writer([&] {
+        pending->write({"op", 0, 1, std::move(job), std::nullopt});
+        pending->complete();
+        done.store(true);
+      });
+      while (!done.load(std::memory_order_relaxed)) {
+        const auto base = cursor;
+        cursor += batch;
+        dv.push_back(a.per_op(batch, [&](std::size_t i) { a.ours_value(wrap(base + i)); }));
+        dm.push_back(a.per_op(batch, [&](std::size_t i) { a.ours_map(wrap(base + i)); }));
+      }
+      writer.join();
+      a.backend.notify_snapshot_complete(id);
+      batches_total += dv.size();
+      run_ratio_v.push_back(median(dv) / median(qv));
+      run_ratio_m.push_back(median(dm) / median(qm));
+      p99v.push_back(percentile(dv, 0.99) / median(qv));
+      p99m.push_back(percentile(dm, 0.99) / median(qm));
+    }
+    const double dv = median(run_ratio_v), dm = median(run_ratio_m), d = std::max(dv, dm);
+    note("%zu batches of %zu ops of each kind timed during %u checkpoints (%u compression threads)", batches_total, batch,
+         o.runs, o.threads);
+    rep.add({"P3", "during a checkpoint: median ValueState batch / quiet flat map batch", "<= 2x", dv, "x", dv <= 2.0});
+    rep.add({"P3", "during a checkpoint: median MapState batch / quiet flat map batch", "<= 2x", dm, "x", dm <= 2.0});
+    rep.add({"P3", "during a checkpoint: 99th percentile ValueState batch / quiet flat map", "(info)", median(p99v), "x", -1});
+    rep.add({"P3", "during a checkpoint: 99th percentile MapState batch / quiet flat map", "(info)", median(p99m), "x", -1});
+    rep.field("access_during_snapshot_vs_flat_map", d);
+  }
+
+  // RocksDB on the same keys and operations.
+  {
+    const auto path = o.dir + "/p3-rocksdb";
+    RocksAccess db(o, path);
+    const auto rn = std::min<std::uint64_t>(o.rocksdb_ops, n);
+    std::vector<double> xv, xm;
+    for (unsigned r = 0; r < o.runs; ++r) {
+      const double dbv = a.per_op(rn, [&](std::size_t i) { db.value_op(a.vkeys[i]); });
+      const double ov = a.per_op(n, [&](std::size_t i) { a.ours_value(i); });
+      const double dbm = a.per_op(rn, [&](std::size_t i) { db.map_op(a.mkeys[i], a.ukeys[i]); });
+      const double om = a.per_op(n, [&](std::size_t i) { a.ours_map(i); });
+      xv.push_back(dbv / ov);
+      xm.push_back(dbm / om);
+    }
+    const double x = std::min(median(xv), median(xm));
+    rep.add({"P3", "RocksDB Get+Put time / ckpt ValueState (times faster)", ">= 20x", median(xv), "x", median(xv) >= 20});
+    rep.add({"P3", "RocksDB Get+Put time / ckpt MapState (times faster)", ">= 20x", median(xm), "x", median(xm) >= 20});
+    rep.field("access_vs_rocksdb", x);
+    db.db.reset();
+    fsys::remove_all(path);
+  }
+}
+
+// -- P5: incremental checkpoints ---------------------------------------------------
+
+void run_p5(const Options& o, Report& rep) {
+  section("P5 incremental checkpoints");
+  ckpt::KeyedStateBackendOptions bo;
+  bo.max_parallelism = o.inc_max_parallelism;
+  Backend b(bo);
+  auto v = b.get_state(value_desc);
+  load_values(b, v, o.inc_keys);
+  std::vector<std::vector<std::uint64_t>> keys_of(o.inc_max_parallelism);
+  for (std::uint64_t k = 0; k < o.inc_keys; ++k) keys_of[b.key_group_of(k)].push_back(k);
+
+  const auto root = o.dir + "/p5";
+  auto storage = ckpt::CheckpointStorage::open(
+      root, ckpt::StorageOptions::incremental_checkpoints(o.inc_chain + 2).with_compression_threads(o.threads));
+  std::uint64_t id = 1;
+  checkpoint(*storage, b, id);
+  const auto changed_count =
+      std::max<std::size_t>(1, static_cast<std::size_t>(std::lround(o.inc_fraction * o.inc_max_parallelism)));
+  ZstdAlone zstd(1, 1);
+  std::vector<double> bytes_ratio;
+  const unsigned chain = std::max(o.inc_chain, o.runs);
+  for (unsigned c = 0; c < chain; ++c) {
+    std::set<std::uint32_t> changed;
+    for (std::uint64_t i = 0; changed.size() < changed_count; ++i)
+      changed.insert(static_cast<std::uint32_t>(splitmix64(c * 7919 + i) % o.inc_max_parallelism));
+    for (const auto kg : changed)
+      for (const auto k : keys_of[kg]) {
+        b.set_current_key(k);
+        v.update(v.value() + 1);
+      }
+    const auto before = tree_bytes(root);
+    const auto stats = checkpoint(*storage, b, ++id);
+    const auto written = tree_bytes(root) - before;
+    if (stats.key_groups_written != changed.size())
+      throw std::runtime_error("incremental checkpoint wrote " + std::to_string(stats.key_groups_written) +
+                               " key groups, " + std::to_string(changed.size()) + " changed");
+    // Baseline: the changed key groups' serialized bytes, compressed by zstd-1 alone.
+    std::uint64_t compressed = 0;
+    for (const auto kg : changed) {
+      const auto snap = b.snapshot(ckpt::KeyGroupRange{kg, kg + 1});
+      std::uint64_t n = 0;
+      zstd.compress(spans_of(snap), nullptr, &n);
+      compressed += n;
+    }
+    bytes_ratio.push_back(static_cast<double>(written) / static_cast<double>(compressed));
+  }
+  const double p5 = median(bytes_ratio);
+  note("%zu of %u key groups changed per checkpoint, %u incremental checkpoints", changed_count, o.inc_max_parallelism,
+       chain);
+  rep.add({"P5", "bytes written by an incremental checkpoint / zstd-1 size of the changed key groups", "<= 1.3x", p5,
+           "x", p5 <= 1.3});
+  rep.field("incremental_bytes_ratio", p5);
+
+  // Restore from the chain versus from one full checkpoint of the same state.
+  const auto full_root = o.dir + "/p5-full";
+  auto full = ckpt::CheckpointStorage::open(full_root, storage_options(o));
+  checkpoint(*full, b, 1);
+  std::vector<double> ratio;
+  for (unsigned r = 0; r < o.runs; ++r) {
+    double t[2];
+    for (int which = 0; which < 2; ++which) {
+      auto restored = std::make_unique<Backend>(bo);
+      (void)restored->get_state(value_desc);
+      auto& s = which == 0 ? *storage : *full;
+      t[which] = time_seconds([&] {
+        auto reader = s.restore_latest();
+        reader->restore("op", restored.get(), nullptr);
+      });
+      if (restored->size("v") != o.inc_keys) throw std::runtime_error("restore lost keys");
+    }
+    ratio.push_back(t[0] / t[1]);
+  }
+  const double p5r = median(ratio);
+  rep.add({"P5", "restore from a chain of " + std::to_string(chain) + " incremental checkpoints / full restore",
+           "<= 1.5x", p5r, "x", p5r <= 1.5});
+  rep.field("incremental_restore_vs_full", p5r);
+}
+
+// -- P6: peak memory (in a child process) ------------------------------------------
+
+/// Runs in a fresh process: `ckpt_bench_report --child p6 ...`.
+int child_p6(const Options& o) {
+  Big big(o.big_keys);
+  auto storage = ckpt::CheckpointStorage::open(o.dir + "/p6", storage_options(o));
+  const auto keys = random_keys(1 << 22, o.big_keys, 6);
+  std::vector<double> busy, idle;
+  std::size_t cursor = 0;
+  for (unsigned r = 0; r < o.runs; ++r) {
+    for (int owner_writes = 1; owner_writes >= 0; --owner_writes) {
+      const auto before = resident_bytes();
+      if (!reset_peak_resident()) throw std::runtime_error("cannot reset VmHWM");
+      const auto id = storage->next_checkpoint_id();
+      auto pending = storage->begin_checkpoint(id, 1);
+      auto job = big.backend.begin_snapshot(id);
+      std::atomic<bool> done{false};
+      std::thread writer([&] {
+        pending->write({"op", 0, 1, std::move(job), std::nullopt});
+        pending->complete();
+        done.store(true);
+      });
+      // The owner goes on updating random keys at full speed (or waits).
+      while (owner_writes && !done.load(std::memory_order_relaxed)) {
+        for (int i = 0; i < 1024; ++i) {
+          big.backend.set_current_key(keys[cursor++ % keys.size()]);
+          big.v.update(big.v.value() + 1);
+        }
+      }
+      writer.join();
+      big.backend.notify_snapshot_complete(id);
+      const auto peak = peak_resident_bytes();
+      (owner_writes ? busy : idle).push_back(static_cast<double>(peak) / static_cast<double>(before));
+    }
+  }
+  std::printf("RESULT %.6f %.6f %.1f\n", median(busy), median(idle), static_cast<double>(resident_bytes()) / 1e6);
+  return 0;
+}
+
+void run_p6(const Options& o, Report& rep, const char* self) {
+  section("P6 peak resident memory during a checkpoint (child process)");
+  std::string cmd = std::string(self) + " --child p6";
+  for (const auto& a : o.argv) cmd += " '" + a + "'";
+  if (std::find(o.argv.begin(), o.argv.end(), "--dir") == o.argv.end()) cmd += " --dir '" + o.dir + "'";
+  if (std::find(o.argv.begin(), o.argv.end(), "--threads") == o.argv.end())
+    cmd += " --threads " + std::to_string(o.threads);
+  std::FILE* p = ::popen(cmd.c_str(), "r");
+  if (!p) throw std::runtime_error("cannot start the P6 child");
+  char line[512];
+  double busy = 0, idle = 0, rss = 0;
+  bool got = false;
+  while (std::fgets(line, sizeof line, p))
+    if (std::sscanf(line, "RESULT %lf %lf %lf", &busy, &idle, &rss) == 3) got = true;
+  if (::pclose(p) != 0 || !got) throw std::runtime_error("the P6 child failed");
+  note("%" PRIu64 " keys, steady resident size %.0f MB", o.big_keys, rss);
+  rep.add({"P6", "peak RSS during a checkpoint / RSS before it (owner updating random keys)", "<= 1.2x", busy, "x",
+           busy <= 1.2});
+  rep.add({"P6", "peak RSS during a checkpoint / RSS before it (owner idle)", "(info)", idle, "x", -1});
+  rep.field("peak_rss_ratio", busy);
+}
+
+// -- P7: end to end against RocksDB -----------------------------------------------
+
+void run_p7(const Options& o, Report& rep) {
+  section("P7 end to end: load, durable checkpoint, restore, read every key; against RocksDB");
+  const auto n = o.e2e_keys;
+  std::vector<double> ratio, ours_s, rocks_s;
+  for (unsigned r = 0; r < o.runs; ++r) {
+    const auto root = o.dir + "/p7-" + std::to_string(r);
+    // ckpt
+    std::unique_ptr<Backend> b, b2;
+    std::uint64_t sum_ours = 0;
+    const double t_ours = time_seconds([&] {
+      b = std::make_unique<Backend>();
+      auto v = b->get_state(value_desc);
+      load_values(*b, v, n);
+      auto storage = ckpt::CheckpointStorage::open(root + "/ckpt", storage_options(o));
+      checkpoint(*storage, *b, 1);
+      b2 = std::make_unique<Backend>();
+      auto v2 = b2->get_state(value_desc);
+      storage->restore_latest()->restore("op", b2.get(), nullptr);
+      for (std::uint64_t k = 0; k < n; ++k) {
+        b2->set_current_key(k);
+        sum_ours += v2.value();
+      }
+    });
+    b.reset();
+    b2.reset();
+    // RocksDB
+    std::unique_ptr<rocksdb::DB> db, db2;
+    std::uint64_t sum_rocks = 0, count = 0;
+    const double t_rocks = time_seconds([&] {
+      auto opts = rocksdb_options(o, std::size_t{1} << 30);
+      rocksdb::DB* raw = nullptr;
+      check(rocksdb::DB::Open(opts, root + "/rocksdb", &raw), "open");
+      db.reset(raw);
+      rocksdb::WriteOptions wo;
+      wo.disableWAL = true;  // the checkpoint makes it durable, as in Flink
+      for (std::uint64_t k = 0; k < n; ++k) check(db->Put(wo, be64(k), le64(value_of(k))), "put");
+      rocksdb::Checkpoint* cp = nullptr;
+      check(rocksdb::Checkpoint::Create(db.get(), &cp), "checkpoint");
+      std::unique_ptr<rocksdb::Checkpoint> cpp(cp);
+      check(cp->CreateCheckpoint(root + "/rocksdb-checkpoint"), "create checkpoint");
+      raw = nullptr;
+      check(rocksdb::DB::Open(opts, root + "/rocksdb-checkpoint", &raw), "reopen");
+      db2.reset(raw);
+      std::unique_ptr<rocksdb::Iterator> it(db2->NewIterator(rocksdb::ReadOptions()));
+      for (it->SeekToFirst(); it->Valid(); it->Next()) {
+        sum_rocks += from_le(it->value().ToString());
+        ++count;
+      }
+      check(it->status(), "scan");
+    });
+    db.reset();
+    db2.reset();
+    if (count != n || sum_rocks != sum_ours) throw std::runtime_error("P7: the two sides read different data");
+    fsys::remove_all(root);
+    ours_s.push_back(t_ours);
+    rocks_s.push_back(t_rocks);
+    ratio.push_back(t_ours / t_rocks);
+  }
+  note("%" PRIu64 " keys: ckpt %.2f s, RocksDB %.2f s (medians)", n, median(ours_s), median(rocks_s));
+  const double p7 = median(ratio);
+  rep.add({"P7", "load+checkpoint+restore+read-all time / RocksDB put-all+CreateCheckpoint+reopen+scan", "<= 0.333x",
+           p7, "x", p7 <= 1.0 / 3.0});
+  rep.field("end_to_end_vs_rocksdb", p7);
+}
+
+// -- issue 3: snapshot and restore of 4M entries -----------------------------------
+
+void snapshot_and_restore(const Options& o, Report& rep, Backend& b, const std::string& what,
+                          const std::function<std::unique_ptr<Backend>()>& fresh, std::uint64_t entries) {
+  const auto root = o.dir + "/issue3-" + what;
+  auto storage = ckpt::CheckpointStorage::open(root, storage_options(o));
+  std::uint64_t raw = 0;
+  const auto image = b.snapshot();
+  const auto blocks = spans_of(image, &raw);
+  ZstdAlone zstd(o.threads, 1);
+  std::vector<double> snap_ratio, restore_ratio, snap_s, restore_s;
+  for (unsigned r = 0; r < o.runs; ++r) {
+    const auto id = storage->next_checkpoint_id();
+    const double t_snap = time_seconds([&] { checkpoint(*storage, b, id); });
+    const double t_zstd = zstd.compress(blocks);
+    const auto frames = stored_blocks(root + "/chk-" + std::to_string(id));
+    auto restored = fresh();
+    const double t_restore = time_seconds([&] { storage->restore_latest()->restore("op", restored.get(), nullptr); });
+    restored.reset();
+    const double t_unzstd = zstd.decompress(frames);
+    snap_ratio.push_back(t_zstd / t_snap);
+    restore_ratio.push_back(t_unzstd / t_restore);
+    snap_s.push_back(t_snap);
+    restore_s.push_back(t_restore);
+  }
+  note("%s: %" PRIu64 " entries, %.1f MB serialized; snapshot %.3f GB/s, restore %.3f GB/s", what.c_str(), entries,
+       static_cast<double>(raw) / 1e6, gbps(raw, median(snap_s)), gbps(raw, median(restore_s)));
+  const auto th = std::to_string(o.threads);
+  rep.add({"I3", what + ": snapshot to disk / zstd-1 alone (" + th + " threads)", ">= 0.5x", median(snap_ratio), "x",
+           median(snap_ratio) >= 0.5});
+  rep.add({"I3", what + ": restore from disk / zstd decompress alone (" + th + " threads)", ">= 0.5x",
+           median(restore_ratio), "x", median(restore_ratio) >= 0.5});
+}
+
+void run_issue3(const Options& o, Report& rep) {
+  section("Issue 3: full snapshot and restore of 4M entries, beside zstd-1 on the same bytes");
+  {
+    auto b = std::make_unique<Backend>();
+    auto m = b->get_map_state(map_desc);
+    for (std::uint64_t k = 0; k < o.issue3_map_keys; ++k) {
+      b->set_current_key(k);
+      for (std::uint64_t e = 0; e < o.issue3_map_entries; ++e) m.put(k * o.issue3_map_entries + e, value_of(k + e));
+    }
+    snapshot_and_restore(
+        o, rep, *b, "MapState<u64,u64> " + std::to_string(o.issue3_map_keys) + "x" + std::to_string(o.issue3_map_entries),
+        [] {
+          auto r = std::make_unique<Backend>();
+          (void)r->get_map_state(map_desc);
+          return r;
+        },
+        o.issue3_map_keys * o.issue3_map_entries);
+  }
+  {
+    auto b = std::make_unique<Backend>();
+    auto v = b->get_state(value_desc);
+    load_values(*b, v, o.issue3_value_keys);
+    snapshot_and_restore(
+        o, rep, *b, "ValueState<u64> " + std::to_string(o.issue3_value_keys) + " keys",
+        [] {
+          auto r = std::make_unique<Backend>();
+          (void)r->get_state(value_desc);
+          return r;
+        },
+        o.issue3_value_keys);
+  }
+}
+
+// -- serialization against cereal element by element ---------------------------------
+
+void run_serial(const Options& o, Report& rep) {
+  section("Serialization in memory: ckpt's columns against cereal element by element");
+  const auto n = o.issue3_value_keys;
+  Backend b;
+  auto v = b.get_state(value_desc);
+  load_values(b, v, n);
+  boost::unordered_flat_map<std::uint64_t, std::uint64_t> flat;
+  std::unordered_map<std::uint64_t, std::uint64_t> node;
+  flat.reserve(n);
+  node.reserve(n);
+  for (std::uint64_t k = 0; k < n; ++k) {
+    flat.emplace(k, value_of(k));
+    node.emplace(k, value_of(k));
+  }
+  const auto cereal_walk = [](const auto& map) {
+    std::ostringstream os;
+    {
+      cereal::BinaryOutputArchive ar(os);
+      for (const auto& [k, val] : map) ar(k, val);
+    }
+    return os.str().size();
+  };
+  std::vector<double> vs_flat, vs_node, ours_gbps;
+  for (unsigned r = 0; r < o.runs; ++r) {
+    std::uint64_t raw = 0;
+    const double t_ours = time_seconds([&] { spans_of(b.snapshot(), &raw); });
+    std::size_t bytes = 0;
+    const double t_flat = time_seconds([&] { bytes = cereal_walk(flat); });
+    const double t_node = time_seconds([&] { bytes += cereal_walk(node); });
+    vs_flat.push_back(t_flat / t_ours);
+    vs_node.push_back(t_node / t_ours);
+    ours_gbps.push_back(gbps(raw, t_ours));
+  }
+  note("ckpt serializes %" PRIu64 " ValueState<u64> entries at %.2f GB/s", n, median(ours_gbps));
+  rep.add({"S", "cereal element by element over a flat map / ckpt snapshot() in memory (times faster)", "(info)",
+           median(vs_flat), "x", -1});
+  rep.add({"S", "cereal element by element over std::unordered_map / ckpt snapshot() in memory", "(info)",
+           median(vs_node), "x", -1});
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    auto o = parse(argc, argv);
+    const bool own_dir = o.dir.empty();
+    if (own_dir) {
+      const char* tmp = std::getenv("TMPDIR");
+      std::string templ = std::string(tmp && *tmp ? tmp : "/tmp") + "/ckpt-bench-XXXXXX";
+      if (!::mkdtemp(templ.data())) throw std::runtime_error("cannot create a scratch directory");
+      o.dir = templ;
+    }
+    fsys::create_directories(o.dir);
+    if (o.child == "p6") return child_p6(o);
+    if (!o.child.empty()) throw std::runtime_error("unknown child " + o.child);
+
+    std::printf("ckpt benchmark report: %u runs per figure, %u threads, scratch %s\n", o.runs, o.threads, o.dir.c_str());
+    Report rep;
+    const auto t0 = Clock::now();
+    if (o.wants("p1") || o.wants("p2") || o.wants("p4")) {
+      Big big(o.big_keys);
+      if (o.wants("p2")) run_p2(o, rep, big);
+      if (o.wants("p1") || o.wants("p4")) run_p1_p4(o, rep, big);
+    }
+    if (o.wants("p3")) run_p3(o, rep);
+    if (o.wants("p5")) run_p5(o, rep);
+    if (o.wants("p6")) run_p6(o, rep, argv[0]);
+    if (o.wants("p7")) run_p7(o, rep);
+    if (o.wants("issue3")) run_issue3(o, rep);
+    if (o.wants("serial")) run_serial(o, rep);
+    rep.print_table();
+    std::printf("\n%.0f s in all\n", seconds_since(t0));
+    rep.write_json(o.json);
+    if (own_dir) fsys::remove_all(o.dir);
+    std::printf("%s\n", fsys::absolute(o.json).string().c_str());
+    return 0;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "ckpt_bench_report: %s\n", e.what());
+    return 1;
+  }
+}
