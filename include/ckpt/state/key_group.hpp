@@ -121,4 +121,24 @@ std::uint32_t key_group_for(const K& key, std::uint32_t max_parallelism) {
   return static_cast<std::uint32_t>(stable_key_hash(key) % max_parallelism);
 }
 
+namespace detail {
+/// `hash mod max_parallelism` without a division when max parallelism is a
+/// power of two (the default, 128): the same key groups, for the hot path.
+class KeyGroupReducer {
+ public:
+  explicit KeyGroupReducer(std::uint32_t max_parallelism) noexcept
+      : max_(max_parallelism),
+        mask_(max_parallelism - 1),
+        pow2_(max_parallelism != 0 && (max_parallelism & (max_parallelism - 1)) == 0) {}
+  std::uint32_t operator()(std::uint64_t hash) const noexcept {
+    return static_cast<std::uint32_t>(pow2_ ? hash & mask_ : hash % max_);
+  }
+
+ private:
+  std::uint64_t max_;
+  std::uint64_t mask_;
+  bool pow2_;
+};
+}  // namespace detail
+
 }  // namespace ckpt

@@ -72,6 +72,7 @@ class KeyedStateBackend final : public KeyedStateBackendBase {
   explicit KeyedStateBackend(KeyedStateBackendOptions options = {})
       : max_parallelism_(options.max_parallelism),
         range_(options.key_groups ? *options.key_groups : KeyGroupRange::all(options.max_parallelism)),
+        reduce_(max_parallelism_),
         control_(range_.size()) {
     validate_parallelism(max_parallelism_);
     if (range_.empty() || range_.end > max_parallelism_)
@@ -94,14 +95,13 @@ class KeyedStateBackend final : public KeyedStateBackendBase {
 
   /// Makes `key` the key every state access applies to.
   void set_current_key(const Key& key) {
-    const auto kg = key_group_for(key, max_parallelism_);
-    if (!range_.contains(kg))
-      throw StateError(errc::key_group_out_of_range,
-                       "key of type " + type_name<Key>() + " (stable hash " + std::to_string(stable_key_hash(key)) +
-                           ") is in key group " + std::to_string(kg) + ", outside this backend's key groups " +
-                           range_.to_string() + "; route records by key group to the subtask that owns it");
+    const auto kg = reduce_(stable_key_hash(key));
+    const auto slot = kg - range_.begin;  // wraps around below the range
+    if (slot >= range_.size()) [[unlikely]]
+      key_out_of_range(key, kg);
     ctx_.key = key;
-    ctx_.slot = kg - range_.begin;
+    ctx_.slot = slot;
+    ++ctx_.version;
   }
   bool has_current_key() const noexcept { return ctx_.key.has_value(); }
   const Key& current_key() const {
@@ -267,6 +267,7 @@ class KeyedStateBackend final : public KeyedStateBackendBase {
       }
     }
     restored_ = true;
+    ++ctx_.version;  // no state may keep a pointer into a map across a restore
     control_.reset_after_restore();
   }
   void restore(const KeyedStateSnapshot& snapshot) { restore(std::span<const KeyedStateSnapshot>(&snapshot, 1)); }
@@ -280,6 +281,13 @@ class KeyedStateBackend final : public KeyedStateBackendBase {
     std::unique_ptr<detail::StateImplBase> impl;
     std::function<void(const detail::KeyedTableBase&, const std::function<void(const Key&)>&)> for_each_key;
   };
+
+  [[noreturn, gnu::cold, gnu::noinline]] void key_out_of_range(const Key& key, std::uint32_t kg) const {
+    throw StateError(errc::key_group_out_of_range,
+                     "key of type " + type_name<Key>() + " (stable hash " + std::to_string(stable_key_hash(key)) +
+                         ") is in key group " + std::to_string(kg) + ", outside this backend's key groups " +
+                         range_.to_string() + "; route records by key group to the subtask that owns it");
+  }
 
   StateEntry* find(std::string_view name) {
     for (auto& s : states_)
@@ -375,6 +383,7 @@ class KeyedStateBackend final : public KeyedStateBackendBase {
 
   std::uint32_t max_parallelism_;
   KeyGroupRange range_;
+  detail::KeyGroupReducer reduce_;
   detail::SnapshotControl control_;
   detail::KeyedContext<Key> ctx_;
   std::vector<StateEntry> states_;

@@ -33,14 +33,21 @@ struct KeyedContext {
   const Clock* clock = nullptr;
   std::optional<Key> key;
   std::size_t slot = 0;  // the current key's key group - first key group
+  /// Changes with every set_current_key() (and restore): a state may keep
+  /// where it found the current key's entry until the version changes.
+  std::uint64_t version = 1;
 
   std::size_t current_slot(const std::string& state) const {
-    if (!key)
-      throw StateError(errc::no_current_key, "keyed state '" + state +
-                                                 "' was accessed with no current key; call set_current_key() first");
+    if (!key) [[unlikely]]
+      no_current_key(state);
     return slot;
   }
   std::int64_t now() const { return clock->epoch_millis(); }
+
+  [[noreturn, gnu::cold, gnu::noinline]] static void no_current_key(const std::string& state) {
+    throw StateError(errc::no_current_key, "keyed state '" + state +
+                                               "' was accessed with no current key; call set_current_key() first");
+  }
 };
 
 /// Owns an implementation; lets the backend find it again by its interface.
@@ -62,7 +69,9 @@ class Cell {
     auto& map = table_.shard(slot);
     if constexpr (!Ttl) {
       const auto it = map.find(*ctx_.key);
-      return it == map.end() ? nullptr : &it->second;
+      if (it == map.end()) return nullptr;
+      remember(&it->second);
+      return &it->second;
     } else {
       const auto now = ctx_.now();
       table_.incremental_cleanup(now, [&](std::size_t s) { ctx_.control->before_write(s); });
@@ -87,11 +96,18 @@ class Cell {
   void put(V value) {
     const auto slot = ctx_.current_slot(table_.meta().name);
     ctx_.control->before_write(slot);
-    auto& map = table_.shard(slot);
     if constexpr (!Ttl) {
-      map.insert_or_assign(*ctx_.key, std::move(value));
+      // Read-modify-write (value() then update()) finds the entry once.
+      if (cached_version_ == ctx_.version) {
+        *cached_ = std::move(value);
+        return;
+      }
+      auto& map = table_.shard(slot);
+      const auto [it, inserted] = map.insert_or_assign(*ctx_.key, std::move(value));
+      (void)inserted;
+      remember(&it->second);
     } else {
-      map.insert_or_assign(*ctx_.key, TtlValue<V>{std::move(value), ctx_.now()});
+      table_.shard(slot).insert_or_assign(*ctx_.key, TtlValue<V>{std::move(value), ctx_.now()});
     }
   }
 
@@ -101,13 +117,25 @@ class Cell {
     const auto it = map.find(*ctx_.key);
     if (it == map.end()) return;
     ctx_.control->before_write(slot);
+    cached_version_ = 0;
     map.erase(it);
   }
 
  private:
+  // Where the current key's entry is, valid while the key version is the
+  // same: only this object inserts into or erases from its table, and it
+  // forgets the entry when it erases (inserting another key needs another
+  // current key first).
+  void remember(V* entry) noexcept {
+    cached_ = entry;
+    cached_version_ = ctx_.version;
+  }
+
   KeyedContext<Key>& ctx_;
   Table& table_;
   std::optional<V> expired_;  // an expired value handed out once
+  V* cached_ = nullptr;
+  std::uint64_t cached_version_ = 0;
 };
 
 template <class Key, class T, bool Ttl, class Hash, class Eq>
@@ -258,14 +286,23 @@ class KeyedMapState final : public StateImplBase, public MapStateImpl<UK, UV> {
   const UV* find(const UK& user_key) override {
     const auto slot = ctx_.current_slot(table_.meta().name);
     auto& map = table_.shard(slot);
-    if constexpr (Ttl) table_.incremental_cleanup(ctx_.now(), [&](std::size_t s) { ctx_.control->before_write(s); });
-    const auto it = map.find(*ctx_.key);
-    if (it == map.end()) return nullptr;
-    const auto entry = it->second.find(user_key);
-    if (entry == it->second.end()) return nullptr;
     if constexpr (!Ttl) {
+      Plain* inner = cached_map();
+      if (!inner) {
+        const auto it = map.find(*ctx_.key);
+        if (it == map.end()) return nullptr;
+        inner = remember_map(&it->second);
+      }
+      const auto entry = inner->find(user_key);
+      if (entry == inner->end()) return nullptr;
+      cached_entry_ = &*entry;
       return &entry->second;
     } else {
+      table_.incremental_cleanup(ctx_.now(), [&](std::size_t s) { ctx_.control->before_write(s); });
+      const auto it = map.find(*ctx_.key);
+      if (it == map.end()) return nullptr;
+      const auto entry = it->second.find(user_key);
+      if (entry == it->second.end()) return nullptr;
       const auto now = ctx_.now();
       const auto& ttl = *table_.ttl();
       if (expired(entry->second.last_access, ttl, now)) {
@@ -287,11 +324,19 @@ class KeyedMapState final : public StateImplBase, public MapStateImpl<UK, UV> {
   void put(UK user_key, UV value) override {
     const auto slot = ctx_.current_slot(table_.meta().name);
     ctx_.control->before_write(slot);
-    auto& inner = table_.shard(slot)[*ctx_.key];
     if constexpr (Ttl) {
-      inner.insert_or_assign(std::move(user_key), TtlValue<UV>{std::move(value), ctx_.now()});
+      table_.shard(slot)[*ctx_.key].insert_or_assign(std::move(user_key), TtlValue<UV>{std::move(value), ctx_.now()});
     } else {
-      inner.insert_or_assign(std::move(user_key), std::move(value));
+      Plain* inner = cached_map();
+      if (!inner) inner = remember_map(&table_.shard(slot)[*ctx_.key]);
+      // get() then put() of the same entry finds it once.
+      if (cached_entry_ && cached_entry_->first == user_key) {
+        cached_entry_->second = std::move(value);
+        return;
+      }
+      const auto [entry, inserted] = inner->insert_or_assign(std::move(user_key), std::move(value));
+      (void)inserted;
+      cached_entry_ = &*entry;
     }
   }
 
@@ -303,6 +348,7 @@ class KeyedMapState final : public StateImplBase, public MapStateImpl<UK, UV> {
     const auto entry = it->second.find(user_key);
     if (entry == it->second.end()) return false;
     ctx_.control->before_write(slot);
+    forget();
     it->second.erase(entry);
     if (it->second.empty()) map.erase(it);
     return true;
@@ -359,13 +405,40 @@ class KeyedMapState final : public StateImplBase, public MapStateImpl<UK, UV> {
     const auto it = map.find(*ctx_.key);
     if (it == map.end()) return;
     ctx_.control->before_write(slot);
+    forget();
     map.erase(it);
   }
 
  private:
+  using Entry = typename Plain::value_type;
+
+  // The current key's map and the entry last found or written in it, valid
+  // while the key version is the same: only this object inserts into or
+  // erases from its table, it forgets both whenever it erases, and the entry
+  // is replaced whenever it inserts into the map (which may move entries).
+  Plain* cached_map() noexcept {
+    if (cached_version_ == ctx_.version) return cached_map_;
+    cached_entry_ = nullptr;
+    return nullptr;
+  }
+  Plain* remember_map(Plain* m) noexcept {
+    cached_map_ = m;
+    cached_entry_ = nullptr;
+    cached_version_ = ctx_.version;
+    return m;
+  }
+  void forget() noexcept {
+    cached_version_ = 0;
+    cached_map_ = nullptr;
+    cached_entry_ = nullptr;
+  }
+
   KeyedContext<Key>& ctx_;
   Table& table_;
   std::optional<UV> expired_;
+  Plain* cached_map_ = nullptr;
+  Entry* cached_entry_ = nullptr;
+  std::uint64_t cached_version_ = 0;
 };
 
 }  // namespace ckpt::detail

@@ -113,8 +113,9 @@ class SnapshotControl {
   /// no snapshot needs the slot's old image.
   void before_write(std::size_t slot) {
     KeyGroupSlot& s = slots_[slot];
-    if (s.saved_epoch.load(std::memory_order_acquire) < active_epoch_) owner_save(slot);
-    s.modified = write_stamp_;
+    if (s.saved_epoch.load(std::memory_order_acquire) < active_epoch_) [[unlikely]]
+      owner_save(slot);
+    if (s.modified != write_stamp_) s.modified = write_stamp_;
   }
 
   /// Owner thread: starts a snapshot. Waits first for a previous one to be
@@ -198,7 +199,7 @@ class SnapshotControl {
   }
 
  private:
-  void owner_save(std::size_t slot) {
+  [[gnu::noinline]] void owner_save(std::size_t slot) {
     KeyGroupSlot& s = slots_[slot];
     std::lock_guard lock(s.mutex);
     if (s.saved_epoch.load(std::memory_order_relaxed) >= active_epoch_) return;  // the writer got there first
