@@ -7,6 +7,7 @@
 
 #include <ckpt/bytes.hpp>
 #include <ckpt/serial/archive.hpp>
+#include <ckpt/serial/interleave.hpp>
 #include <ckpt/serial/snapshot_data.hpp>
 
 #include <cstdint>
@@ -109,17 +110,17 @@ void read_entries(ByteSpan payload, const ReadContext& context, Insert&& insert)
                                           std::to_string(ar.remaining()) + " bytes remain");
       const auto keys = ar.take(static_cast<std::size_t>(n) * sizeof(K));
       const auto values = ar.take(static_cast<std::size_t>(n) * sizeof(V));
-      for (std::size_t i = 0; i < n; ++i) {
+      detail::for_each_interleaved(static_cast<std::size_t>(n), [&](std::size_t i) {
         K key;
         V value;
         std::memcpy(&key, keys.data() + i * sizeof(K), sizeof(K));
         std::memcpy(&value, values.data() + i * sizeof(V), sizeof(V));
         insert(std::move(key), std::move(value));
-      }
+      });
     } else {
       auto keys = detail::read_column<K>(ar, n);
       auto values = detail::read_column<V>(ar, n);
-      for (std::size_t i = 0; i < keys.size(); ++i) insert(std::move(keys[i]), std::move(values[i]));
+      detail::for_each_interleaved(keys.size(), [&](std::size_t i) { insert(std::move(keys[i]), std::move(values[i])); });
     }
     if (ar.remaining() != 0)
       ar.fail(errc::corrupt_data, std::to_string(ar.remaining()) + " unexpected bytes after the entries");

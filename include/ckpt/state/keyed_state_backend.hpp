@@ -23,6 +23,7 @@
 #include <ckpt/state/detail/key_hash.hpp>
 #include <ckpt/state/detail/keyed_states.hpp>
 #include <ckpt/state/detail/keyed_table.hpp>
+#include <ckpt/state/detail/parallel.hpp>
 #include <ckpt/state/detail/snapshot_control.hpp>
 #include <ckpt/state/key_group.hpp>
 #include <ckpt/state/keyed_snapshot_job.hpp>
@@ -35,9 +36,11 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <exception>
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <span>
 #include <string>
@@ -219,56 +222,24 @@ class KeyedStateBackend final : public KeyedStateBackendBase {
   /// (for a rescale: the old subtasks). Only key groups in this backend's range
   /// are read. States not declared yet are kept and restored when declared.
   void restore(std::span<const KeyedStateSnapshot> snapshots) override {
-    control_.wait_idle();
-    for (const auto& s : states_)
-      if (s.table->size() != 0)
-        throw StateError(errc::invalid_argument, "restore() needs an empty backend; state '" +
-                                                     s.table->meta().name + "' already holds entries");
-    if (!pending_.empty()) throw StateError(errc::invalid_argument, "this backend was already restored");
-    std::vector<bool> seen(range_.size(), false);
-    const auto now = ctx_.now();
-    for (const auto& snap : snapshots) {
-      if (snap.max_parallelism != max_parallelism_)
-        throw RestoreError(errc::state_type_mismatch,
-                           "a snapshot taken with max parallelism " + std::to_string(snap.max_parallelism) +
-                               " cannot be restored with max parallelism " + std::to_string(max_parallelism_) +
-                               "; the max parallelism of a job is fixed once it has state");
-      if (snap.key_type != type_name<Key>())
-        throw StateError(errc::state_type_mismatch, "the snapshot's keys are of type " + snap.key_type +
-                                                        "; this backend's are " + type_name<Key>());
-      for (const auto& block : snap.key_groups) {
-        if (!range_.contains(block.key_group)) continue;
-        const auto slot = block.key_group - range_.begin;
-        if (seen[slot])
-          throw RestoreError(errc::corrupt_data, "key group " + std::to_string(block.key_group) +
-                                                     " appears in more than one snapshot");
-        seen[slot] = true;
-        const auto block_name = "key group " + std::to_string(block.key_group);
-        const serial::ReadContext context{snap.origin, block_name};
-        for (const auto& section : serial::parse_sections(block.data, snap.states.size(), context)) {
-          const StateMeta& written = snap.states[section.state_index];
-          if (auto* s = find(written.name)) {
-            check_compatible(s->table->meta(), written);
-            s->table->read_key_group(slot, section.payload, written, context, now);
-          } else {
-            auto& p = pending_[written.name];
-            if (!p) p = std::make_shared<detail::PendingState>(detail::PendingState{written, {}});
-            else if (!(p->meta == written))
-              throw RestoreError(errc::state_type_mismatch, "state '" + written.name +
-                                                                "' has different types in the snapshots being restored");
-            p->sections[slot] = std::make_shared<const Bytes>(section.payload.begin(), section.payload.end());
-          }
-        }
-      }
-      for (const auto& meta : snap.states) {
-        // A state without entries in our key groups is still known (and checked when declared).
-        if (!find(meta.name) && !pending_.count(meta.name))
-          pending_[meta.name] = std::make_shared<detail::PendingState>(detail::PendingState{meta, {}});
-      }
-    }
-    restored_ = true;
-    ++ctx_.version;  // no state may keep a pointer into a map across a restore
-    control_.reset_after_restore();
+    std::vector<KeyedRestoreBlock> blocks;
+    for (std::size_t i = 0; i < snapshots.size(); ++i)
+      for (const auto& b : snapshots[i].key_groups) blocks.push_back({i, b.key_group});
+    std::vector<std::size_t> first(snapshots.size() + 1, 0);  // index of each snapshot's first block
+    for (std::size_t i = 0; i < snapshots.size(); ++i) first[i + 1] = first[i] + snapshots[i].key_groups.size();
+    restore_blocks(snapshots, blocks, [&](std::size_t index, Bytes&) -> ByteSpan {
+      const auto s = blocks[index].snapshot;
+      return snapshots[s].key_groups[index - first[s]].data;
+    }, 1);
+  }
+
+  /// Restores with the blocks fetched on demand (see KeyedStateBackendBase):
+  /// key groups are rebuilt on up to `threads` threads, each fetching,
+  /// parsing and inserting whole key groups, so a restore reads no block twice
+  /// and never holds more than one raw block per thread.
+  void restore(std::span<const KeyedStateSnapshot> headers, std::span<const KeyedRestoreBlock> blocks,
+               const KeyedBlockFetch& fetch, unsigned threads) override {
+    restore_blocks(headers, blocks, fetch, threads);
   }
   void restore(const KeyedStateSnapshot& snapshot) { restore(std::span<const KeyedStateSnapshot>(&snapshot, 1)); }
 
@@ -287,6 +258,99 @@ class KeyedStateBackend final : public KeyedStateBackendBase {
                      "key of type " + type_name<Key>() + " (stable hash " + std::to_string(stable_key_hash(key)) +
                          ") is in key group " + std::to_string(kg) + ", outside this backend's key groups " +
                          range_.to_string() + "; route records by key group to the subtask that owns it");
+  }
+
+  /// Where the sections of one state of one snapshot go.
+  struct RestoreTarget {
+    detail::KeyedTableBase* table = nullptr;           // a declared state ...
+    std::shared_ptr<detail::PendingState> pending;     // ... or one kept until declared
+    std::exception_ptr incompatible;                   // thrown when a section of it is met
+  };
+
+  void restore_blocks(std::span<const KeyedStateSnapshot> headers, std::span<const KeyedRestoreBlock> blocks,
+                      const KeyedBlockFetch& fetch, unsigned threads) {
+    control_.wait_idle();
+    for (const auto& s : states_)
+      if (s.table->size() != 0)
+        throw StateError(errc::invalid_argument, "restore() needs an empty backend; state '" +
+                                                     s.table->meta().name + "' already holds entries");
+    if (!pending_.empty()) throw StateError(errc::invalid_argument, "this backend was already restored");
+    const auto now = ctx_.now();
+
+    // Everything but the blocks' contents is checked here, on this thread.
+    std::vector<std::vector<RestoreTarget>> targets(headers.size());
+    for (std::size_t h = 0; h < headers.size(); ++h) {
+      const auto& snap = headers[h];
+      if (snap.max_parallelism != max_parallelism_)
+        throw RestoreError(errc::state_type_mismatch,
+                           "a snapshot taken with max parallelism " + std::to_string(snap.max_parallelism) +
+                               " cannot be restored with max parallelism " + std::to_string(max_parallelism_) +
+                               "; the max parallelism of a job is fixed once it has state");
+      if (snap.key_type != type_name<Key>())
+        throw StateError(errc::state_type_mismatch, "the snapshot's keys are of type " + snap.key_type +
+                                                        "; this backend's are " + type_name<Key>());
+      for (const auto& written : snap.states) {
+        RestoreTarget t;
+        if (auto* s = find(written.name)) {
+          t.table = s->table.get();
+          try {
+            check_compatible(s->table->meta(), written);
+          } catch (...) {
+            t.incompatible = std::current_exception();
+          }
+        } else {
+          // A state without entries in our key groups is still known (and checked when declared).
+          auto& p = pending_[written.name];
+          if (!p) p = std::make_shared<detail::PendingState>(detail::PendingState{written, {}});
+          else if (!(p->meta == written))
+            t.incompatible = std::make_exception_ptr(RestoreError(
+                errc::state_type_mismatch, "state '" + written.name + "' has different types in the snapshots being restored"));
+          t.pending = p;
+        }
+        targets[h].push_back(std::move(t));
+      }
+    }
+    std::vector<std::size_t> wanted;
+    std::vector<bool> seen(range_.size(), false);
+    for (std::size_t i = 0; i < blocks.size(); ++i) {
+      const auto kg = blocks[i].key_group;
+      if (!range_.contains(kg)) continue;
+      if (blocks[i].snapshot >= headers.size())
+        throw StateError(errc::invalid_argument, "a restore block names snapshot #" + std::to_string(blocks[i].snapshot) +
+                                                     " of " + std::to_string(headers.size()));
+      if (seen[kg - range_.begin])
+        throw RestoreError(errc::corrupt_data, "key group " + std::to_string(kg) + " appears in more than one snapshot");
+      seen[kg - range_.begin] = true;
+      wanted.push_back(i);
+    }
+
+    // Then the blocks, each key group on its own: its maps are nobody else's.
+    std::mutex pending_mutex;
+    const auto restore_one = [&](std::size_t i, Bytes& scratch) {
+      const auto& b = blocks[i];
+      const auto& snap = headers[b.snapshot];
+      const auto slot = b.key_group - range_.begin;
+      const auto block_name = "key group " + std::to_string(b.key_group);
+      const serial::ReadContext context{snap.origin, block_name};
+      const ByteSpan data = fetch(i, scratch);
+      for (const auto& section : serial::parse_sections(data, snap.states.size(), context)) {
+        const StateMeta& written = snap.states[section.state_index];
+        const auto& t = targets[b.snapshot][section.state_index];
+        if (t.incompatible) std::rethrow_exception(t.incompatible);
+        if (t.table) {
+          t.table->read_key_group(slot, section.payload, written, context, now);
+        } else {
+          auto bytes = std::make_shared<const Bytes>(section.payload.begin(), section.payload.end());
+          std::lock_guard lock(pending_mutex);
+          t.pending->sections[slot] = std::move(bytes);
+        }
+      }
+    };
+    detail::run_parallel(std::min<std::size_t>(std::max(1u, threads), wanted.size()), wanted.size(),
+                         [&](std::size_t j, Bytes& scratch) { restore_one(wanted[j], scratch); });
+    restored_ = true;
+    ++ctx_.version;  // no state may keep a pointer into a map across a restore
+    control_.reset_after_restore();
   }
 
   StateEntry* find(std::string_view name) {

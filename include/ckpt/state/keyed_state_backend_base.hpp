@@ -8,12 +8,25 @@
 #include <ckpt/state/keyed_snapshot_job.hpp>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
 #include <vector>
 
 namespace ckpt {
+
+/// One key-group block of a restore whose bytes are fetched on demand
+/// (decompressed from a file, say) instead of being held in memory at once.
+struct KeyedRestoreBlock {
+  std::size_t snapshot = 0;  // index into the snapshot headers
+  std::uint32_t key_group = 0;
+};
+
+/// Returns the raw bytes of block `index`: a view into `scratch` (which it
+/// may fill) or into memory that outlives the call. Called from several
+/// threads at once, each time with another block and another scratch buffer.
+using KeyedBlockFetch = std::function<ByteSpan(std::size_t index, Bytes& scratch)>;
 
 class KeyedStateBackendBase {
  public:
@@ -27,6 +40,21 @@ class KeyedStateBackendBase {
   virtual void notify_snapshot_complete(std::uint64_t id) = 0;
   virtual void notify_snapshot_aborted(std::uint64_t id) = 0;
   virtual void restore(std::span<const KeyedStateSnapshot> snapshots) = 0;
+  /// The same, with the blocks fetched on demand: `headers` are the snapshots
+  /// without their blocks, `blocks` says which blocks each holds, and
+  /// `fetch` produces them, on up to `threads` threads at once (key groups are
+  /// independent). This default fetches every block and calls restore().
+  virtual void restore(std::span<const KeyedStateSnapshot> headers, std::span<const KeyedRestoreBlock> blocks,
+                       const KeyedBlockFetch& fetch, unsigned threads) {
+    (void)threads;
+    std::vector<KeyedStateSnapshot> full(headers.begin(), headers.end());
+    Bytes scratch;
+    for (std::size_t i = 0; i < blocks.size(); ++i) {
+      const auto bytes = fetch(i, scratch);
+      full.at(blocks[i].snapshot).key_groups.push_back({blocks[i].key_group, Bytes(bytes.begin(), bytes.end())});
+    }
+    restore(full);
+  }
   virtual bool is_restored() const noexcept = 0;
 };
 

@@ -240,6 +240,7 @@ class CheckpointStorage {
     for (const auto id : ids) {
       try {
         auto reader = std::make_unique<SnapshotReader>(fs_, layout::checkpoint_dir(id), options_.limits);
+        reader->set_threads(options_.compression_threads);
         reader->verify_files();
         if (options.verify_blocks) reader->verify_all();
         for (auto& n : notes) reader->add_note(std::move(n));
@@ -264,6 +265,7 @@ class CheckpointStorage {
       throw RestoreError(errc::not_found, "checkpoint " + std::to_string(id) + " in " + uri() +
                                               " is missing or incomplete (no manifest)");
     auto reader = std::make_unique<SnapshotReader>(fs_, dir, options_.limits);
+    reader->set_threads(options_.compression_threads);
     reader->verify_files();
     return reader;
   }
@@ -273,6 +275,7 @@ class CheckpointStorage {
     for (const auto& s : savepoints()) {
       if (s.name == which || fs::filename(s.directory) == which || std::to_string(s.id) == which) {
         auto reader = std::make_unique<SnapshotReader>(fs_, s.directory, options_.limits);
+        reader->set_threads(options_.compression_threads);
         reader->verify_files();
         return reader;
       }

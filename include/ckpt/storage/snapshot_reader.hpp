@@ -22,6 +22,7 @@
 #include <ckpt/state/operator_state_store.hpp>
 #include <ckpt/storage/layout.hpp>
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -30,6 +31,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 namespace ckpt {
@@ -187,14 +189,17 @@ class SnapshotReader {
     return out;
   }
 
+  /// Threads that decompress and rebuild key groups in restore(); 0 (the
+  /// default) means one per hardware thread. Small restores use one.
+  void set_threads(unsigned threads) noexcept { threads_ = threads; }
+
   /// Restores operator `uid` into a keyed backend and/or an operator state
-  /// store (either may be null) and marks the uid as restored.
+  /// store (either may be null) and marks the uid as restored. Key groups are
+  /// read, verified, decompressed and rebuilt block by block on several
+  /// threads, without holding the whole decompressed state in memory.
   void restore(std::string_view uid, KeyedStateBackendBase* keyed, OperatorStateStore* operator_state_store) {
     validate_name("operator uid", uid);
-    if (keyed) {
-      const auto snaps = keyed_state(uid, keyed->key_groups());
-      keyed->restore(snaps);
-    }
+    if (keyed) restore_keyed(uid, *keyed);
     if (operator_state_store) {
       const auto snaps = operator_state(uid);
       operator_state_store->restore(snaps);
@@ -224,6 +229,84 @@ class SnapshotReader {
   }
 
  private:
+  void restore_keyed(std::string_view uid, KeyedStateBackendBase& keyed) {
+    std::lock_guard lock(mutex_);
+    const auto key_groups = keyed.key_groups();
+    std::vector<KeyedStateSnapshot> headers;
+    std::vector<KeyedRestoreBlock> blocks;
+    struct Source {
+      StateFileReader* reader;
+      const BlockEntry* entry;
+    };
+    std::vector<Source> sources;
+    std::uint64_t raw_bytes = 0;
+    if (const auto* op = manifest_.find(uid); op && op->max_parallelism != 0) {
+      std::map<std::string, std::size_t> by_file;
+      for (const auto& s : op->subtasks) {
+        for (const auto& src : s.key_groups) {
+          const auto wanted = key_groups.intersect({src.begin, src.end});
+          if (wanted.empty()) continue;
+          auto& r = reader_locked(s.files[src.file]);
+          if (!r.index().keyed)
+            throw CorruptionError(errc::corrupt_data, r.path(), "index",
+                                  r.path() + ": the manifest expects keyed state in this file but it has none");
+          auto [it, fresh] = by_file.try_emplace(r.path(), headers.size());
+          if (fresh) {
+            const auto& info = *r.index().keyed;
+            KeyedStateSnapshot snap;
+            snap.max_parallelism = info.max_parallelism;
+            snap.key_group_begin = info.key_group_begin;
+            snap.key_group_end = info.key_group_end;
+            snap.key_type = info.key_type;
+            snap.states = info.states;
+            snap.origin = r.path();
+            headers.push_back(std::move(snap));
+          }
+          for (auto kg = wanted.begin; kg < wanted.end; ++kg) {
+            const auto* block = r.find_key_group(kg);
+            if (!block) continue;  // no state in this key group
+            blocks.push_back({it->second, kg});
+            sources.push_back({&r, block});
+            raw_bytes += block->raw_size;
+          }
+        }
+      }
+    }
+    // Reading a file is one thread at a time (the FileSystem contract); the
+    // checksum, decompression and rebuilding run on every thread.
+    struct Worker {
+      Bytes stored;
+      Decompressor decompressor;
+    };
+    std::mutex io_mutex, idle_mutex;
+    std::vector<std::unique_ptr<Worker>> idle;
+    const KeyedBlockFetch fetch = [&](std::size_t i, Bytes& raw) -> ByteSpan {
+      std::unique_ptr<Worker> w;
+      {
+        std::lock_guard l(idle_mutex);
+        if (!idle.empty()) {
+          w = std::move(idle.back());
+          idle.pop_back();
+        }
+      }
+      if (!w) w = std::make_unique<Worker>();
+      const auto& src = sources[i];
+      {
+        std::lock_guard l(io_mutex);
+        src.reader->read_stored(*src.entry, w->stored);
+      }
+      w->decompressor.decompress(src.reader->index().codec, w->stored, src.entry->raw_size, raw, src.reader->path(),
+                                 StateFileReader::name(*src.entry));
+      std::lock_guard l(idle_mutex);
+      idle.push_back(std::move(w));
+      return raw;
+    };
+    constexpr std::uint64_t parallel_from = std::uint64_t{1} << 20;  // below this, threads cost more than they save
+    unsigned threads = threads_ != 0 ? threads_ : std::max(1u, std::thread::hardware_concurrency());
+    if (raw_bytes < parallel_from) threads = 1;
+    keyed.restore(headers, blocks, fetch, threads);
+  }
+
   std::string resolve(const FileRef& f) const {
     return f.shared ? fs::join(layout::shared_dir, f.path) : fs::join(dir_, f.path);
   }
@@ -249,6 +332,7 @@ class SnapshotReader {
   std::set<std::string, std::less<>> claimed_;
   std::vector<std::string> notes_;
   Decompressor decompressor_;
+  unsigned threads_ = 0;
 };
 
 }  // namespace ckpt

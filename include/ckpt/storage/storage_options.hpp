@@ -24,7 +24,8 @@ struct StorageOptions {
   bool incremental = false;
   Codec codec = Codec::zstd;
   int compression_level = 1;
-  /// Threads compressing key groups in parallel; 0 means one per hardware thread.
+  /// Threads compressing key groups in parallel (and decompressing and
+  /// rebuilding them on restore); 0 means one per hardware thread.
   unsigned compression_threads = 0;
   CancellationPolicy on_cancellation = CancellationPolicy::retain_on_cancellation;
   /// Where savepoints go, relative to the storage root.
