@@ -4,7 +4,7 @@
 // (a size, then the entries), so either container reads the other's bytes.
 
 #include <ckpt/serial/archive.hpp>
-#include <ckpt/serial/interleave.hpp>
+#include <ckpt/serial/map_walk.hpp>
 
 #include <boost/unordered/unordered_flat_map.hpp>
 #include <boost/unordered/unordered_flat_set.hpp>
@@ -51,11 +51,11 @@ void CEREAL_SAVE_FUNCTION_NAME(ckpt::serial::OutputArchive& ar, const boost::uno
   auto* p = out.data() + at;
   std::memcpy(p, &n, sizeof n);
   p += sizeof n;
-  for (const auto& [key, value] : map) {
-    std::memcpy(p, &key, sizeof(K));
-    std::memcpy(p + sizeof(K), &value, sizeof(V));
+  ckpt::serial::detail::for_each_entry(map, [&](const auto& entry) {
+    std::memcpy(p, &entry.first, sizeof(K));
+    std::memcpy(p + sizeof(K), &entry.second, sizeof(V));
     p += sizeof(K) + sizeof(V);
-  }
+  });
 }
 
 template <class K, class V, class H, class E, class A>

@@ -7,7 +7,7 @@
 
 #include <ckpt/bytes.hpp>
 #include <ckpt/serial/archive.hpp>
-#include <ckpt/serial/interleave.hpp>
+#include <ckpt/serial/map_walk.hpp>
 #include <ckpt/serial/snapshot_data.hpp>
 
 #include <cstdint>
@@ -42,12 +42,12 @@ void write_entries(Bytes& out, const Map& map) {
     out.resize(at + n * (sizeof(K) + sizeof(V)));
     auto* kp = out.data() + at;
     auto* vp = kp + n * sizeof(K);
-    for (const auto& [key, value] : map) {
-      std::memcpy(kp, &key, sizeof(K));
-      std::memcpy(vp, &value, sizeof(V));
+    detail::for_each_entry(map, [&](const auto& entry) {
+      std::memcpy(kp, &entry.first, sizeof(K));
+      std::memcpy(vp, &entry.second, sizeof(V));
       kp += sizeof(K);
       vp += sizeof(V);
-    }
+    });
     return;
   }
   const auto column = [&](auto project, auto tag) {
@@ -56,13 +56,13 @@ void write_entries(Bytes& out, const Map& map) {
       const auto at = out.size();
       out.resize(at + n * sizeof(T));
       auto* p = out.data() + at;
-      for (const auto& entry : map) {
+      detail::for_each_entry(map, [&](const auto& entry) {
         std::memcpy(p, &project(entry), sizeof(T));
         p += sizeof(T);
-      }
+      });
     } else {
       OutputArchive ar(out);
-      for (const auto& entry : map) ar(project(entry));
+      detail::for_each_entry(map, [&](const auto& entry) { ar(project(entry)); });
     }
   };
   column([](const auto& e) -> const K& { return e.first; }, std::type_identity<K>{});
