@@ -190,3 +190,66 @@ TEST(ConcurrentSnapshot, NextMarkWaitsForThePreviousJob) {
 }
 
 }  // namespace
+
+namespace {
+
+// A writer that drains the job while the owner writes everywhere: past the
+// copy budget the owner waits for the writer, and the image is still exactly
+// the state at the mark.
+TEST(ConcurrentSnapshot, OwnerKeepsToTheCopyBudgetWhileAWriterDrains) {
+  ckpt::KeyedStateBackendOptions options;
+  options.snapshot_copy_budget = 16 * 1024;  // a few key groups' worth
+  Backend b(options);
+  auto v = b.get_state(ckpt::ValueStateDescriptor<std::uint64_t>{"v"});
+  fill(b, v, 1);
+  for (int round = 0; round < 3; ++round) {
+    auto job = b.begin_snapshot(static_cast<std::uint64_t>(round + 1));
+    std::vector<ckpt::KeyGroupBlock> blocks;
+    std::atomic<bool> done{false};
+    std::thread writer([&] {
+      const auto draining = job->draining();
+      const auto range = job->key_groups();
+      for (auto kg = range.begin; kg < range.end; ++kg) {
+        ckpt::KeyGroupBlock block{kg, {}};
+        if (job->save(kg, block.data) == ckpt::KeyGroupResult::written) blocks.push_back(std::move(block));
+      }
+      done = true;
+    });
+    std::uint64_t k = static_cast<std::uint64_t>(round);
+    while (!done.load()) {
+      b.set_current_key(k % kKeys);
+      v.update(10 + static_cast<std::uint64_t>(round));
+      k += 7919;
+    }
+    writer.join();
+    ckpt::KeyedStateSnapshot snap;
+    snap.max_parallelism = job->max_parallelism();
+    snap.key_group_begin = job->key_groups().begin;
+    snap.key_group_end = job->key_groups().end;
+    snap.key_type = job->key_type();
+    snap.states = job->states();
+    snap.key_groups = std::move(blocks);
+    job.reset();
+    const auto image = contents(snap);
+    ASSERT_EQ(image.size(), kKeys);
+    for (const auto& [key, value] : image) {
+      if (round == 0) ASSERT_EQ(value, 1u) << key;
+      else ASSERT_TRUE(value == 1u || value < 10u + static_cast<std::uint64_t>(round)) << key << " " << value;
+    }
+  }
+}
+
+// Without a draining writer the owner never waits, however far over budget.
+TEST(ConcurrentSnapshot, OwnerCopiesFreelyWhenNobodyDrains) {
+  ckpt::KeyedStateBackendOptions options;
+  options.snapshot_copy_budget = 1;
+  Backend b(options);
+  auto v = b.get_state(ckpt::ValueStateDescriptor<std::uint64_t>{"v"});
+  fill(b, v, 1);
+  auto job = b.begin_snapshot(1);
+  fill(b, v, 2);  // copies every key group; must not block
+  const auto image = contents(job->collect());
+  for (const auto& [k, value] : image) ASSERT_EQ(value, 1u) << k;
+}
+
+}  // namespace

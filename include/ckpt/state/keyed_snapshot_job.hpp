@@ -46,6 +46,24 @@ class KeyedSnapshotJob {
     return control_->save(*cut_, key_group - cut_->range.begin, out);
   }
 
+  /// While the returned guard lives, a writer is draining this job (saving
+  /// every key group, on any threads): the owner thread then keeps its copies
+  /// of key groups it writes to within the backend's copy budget, waiting for
+  /// the writer when over it (KeyedStateBackendOptions::snapshot_copy_budget).
+  /// Take it only around a loop that saves every key group.
+  class Draining {
+   public:
+    Draining(const Draining&) = delete;
+    Draining& operator=(const Draining&) = delete;
+    ~Draining() { job_.control_->set_draining(*job_.cut_, false); }
+
+   private:
+    friend class KeyedSnapshotJob;
+    explicit Draining(KeyedSnapshotJob& job) : job_(job) { job_.control_->set_draining(*job_.cut_, true); }
+    KeyedSnapshotJob& job_;
+  };
+  [[nodiscard]] Draining draining() { return Draining(*this); }
+
   /// Saves every key group (or those in `only`) on the calling thread into an
   /// in-memory snapshot. For full snapshots only.
   KeyedStateSnapshot collect(std::optional<KeyGroupRange> only = std::nullopt) {

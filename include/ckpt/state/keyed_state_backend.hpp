@@ -56,6 +56,12 @@ struct KeyedStateBackendOptions {
   std::optional<KeyGroupRange> key_groups;
   /// Processing time for state TTL; the system clock when null.
   const Clock* clock = nullptr;
+  /// While a checkpoint's writer drains a snapshot, the most bytes the owner
+  /// thread keeps of key groups it copied before writing to them; past it, a
+  /// write to a key group not saved yet waits for the writer instead (so a
+  /// checkpoint costs at most this much memory beyond the writer's buffers).
+  /// 0: never wait, copy without bound.
+  std::size_t snapshot_copy_budget = std::size_t{32} << 20;
 
   /// The backend of subtask `index` of `parallelism`.
   static KeyedStateBackendOptions for_subtask(std::uint32_t index, std::uint32_t parallelism,
@@ -76,7 +82,7 @@ class KeyedStateBackend final : public KeyedStateBackendBase {
       : max_parallelism_(options.max_parallelism),
         range_(options.key_groups ? *options.key_groups : KeyGroupRange::all(options.max_parallelism)),
         reduce_(max_parallelism_),
-        control_(range_.size()) {
+        control_(range_.size(), options.snapshot_copy_budget) {
     validate_parallelism(max_parallelism_);
     if (range_.empty() || range_.end > max_parallelism_)
       throw ConfigError(errc::invalid_argument, "key-group range " + range_.to_string() +

@@ -45,6 +45,7 @@ class CompressionPool {
   /// ascending key-group order on the calling thread.
   void run(KeyedSnapshotJob& job, Codec codec, int level, const Consume& consume) {
     const auto range = job.key_groups();
+    const auto draining = job.draining();  // every key group is saved below: the owner may wait for us
     if (!pool_ || range.size() < 2) {
       auto& c = compressor(codec, level);
       Bytes raw;

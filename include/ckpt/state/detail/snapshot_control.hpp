@@ -13,6 +13,13 @@
 //
 // Each slot also records the write stamp of the last change, so an
 // incremental snapshot can tell key groups unchanged since its base.
+//
+// The owner's copies are the memory a snapshot costs beyond its writer's
+// buffers. While a writer drains the job (KeyedSnapshotJob::draining(), which
+// CheckpointStorage takes), the owner keeps at most `copy budget` bytes of
+// copies: past it, a write to a key group not saved yet waits until the writer
+// has taken enough copies or saved that key group (back-pressure, as a full
+// buffer would). Without a draining writer the owner never waits.
 
 #include <ckpt/bytes.hpp>
 #include <ckpt/error.hpp>
@@ -104,7 +111,8 @@ struct SnapshotCut {
 /// save() and release() may run on any thread.
 class SnapshotControl {
  public:
-  explicit SnapshotControl(std::size_t slots) : slots_(std::make_unique<KeyGroupSlot[]>(slots)), count_(slots) {}
+  explicit SnapshotControl(std::size_t slots, std::size_t copy_budget = 0)
+      : slots_(std::make_unique<KeyGroupSlot[]>(slots)), count_(slots), copy_budget_(copy_budget) {}
   SnapshotControl(const SnapshotControl&) = delete;
   SnapshotControl& operator=(const SnapshotControl&) = delete;
   ~SnapshotControl() { wait_idle(); }
@@ -140,16 +148,32 @@ class SnapshotControl {
 
   /// Any thread: the block of `slot` for the running snapshot.
   KeyGroupResult save(const SnapshotCut& cut, std::size_t slot, Bytes& out) {
-    KeyGroupSlot& s = slots_[slot];
-    std::lock_guard lock(s.mutex);
-    if (s.saved_epoch.load(std::memory_order_relaxed) < cut.epoch) {
-      const auto result = cut.serialize(slot, s, out);
-      s.saved_epoch.store(cut.epoch, std::memory_order_release);
-      return result;
+    KeyGroupResult result;
+    {
+      KeyGroupSlot& s = slots_[slot];
+      std::lock_guard lock(s.mutex);
+      if (s.saved_epoch.load(std::memory_order_relaxed) < cut.epoch) {
+        result = cut.serialize(slot, s, out);
+        s.saved_epoch.store(cut.epoch, std::memory_order_release);
+      } else {
+        out = std::move(s.owner_copy);
+        s.owner_copy = Bytes();
+        copied_bytes_.fetch_sub(out.size(), std::memory_order_relaxed);
+        result = s.owner_result;
+      }
     }
-    out = std::move(s.owner_copy);
-    s.owner_copy = Bytes();
-    return s.owner_result;
+    wake_owner();
+    return result;
+  }
+
+  /// Any thread: a writer starts (or stops) draining the running snapshot,
+  /// saving every key group; meanwhile the owner keeps to the copy budget.
+  void set_draining(const SnapshotCut& cut, bool on) {
+    {
+      std::lock_guard lock(budget_mutex_);
+      draining_epoch_.store(on ? cut.epoch : 0, std::memory_order_relaxed);
+    }
+    budget_cv_.notify_all();
   }
 
   /// Any thread, once per mark: the snapshot is done with (written, failed or
@@ -161,8 +185,10 @@ class SnapshotControl {
       std::lock_guard lock(s.mutex);
       if (s.saved_epoch.load(std::memory_order_relaxed) < cut.epoch)
         s.saved_epoch.store(cut.epoch, std::memory_order_release);
+      copied_bytes_.fetch_sub(s.owner_copy.size(), std::memory_order_relaxed);
       s.owner_copy = Bytes();
     }
+    set_draining(cut, false);
     {
       std::lock_guard lock(idle_mutex_);
       running_ = false;
@@ -201,10 +227,28 @@ class SnapshotControl {
  private:
   [[gnu::noinline]] void owner_save(std::size_t slot) {
     KeyGroupSlot& s = slots_[slot];
+    if (copy_budget_ != 0 && copied_bytes_.load(std::memory_order_relaxed) >= copy_budget_ &&
+        draining_epoch_.load(std::memory_order_relaxed) == active_epoch_) {
+      // Over budget while a writer drains: wait for it to take copies or to save this key group.
+      std::unique_lock lock(budget_mutex_);
+      budget_cv_.wait(lock, [&] {
+        return copied_bytes_.load(std::memory_order_relaxed) < copy_budget_ ||
+               draining_epoch_.load(std::memory_order_relaxed) != active_epoch_ ||
+               s.saved_epoch.load(std::memory_order_acquire) >= active_epoch_;
+      });
+    }
     std::lock_guard lock(s.mutex);
     if (s.saved_epoch.load(std::memory_order_relaxed) >= active_epoch_) return;  // the writer got there first
     s.owner_result = cut_->serialize(slot, s, s.owner_copy);
+    copied_bytes_.fetch_add(s.owner_copy.size(), std::memory_order_relaxed);
     s.saved_epoch.store(active_epoch_, std::memory_order_release);
+  }
+
+  /// After the writer freed budget or saved a key group: the owner may be waiting.
+  void wake_owner() {
+    if (copy_budget_ == 0) return;
+    { std::lock_guard lock(budget_mutex_); }  // orders the change before the owner's wait
+    budget_cv_.notify_all();
   }
 
   struct Completed {
@@ -225,6 +269,12 @@ class SnapshotControl {
   std::mutex idle_mutex_;
   std::condition_variable idle_;
   bool running_ = false;
+  // The owner's copies and their budget.
+  std::size_t copy_budget_;  // 0: unbounded
+  std::atomic<std::size_t> copied_bytes_{0};
+  std::atomic<std::uint64_t> draining_epoch_{0};  // the epoch a writer is draining, 0 if none
+  std::mutex budget_mutex_;
+  std::condition_variable budget_cv_;
 };
 
 }  // namespace detail
