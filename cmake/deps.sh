@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages ckpt needs, or says exactly which ones are missing.
-# Usage: cmake/deps.sh [group...]   groups: core (always), rocksdb, s3, fuzz
+# Usage: cmake/deps.sh [group...]   groups: core (always), rocksdb (the benchmarks' RocksDB
+# baselines, bench/run.sh), s3, fuzz
 # Sourced by examples/demo.sh, tests/run.sh and bench/run.sh; never downloads anything
 # but Debian packages.
 set -euo pipefail

@@ -138,8 +138,10 @@ class Cell {
   std::uint64_t cached_version_ = 0;
 };
 
+// Each implementation lists its interface first, so calls through a handle
+// need no this-adjusting thunk.
 template <class Key, class T, bool Ttl, class Hash, class Eq>
-class KeyedValueState final : public StateImplBase, public ValueStateImpl<T> {
+class KeyedValueState final : public ValueStateImpl<T>, public StateImplBase {
  public:
   using Table = KeyedTable<Key, T, Ttl, Hash, Eq>;
   KeyedValueState(KeyedContext<Key>& ctx, Table& table, std::optional<T> default_value)
@@ -155,7 +157,7 @@ class KeyedValueState final : public StateImplBase, public ValueStateImpl<T> {
 };
 
 template <class Key, class T, bool Ttl, class Hash, class Eq>
-class KeyedReducingState final : public StateImplBase, public ReducingStateImpl<T> {
+class KeyedReducingState final : public ReducingStateImpl<T>, public StateImplBase {
  public:
   using Table = KeyedTable<Key, T, Ttl, Hash, Eq>;
   KeyedReducingState(KeyedContext<Key>& ctx, Table& table, typename ReducingStateDescriptor<T>::ReduceFunction reduce)
@@ -173,7 +175,7 @@ class KeyedReducingState final : public StateImplBase, public ReducingStateImpl<
 };
 
 template <class Key, class In, class Acc, class Out, bool Ttl, class Hash, class Eq>
-class KeyedAggregatingState final : public StateImplBase, public AggregatingStateImpl<In, Out> {
+class KeyedAggregatingState final : public AggregatingStateImpl<In, Out>, public StateImplBase {
  public:
   using Table = KeyedTable<Key, Acc, Ttl, Hash, Eq>;
   using Function = AggregateFunction<In, Acc, Out>;
@@ -195,7 +197,7 @@ class KeyedAggregatingState final : public StateImplBase, public AggregatingStat
 };
 
 template <class Key, class T, bool Ttl, class Hash, class Eq>
-class KeyedListState final : public StateImplBase, public ListStateImpl<T> {
+class KeyedListState final : public ListStateImpl<T>, public StateImplBase {
  public:
   using Plain = std::vector<T>;
   using Table = KeyedTable<Key, Plain, Ttl, Hash, Eq>;
@@ -277,7 +279,7 @@ class KeyedListState final : public StateImplBase, public ListStateImpl<T> {
 };
 
 template <class Key, class UK, class UV, bool Ttl, class Hash, class Eq>
-class KeyedMapState final : public StateImplBase, public MapStateImpl<UK, UV> {
+class KeyedMapState final : public MapStateImpl<UK, UV>, public StateImplBase {
  public:
   using Plain = boost::unordered_flat_map<UK, UV, KeyHash<UK>>;
   using Table = KeyedTable<Key, Plain, Ttl, Hash, Eq>;
