@@ -217,6 +217,7 @@ class CheckpointCoordinator {
   static CheckpointStats declined_stats(const Request& r, const std::string& why) {
     CheckpointStats s;
     s.kind = r.kind;
+    s.final = r.final;
     s.outcome = CheckpointOutcome::declined;
     s.failure = why;
     return s;
@@ -353,6 +354,7 @@ class CheckpointCoordinator {
       f.deadline = f.triggered_at + config_.timeout;
       f.stats.id = barrier.id;
       f.stats.kind = barrier.kind;
+      f.stats.final = barrier.final;
       f.stats.trigger_timestamp_millis = barrier.timestamp_millis;
       f.stats.participants = static_cast<std::uint32_t>(participants_.size());
       if (r.promise) f.promises.push_back(r.promise);

@@ -25,6 +25,7 @@ inline const char* to_string(CheckpointOutcome o) noexcept {
 struct CheckpointStats {
   std::uint64_t id = 0;
   SnapshotKind kind = SnapshotKind::checkpoint;
+  bool final = false;  // the job's last barrier (stop with savepoint, or a finite job's end)
   std::int64_t trigger_timestamp_millis = 0;
   /// Longest time a participant's thread stopped to cut its state.
   std::chrono::nanoseconds sync_pause{0};
