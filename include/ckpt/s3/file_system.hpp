@@ -103,9 +103,14 @@ class S3FileSystem final : public fs::FileSystem {
         if (visible(name)) out.push_back({std::move(name), fs::EntryType::directory, 0});
       }
     });
-    std::sort(out.begin(), out.end(), [](const fs::Entry& a, const fs::Entry& b) {
+    const auto order = [](const fs::Entry& a, const fs::Entry& b) {
       return a.name != b.name ? a.name < b.name : a.type < b.type;
-    });
+    };
+    std::sort(out.begin(), out.end(), order);
+    // A store may repeat a common prefix on several pages.
+    out.erase(std::unique(out.begin(), out.end(),
+                          [](const fs::Entry& a, const fs::Entry& b) { return a.name == b.name && a.type == b.type; }),
+              out.end());
     return out;
   }
 
