@@ -50,7 +50,7 @@ TEST(S3Crash, SigkillDuringMultipartUploadLeavesNothingVisibleAndEarlierDataInta
     EXPECT_EQ(before->uploads[0].upload_id, upload_id);
   } else {
     std::cout << "note: this server does not implement ListMultipartUploads (s3rver 3.7 does not); "
-                 "FakeS3.RemoveTemporariesAbortsUnfinishedUploads checks remove_temporaries()\n";
+                 "FakeServer.RemoveTemporariesAbortsUnfinishedUploads checks remove_temporaries()\n";
   }
   fs->remove_temporaries("chk-2");
   if (before) {

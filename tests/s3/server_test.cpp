@@ -185,7 +185,7 @@ TEST(S3Server, AbortLeavesNothingBehind) {
   const auto uploads = fs->client().list_uploads(fs->client().dir_prefix("chk-3"), {}, {});
   if (!uploads) {
     std::cout << "note: this server does not implement ListMultipartUploads/AbortMultipartUpload (s3rver 3.7 "
-                 "does not); the in-process fake server test FakeS3.AbortLeavesNoUploadBehind checks that part\n";
+                 "does not); the in-process fake server test FakeServer.AbortLeavesNoUploadBehind checks that part\n";
     return;
   }
   EXPECT_TRUE(uploads->uploads.empty());
@@ -231,7 +231,7 @@ TEST(S3Server, WrongSecretIsPermissionDeniedWithoutTheSecret) {
   try {
     fs->publish("x", ckpt::as_bytes("x"));
     GTEST_SKIP() << "this server accepted a request signed with a wrong secret: it does not verify Signature "
-                    "Version 4 (s3rver 3.7 does not); FakeS3 tests check signatures on the wire instead";
+                    "Version 4 (s3rver 3.7 does not); FaultTest.AWrongSecretIsRejectedOnTheWireAndNotShown checks signatures on the wire instead";
   } catch (const IoError& e) {
     EXPECT_EQ(e.code(), errc::permission_denied);
     EXPECT_THAT(e.what(), HasSubstr("SignatureDoesNotMatch"));

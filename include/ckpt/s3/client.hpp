@@ -555,6 +555,7 @@ class S3Client {
     req.body = call.body;
     req.into = call.into;
     req.max_body = call.max_body;
+    req.fresh_connection = call.idempotency == Idempotency::once;
     return req;
   }
 

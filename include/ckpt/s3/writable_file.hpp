@@ -225,7 +225,7 @@ class S3WritableFile final : public fs::WritableFile {
     const auto r = client_->complete_upload(key_, upload_id_, parts, conditional);
     using Status = S3Client::CompleteStatus;
     if (r.status == Status::completed) return;
-    if (r.ambiguous && detail::stored_by_us(*client_, key_, token_, size_, expected)) {
+    if (detail::stored_by_us(*client_, key_, token_, size_, expected)) {
       client_->log("commit '" + client_->object_uri(key_) +
                    "': an earlier attempt had completed the upload; the write is complete");
       upload_id_.clear();  // nothing left to abort

@@ -9,13 +9,14 @@
 // this process; two processes racing on one name may both succeed.
 //
 // Every exclusive write carries a random writer token in its metadata
-// (x-amz-meta-ckpt-writer). When a retried conditional write is refused
-// (412, or NoSuchUpload for a completion) after an earlier attempt whose fate
-// is unknown (a timeout, a dropped connection, a 5xx), the object is ours if
-// it carries our token, has our size and our ETag (the MD5 of the bytes, or
-// for a multipart upload the MD5 of the part MD5s with "-N"): then the
-// earlier attempt succeeded and the write is reported as done, not as a
-// conflict.
+// (x-amz-meta-ckpt-writer). When a conditional write is refused (412, or
+// NoSuchUpload for a completion) the refusal may be the answer to a resent
+// request whose first copy succeeded: we retried after a timeout, a dropped
+// connection or a 5xx, or libcurl itself resent it on a fresh connection
+// after a kept-alive one died. So the object is checked: if it carries our
+// token, has our size and our ETag (the MD5 of the bytes, or for a multipart
+// upload the MD5 of the part MD5s with "-N"), the earlier copy succeeded and
+// the write is reported as done, not as a conflict.
 
 #include <ckpt/s3/client.hpp>
 #include <ckpt/s3/detail/digest.hpp>
@@ -78,7 +79,7 @@ inline void put_exclusive(S3Client& client, std::string_view op, std::string_vie
   if (client.conditional_writes()) {
     const auto r = client.put(key, body, S3Client::Condition::if_none_match, {}, meta);
     if (r.stored) return;
-    if (r.attempts > 1 && stored_by_us(client, key, token, body.size(), hex(md5(body)))) {
+    if (stored_by_us(client, key, token, body.size(), hex(md5(body)))) {
       client.log(std::string(op) + " '" + client.object_uri(key) +
                  "': an earlier attempt had stored the object; the write is complete");
       return;

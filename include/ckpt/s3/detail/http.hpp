@@ -36,6 +36,10 @@ struct HttpRequest {
   std::span<std::byte> into;
   /// Otherwise a 2xx body is kept in HttpResponse::body, up to this many bytes.
   std::size_t max_body = 0;
+  /// Send on a new connection. libcurl silently resends a request whose
+  /// kept-alive connection turned out dead; for a request that must not be
+  /// sent twice that resend is not ours to allow.
+  bool fresh_connection = false;
 };
 
 struct HttpResponse {
@@ -121,6 +125,7 @@ class HttpClient {
     curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(settings_.request_timeout.count()));
     curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
     if (settings_.bypass_proxy) curl_easy_setopt(curl, CURLOPT_PROXY, "");
+    if (request.fresh_connection) curl_easy_setopt(curl, CURLOPT_FRESH_CONNECT, 1L);
     curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, &Transfer::on_header);
     curl_easy_setopt(curl, CURLOPT_HEADERDATA, &t);
     curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, &Transfer::on_write);
