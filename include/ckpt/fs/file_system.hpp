@@ -11,14 +11,23 @@
 // - create() returns a WritableFile that is invisible under its name until
 //   commit(), which makes it durable and visible atomically and exclusively
 //   (errc::already_exists if the name is taken). Destroying or abort()ing an
-//   uncommitted file leaves nothing under its name.
+//   uncommitted file leaves nothing under its name; abort() after commit()
+//   keeps the file, and append()/commit() after either throw ckpt::Error.
+// - create(), publish() and try_lock() create missing parent directories.
 // - publish() is create()+append()+commit() for a small file (a manifest).
 // - A failed write, sync or close fails the operation with IoError naming the
 //   file; a failed sync is never retried into a false success.
-// - open() gives ranged reads; reading past the end is errc::truncated.
-// - list() returns the immediate children of a directory, sorted by name,
-//   without temporary files; a missing directory lists as empty.
+// - open() gives ranged reads; reading past the end is errc::truncated. A
+//   missing file is IoError(errc::not_found) naming it.
+// - list() returns the immediate children of a directory, sorted by name
+//   (byte order), without temporary files; a missing directory lists as empty.
 // - remove() of a missing file and remove_all() of a missing directory succeed.
+// - try_lock() returns nullptr while anyone else holds the lock: another
+//   process, or another try_lock() in this one.
+// - An invalid path is ConfigError(errc::invalid_name), before any storage
+//   is touched.
+// - A FileSystem is safe to use from several threads at once; each
+//   ReadableFile or WritableFile from one thread at a time.
 
 #include <ckpt/bytes.hpp>
 #include <ckpt/error.hpp>
