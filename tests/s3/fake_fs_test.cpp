@@ -111,6 +111,19 @@ TEST_F(FakeServer, ListingCountsPrefixesTowardThePageAndFollowsTokens) {
   EXPECT_GE(server_.count("ListObjectsV2"), 3);
 }
 
+TEST_F(FakeServer, ListingWithoutTheDelimiterGivesTheSameChildren) {
+  auto fs = make_fs();
+  for (const char* p : {"d/a", "d/b/1", "d/b/2", "d/c/x/y/z", "d/c/x/w", "d/e", "d/f/g/h"})
+    fs->publish(p, ckpt::as_bytes(p));
+  auto o = options();
+  o.delimiter_listing = false;
+  o.list_page_size = 2;
+  auto walking = make_fs(o);
+  for (const char* dir : {"", "d", "d/b", "d/c", "d/c/x", "d/f", "missing"})
+    EXPECT_EQ(walking->list(dir), fs->list(dir)) << dir;
+  EXPECT_EQ(walking->list("d/c"), (std::vector<Entry>{{"x", EntryType::directory, 0}}));
+}
+
 TEST_F(FakeServer, RemoveAllDeletesInBatchesOfAThousand) {
   auto fs = make_fs();
   for (int i = 0; i < 2500; ++i) server_.put_object("root/many/" + std::to_string(100000 + i), "x");

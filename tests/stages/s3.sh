@@ -18,7 +18,7 @@ source tests/s3/s3rver.sh
 
 jobs=$(nproc 2>/dev/null || echo 2)
 presets=${CKPT_S3_PRESETS:-default}
-targets=(ckpt_s3_unit_tests ckpt_s3_fault_tests ckpt_s3_server_tests ckpt_s3_kill_child)
+targets=(ckpt_s3_unit_tests ckpt_s3_fault_tests ckpt_s3_conformance_tests ckpt_s3_server_tests ckpt_s3_kill_child)
 
 for preset in $presets; do
   cmake --preset "$preset" >/dev/null

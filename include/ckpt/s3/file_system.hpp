@@ -92,10 +92,17 @@ class S3FileSystem final : public fs::FileSystem {
     fs::validate_path(dir, true);
     const std::string prefix = client_->dir_prefix(dir);
     std::vector<fs::Entry> out;
-    walk(prefix, "/", [&](detail::ListPage& page) {
+    const bool delimited = client_->options().delimiter_listing;
+    walk(prefix, delimited ? "/" : "", [&](detail::ListPage& page) {
       for (auto& o : page.objects) {
         auto name = o.key.substr(std::min(prefix.size(), o.key.size()));
-        if (visible(name)) out.push_back({std::move(name), fs::EntryType::file, o.size});
+        if (const auto slash = name.find('/'); !delimited && slash != std::string::npos) {
+          name.resize(slash);
+          if (visible(name) && (out.empty() || out.back().name != name || out.back().type != fs::EntryType::directory))
+            out.push_back({std::move(name), fs::EntryType::directory, 0});
+        } else if (visible(name)) {
+          out.push_back({std::move(name), fs::EntryType::file, o.size});
+        }
       }
       for (auto& p : page.prefixes) {
         auto name = p.substr(std::min(prefix.size(), p.size()));
@@ -118,7 +125,8 @@ class S3FileSystem final : public fs::FileSystem {
     fs::validate_path(path);
     const auto key = client_->key(path);
     if (client_->head(key)) return true;
-    const auto page = client_->list(key + "/", "/", {}, 1);
+    // A directory exists while any key is under it (no delimiter: one key is enough).
+    const auto page = client_->list(key + "/", {}, {}, 1);
     return !page.objects.empty() || !page.prefixes.empty();
   }
 
@@ -128,7 +136,7 @@ class S3FileSystem final : public fs::FileSystem {
   }
 
   void remove_all(std::string_view dir) override {
-    fs::validate_path(dir, true);
+    fs::validate_path(dir);  // never the root: that is the caller's whole store
     const std::string prefix = client_->dir_prefix(dir);
     walk(prefix, "", [&](detail::ListPage& page) {
       std::vector<std::string> keys;
@@ -140,7 +148,7 @@ class S3FileSystem final : public fs::FileSystem {
                                                       keys.begin() + static_cast<std::ptrdiff_t>(end)));
       }
     });
-    if (!dir.empty()) client_->remove(client_->key(dir));
+    client_->remove(client_->key(dir));  // a file of that name, if any
   }
 
   void make_directories(std::string_view dir) override { fs::validate_path(dir, true); }

@@ -86,6 +86,11 @@ struct S3Options {
   std::size_t max_response_bytes = 8 * mib;
   std::size_t max_list_entries = 10'000'000;
   int list_page_size = 1000;
+  /// list() asks the store for one level (delimiter '/'). false: it walks
+  /// every key under the directory and derives the children itself, for
+  /// stores whose delimiter listing is broken (s3rver 3.7 drops a prefix two
+  /// levels down when nothing is stored between); costs a page per 1000 descendants.
+  bool delimiter_listing = true;
 
   /// Backs off, judges lock expiry (epoch_millis); null = SystemClock::instance().
   /// Requests are always signed with the real time.
