@@ -30,8 +30,9 @@ int main(int argc, char** argv) {
     }
     const std::string mode = argv[1];
     auto fs = ckpt::s3::S3FileSystem::make(argv[2], ckpt::s3::test::server_options(*env).with_upload_threads(2));
+    std::unique_ptr<ckpt::fs::Lock> lock;  // held until the kill
     if (mode == "lock") {
-      auto lock = fs->try_lock(argv[3]);
+      lock = fs->try_lock(argv[3]);
       if (!lock) {
         std::fprintf(stderr, "lock is taken\n");
         return 1;

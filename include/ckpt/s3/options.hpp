@@ -95,7 +95,9 @@ struct S3Options {
   /// Backs off, judges lock expiry (epoch_millis); null = SystemClock::instance().
   /// Requests are always signed with the real time.
   std::shared_ptr<Clock> clock;
-  /// Receives warnings and notable events (retries, fallbacks); secrets masked.
+  /// Receives warnings and notable events (retries, fallbacks); secrets
+  /// masked. Called from whichever thread hit the event (upload workers, lock
+  /// renewal), so it must be thread-safe.
   std::function<void(std::string_view)> log;
 
   // ---- named factories ----
