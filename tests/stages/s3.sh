@@ -23,8 +23,8 @@ targets=(ckpt_s3_unit_tests ckpt_s3_fault_tests ckpt_s3_conformance_tests ckpt_s
 for preset in $presets; do
   cmake --preset "$preset" >/dev/null
   if ! cmake --build --preset "$preset" -j "$jobs" --target "${targets[@]}"; then
-    echo "s3 stage: could not build the ckpt::s3 tests in preset '$preset'." >&2
-    echo "Is libcurl missing? cmake/deps.sh s3 installs libcurl4-openssl-dev and libssl-dev." >&2
+    echo "s3 stage: could not build the ckpt::s3 tests in preset '$preset' (see above)." >&2
+    echo "If the targets are unknown, CMake found no libcurl or OpenSSL: cmake/deps.sh s3 installs them." >&2
     exit 1
   fi
 done
