@@ -16,7 +16,7 @@
 #include <ckpt/fs/file_util.hpp>
 #include <ckpt/function/transactional_file_sink.hpp>
 #include <ckpt/runtime/job_runner.hpp>
-#include <ckpt/runtime/partitioned_source.hpp>
+#include <ckpt/function/partitioned_source.hpp>
 #include <ckpt/storage/checkpoint_storage.hpp>
 
 #include <fcntl.h>

@@ -6,10 +6,14 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <limits>
 #include <mutex>
 #include <stop_token>
 
 namespace ckpt {
+
+/// An event time that is not known (a record without a timestamp, no watermark yet).
+inline constexpr std::int64_t no_timestamp = std::numeric_limits<std::int64_t>::min();
 
 class Clock {
  public:

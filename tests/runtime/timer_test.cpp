@@ -1,6 +1,6 @@
 // Timers as keyed state: ordering, deduplication, deletion, and surviving a
 // snapshot, a restore and a rescale.
-#include <ckpt/runtime/timer_service.hpp>
+#include <ckpt/state/timer_service.hpp>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

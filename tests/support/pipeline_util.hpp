@@ -5,9 +5,9 @@
 
 #include <ckpt/fs/file_system.hpp>
 #include <ckpt/fs/file_util.hpp>
-#include <ckpt/runtime/keyed_process_function.hpp>
-#include <ckpt/runtime/partitioned_source.hpp>
-#include <ckpt/runtime/stream_functions.hpp>
+#include <ckpt/function/keyed_process_function.hpp>
+#include <ckpt/function/partitioned_source.hpp>
+#include <ckpt/function/stream_functions.hpp>
 
 #include <atomic>
 #include <cstdint>

@@ -11,7 +11,7 @@
 // Txn is a cereal-serializable handle of the transaction (a file name, a
 // transaction id) kept in operator state.
 
-#include <ckpt/runtime/stream_functions.hpp>
+#include <ckpt/function/stream_functions.hpp>
 #include <ckpt/state/list_state.hpp>
 #include <ckpt/state/state_descriptor.hpp>
 

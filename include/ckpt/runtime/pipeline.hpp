@@ -14,9 +14,9 @@
 
 #include <ckpt/error.hpp>
 #include <ckpt/names.hpp>
-#include <ckpt/runtime/keyed_process_function.hpp>
+#include <ckpt/function/keyed_process_function.hpp>
 #include <ckpt/runtime/output.hpp>
-#include <ckpt/runtime/stream_functions.hpp>
+#include <ckpt/function/stream_functions.hpp>
 #include <ckpt/runtime/stream_task.hpp>
 #include <ckpt/state/key_group.hpp>
 

@@ -2,15 +2,13 @@
 // What flows through a pipeline's channels: records, and in between them
 // checkpoint barriers, watermarks and the end of the stream.
 
+#include <ckpt/clock.hpp>
 #include <ckpt/runtime/checkpoint_barrier.hpp>
 
 #include <cstdint>
-#include <limits>
 #include <variant>
 
 namespace ckpt {
-
-inline constexpr std::int64_t no_timestamp = std::numeric_limits<std::int64_t>::min();
 
 template <class T>
 struct Record {

@@ -14,10 +14,10 @@
 #include <ckpt/error.hpp>
 #include <ckpt/runtime/checkpoint_coordinator.hpp>
 #include <ckpt/runtime/input_gate.hpp>
-#include <ckpt/runtime/keyed_process_function.hpp>
+#include <ckpt/function/keyed_process_function.hpp>
 #include <ckpt/runtime/output.hpp>
-#include <ckpt/runtime/stream_functions.hpp>
-#include <ckpt/runtime/timer_service.hpp>
+#include <ckpt/function/stream_functions.hpp>
+#include <ckpt/state/timer_service.hpp>
 #include <ckpt/state/keyed_state_backend.hpp>
 #include <ckpt/state/operator_state_store.hpp>
 #include <ckpt/storage/snapshot_reader.hpp>

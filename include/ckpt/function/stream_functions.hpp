@@ -1,6 +1,6 @@
 #pragma once
-// What users write for a pipeline: sources, (keyed) process functions and
-// sinks. Every one is also a CheckpointedFunction and a CheckpointListener
+// What users write for a pipeline: sources, process functions and sinks
+// (keyed process functions are in keyed_process_function.hpp). Every one is also a CheckpointedFunction and a CheckpointListener
 // (with empty defaults), so it can keep operator state, learn at
 // initialize_state() whether it is being restored, and act when a checkpoint
 // completes. All their methods run on the task's own thread, never
@@ -8,7 +8,7 @@
 
 #include <ckpt/function/checkpoint_listener.hpp>
 #include <ckpt/function/checkpointed_function.hpp>
-#include <ckpt/runtime/stream_element.hpp>
+#include <ckpt/clock.hpp>
 
 #include <cstdint>
 #include <string>

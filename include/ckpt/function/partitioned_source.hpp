@@ -6,7 +6,7 @@
 // partitions move between subtasks with their offsets. Subclasses implement
 // read(partition, offset).
 
-#include <ckpt/runtime/stream_functions.hpp>
+#include <ckpt/function/stream_functions.hpp>
 #include <ckpt/state/list_state.hpp>
 #include <ckpt/state/state_descriptor.hpp>
 

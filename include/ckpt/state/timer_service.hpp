@@ -9,7 +9,7 @@
 // from the state on restore, orders them for firing. A (key, timestamp) pair
 // is one timer however often it is registered.
 
-#include <ckpt/runtime/stream_element.hpp>
+#include <ckpt/clock.hpp>
 #include <ckpt/state/keyed_state_backend.hpp>
 #include <ckpt/state/map_state.hpp>
 #include <ckpt/state/state_descriptor.hpp>

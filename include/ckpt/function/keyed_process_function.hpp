@@ -4,8 +4,8 @@
 // every state access and timer applies to that key. Declare keyed state in
 // initialize_state() through ctx.keyed_state_backend<K>().
 
-#include <ckpt/runtime/stream_functions.hpp>
-#include <ckpt/runtime/timer_service.hpp>
+#include <ckpt/function/stream_functions.hpp>
+#include <ckpt/state/timer_service.hpp>
 
 #include <cstdint>
 
