@@ -25,6 +25,8 @@ ckpt_packages() {
 ckpt_missing_packages() {
   local p
   for p in $(ckpt_packages "$@"); do
+    # Node.js from elsewhere (nodesource bundles npm) serves as well as Debian's.
+    case "$p" in nodejs|npm) command -v "$p" >/dev/null 2>&1 && continue ;; esac
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || echo "$p"
   done
 }

@@ -1,5 +1,8 @@
 #!/usr/bin/env bash
-# Builds and runs ckpt's main example on a fresh Debian 12 machine.
+# Builds and runs ckpt's main example on a fresh Debian 12 machine: an
+# exactly-once pipeline killed with SIGKILL several times (see
+# examples/exactly_once/exactly_once.cpp; options are passed through, e.g.
+# --events 1000000 --kills 10 --interval-ms 100 --parallelism 3 --rescale).
 # Installs missing Debian packages when run as root or with sudo.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -7,5 +10,5 @@ cd "$(dirname "$0")/.."
 source cmake/deps.sh
 ckpt_install_deps core
 cmake --preset default >/dev/null
-cmake --build --preset default -j "$(nproc 2>/dev/null || echo 2)" --target ckpt_quickstart
-exec build/default/examples/quickstart/ckpt_quickstart "$@"
+cmake --build --preset default -j "$(nproc 2>/dev/null || echo 2)" --target exactly_once_demo
+exec build/default/examples/exactly_once/exactly_once_demo "$@"

@@ -6,9 +6,14 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <limits>
 #include <mutex>
+#include <stop_token>
 
 namespace ckpt {
+
+/// An event time that is not known (a record without a timestamp, no watermark yet).
+inline constexpr std::int64_t no_timestamp = std::numeric_limits<std::int64_t>::min();
 
 class Clock {
  public:
@@ -19,9 +24,10 @@ class Clock {
   virtual time_point now() const = 0;
   /// Wall-clock milliseconds since the Unix epoch, for checkpoint timestamps and TTL.
   virtual std::int64_t epoch_millis() const = 0;
-  /// Blocks until now() >= deadline. A ManualClock returns when advanced.
-  virtual void sleep_until(time_point deadline) = 0;
-  void sleep_for(duration d) { sleep_until(now() + d); }
+  /// Blocks until now() >= deadline, or until `stop` is requested (then
+  /// returns false). A ManualClock returns when advanced far enough.
+  virtual bool sleep_until(time_point deadline, std::stop_token stop = {}) = 0;
+  bool sleep_for(duration d, std::stop_token stop = {}) { return sleep_until(now() + d, std::move(stop)); }
 };
 
 class SystemClock final : public Clock {
@@ -34,19 +40,11 @@ class SystemClock final : public Clock {
                std::chrono::system_clock::now().time_since_epoch())
         .count();
   }
-  void sleep_until(time_point deadline) override {
+  bool sleep_until(time_point deadline, std::stop_token stop = {}) override {
     std::unique_lock lock(mutex_);
-    // Not std::this_thread::sleep_until: interrupt() lets a shutdown wake sleepers.
-    const auto generation = generation_;
-    wake_.wait_until(lock, deadline, [&] { return generation_ != generation; });
-  }
-  /// Wakes every current sleeper now (for shutdown); later sleeps are unaffected.
-  void interrupt() {
-    {
-      std::lock_guard lock(mutex_);
-      ++generation_;
-    }
-    wake_.notify_all();
+    // Not std::this_thread::sleep_until: a stop request must wake the sleeper.
+    wake_.wait_until(lock, stop, deadline, [] { return false; });
+    return !stop.stop_requested();
   }
 
   /// A process-wide instance for code that is not handed a clock.
@@ -57,8 +55,7 @@ class SystemClock final : public Clock {
 
  private:
   std::mutex mutex_;
-  std::condition_variable wake_;
-  std::uint64_t generation_ = 0;
+  std::condition_variable_any wake_;
 };
 
 /// A clock that moves only when told to: advance() and set_epoch_millis().
@@ -75,12 +72,15 @@ class ManualClock final : public Clock {
     std::lock_guard lock(mutex_);
     return epoch_millis_;
   }
-  void sleep_until(time_point deadline) override {
+  bool sleep_until(time_point deadline, std::stop_token stop = {}) override {
     std::unique_lock lock(mutex_);
     ++sleepers_;
+    ++sleeps_started_;
     sleepers_changed_.notify_all();
-    advanced_.wait(lock, [&] { return now_ >= deadline; });
+    const bool reached = advanced_.wait(lock, stop, [&] { return now_ >= deadline; });
     --sleepers_;
+    sleepers_changed_.notify_all();
+    return reached;
   }
   /// Moves both the steady and the wall clock forward.
   void advance(duration d) {
@@ -101,14 +101,24 @@ class ManualClock final : public Clock {
     std::unique_lock lock(mutex_);
     sleepers_changed_.wait(lock, [&] { return sleepers_ >= n; });
   }
+  /// Blocks until `n` sleeps have started in total since construction.
+  void wait_for_sleeps(std::uint64_t n) {
+    std::unique_lock lock(mutex_);
+    sleepers_changed_.wait(lock, [&] { return sleeps_started_ >= n; });
+  }
+  std::uint64_t sleeps_started() const {
+    std::lock_guard lock(mutex_);
+    return sleeps_started_;
+  }
 
  private:
   mutable std::mutex mutex_;
-  std::condition_variable advanced_;
+  std::condition_variable_any advanced_;
   std::condition_variable sleepers_changed_;
   time_point now_{};
   std::int64_t epoch_millis_;
   int sleepers_ = 0;
+  std::uint64_t sleeps_started_ = 0;
 };
 
 }  // namespace ckpt

@@ -292,6 +292,19 @@ TEST_P(FileSystemConformance, RemoveIsIdempotent) {
   EXPECT_EQ(string_of(read_all(fs(), "d/f")), "again");
 }
 
+TEST_P(FileSystemConformance, RenameMovesACommittedFileAndNeverOverwrites) {
+  write_all(fs(), "pending/part-0", as_bytes("payload"));
+  fs().rename("pending/part-0", "out/part-0");  // into a directory that did not exist
+  EXPECT_FALSE(fs().exists("pending/part-0"));
+  EXPECT_EQ(string_of(read_all(fs(), "out/part-0")), "payload");
+  expect_error<IoError>([&] { fs().rename("pending/part-0", "out/part-1"); }, errc::not_found);
+  write_all(fs(), "pending/part-1", as_bytes("other"));
+  expect_error<IoError>([&] { fs().rename("pending/part-1", "out/part-0"); }, errc::already_exists);
+  EXPECT_EQ(string_of(read_all(fs(), "out/part-0")), "payload");  // untouched
+  EXPECT_TRUE(fs().exists("pending/part-1"));
+  EXPECT_THROW(fs().rename("pending/part-1", "../escape"), ConfigError);
+}
+
 TEST_P(FileSystemConformance, RemoveAllIsRecursiveAndIdempotent) {
   fs().remove_all("never-existed");
   write_all(fs(), "tree/a", as_bytes("a"));

@@ -32,6 +32,7 @@
 #include <ckpt/bytes.hpp>
 #include <ckpt/error.hpp>
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -109,6 +110,26 @@ class FileSystem {
   virtual void remove_temporaries(std::string_view dir) = 0;
   /// Takes the named lock, or returns nullptr when another live owner holds it.
   virtual std::unique_ptr<Lock> try_lock(std::string_view path) = 0;
+  /// Moves a committed file to a new name, durably: errc::not_found if `from`
+  /// is missing, errc::already_exists if `to` is taken (never overwritten).
+  /// Local and in-memory storage move atomically; this default (for backends
+  /// without a move, such as object stores) copies and then removes, so a
+  /// crash in between leaves both names.
+  virtual void rename(std::string_view from, std::string_view to) {
+    if (exists(to))
+      throw IoError(errc::already_exists, std::string(to), "cannot rename to '" + std::string(to) + "': it exists");
+    auto in = open(from);
+    auto out = create(to);
+    Bytes chunk;
+    for (std::uint64_t at = 0; at < in->size();) {
+      chunk.resize(static_cast<std::size_t>(std::min<std::uint64_t>(in->size() - at, 1 << 20)));
+      in->read(at, chunk);
+      out->append(chunk);
+      at += chunk.size();
+    }
+    out->commit();
+    remove(from);
+  }
 };
 
 }  // namespace ckpt::fs

@@ -394,6 +394,37 @@ class LocalFileSystem : public FileSystem {
     return st.value.type == FileType::regular || st.value.type == FileType::directory;
   }
 
+  void rename(std::string_view from_view, std::string_view to_view) override {
+    validate_user_path(from_view);
+    validate_user_path(to_view);
+    const std::string from(from_view), to(to_view);
+    auto from_dir = resolve_dir(parent(from));
+    if (from_dir.error == ENOENT || from_dir.error == ENOTDIR)
+      throw IoError(errc::not_found, from, detail::describe_what("rename", from, context_->where) + ": no such file",
+                    std::error_code(ENOENT, std::system_category()));
+    if (from_dir.error != 0) throw resolve_error(from_dir, from, "rename");
+    auto& os = *context_->os;
+    const auto from_name = filename(from);
+    const auto st = os.stat_at(from_dir.fd->get(), from_name.c_str());
+    if (st.error == ENOENT || (st.ok() && st.value.type != FileType::regular))
+      throw IoError(errc::not_found, from, detail::describe_what("rename", from, context_->where) + ": no such file",
+                    std::error_code(ENOENT, std::system_category()));
+    if (!st.ok()) throw error(st.error, from, "rename");
+    auto to_dir = resolve_dir_creating(parent(to), to, "rename into");
+    const auto to_name = filename(to);
+    int e = os.rename_at(from_dir.fd->get(), from_name.c_str(), to_dir->get(), to_name.c_str(), Os::rename_noreplace);
+    if (e == EINVAL || e == ENOSYS || e == EOPNOTSUPP) {
+      e = os.link_at(from_dir.fd->get(), from_name.c_str(), to_dir->get(), to_name.c_str());
+      if (e == 0) static_cast<void>(os.unlink_at(from_dir.fd->get(), from_name.c_str(), false));
+    }
+    if (e == EEXIST)
+      throw IoError(errc::already_exists, to, detail::describe_what("rename to", to, context_->where) + ": it exists",
+                    std::error_code(EEXIST, std::system_category()));
+    if (e != 0) throw error(e, to, "rename to");
+    sync_directory(*to_dir, to);
+    if (parent(from) != parent(to)) sync_directory(*from_dir.fd, from);
+  }
+
   void remove(std::string_view path_view) override {
     validate_user_path(path_view);
     const std::string path(path_view);

@@ -338,6 +338,27 @@ class MemoryFileSystem final : public FileSystem {
     return out;  // std::map order is byte order: already sorted by name
   }
 
+  void rename(std::string_view from, std::string_view to) override {
+    validate_user_path(from);
+    validate_user_path(to);
+    const auto src = full_path(from);
+    const auto dst = full_path(to);
+    std::lock_guard lock(store_->mutex_);
+    auto it = store_->nodes_.find(src);
+    if (it == store_->nodes_.end() || it->second.directory())
+      throw IoError(errc::not_found, std::string(from),
+                    "cannot rename '" + std::string(from) + "' in " + uri_ + ": no such file",
+                    std::make_error_code(std::errc::no_such_file_or_directory));
+    if (store_->nodes_.contains(dst))
+      throw IoError(errc::already_exists, std::string(to),
+                    "cannot rename to '" + std::string(to) + "' in " + uri_ + ": it exists",
+                    std::make_error_code(std::errc::file_exists));
+    if (!store_->make_dirs_locked(parent(dst))) throw not_a_directory(to, "rename into");
+    auto node = std::move(it->second);
+    store_->nodes_.erase(it);
+    store_->nodes_.emplace(dst, std::move(node));
+  }
+
   bool exists(std::string_view path) override {
     validate_user_path(path);
     const auto full = full_path(path);

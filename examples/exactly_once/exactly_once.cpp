@@ -1,0 +1,370 @@
+// The exactly-once demo: a partitioned log on local disk, read by a
+// replayable source, aggregated per key, written by a transactional file sink,
+// checkpointed every few hundred milliseconds. The pipeline runs in a child
+// process that is killed with SIGKILL at random moments and restarted from the
+// latest checkpoint each time; at the end the committed output is compared
+// with a failure-free computation of the same input.
+//
+//   exactly_once_demo [--events N] [--kills K] [--interval-ms MS] [--parallelism P]
+//                     [--rate EVENTS_PER_S] [--rescale] [--dir DIR] [--seed S]
+//
+// The last line is "exactly-once: OK (...)" or "exactly-once: FAILED (...)"
+// with a non-zero exit status.
+
+#include <ckpt/ckpt.hpp>
+#include <ckpt/fs/local_file_system.hpp>
+#include <ckpt/fs/file_util.hpp>
+#include <ckpt/function/transactional_file_sink.hpp>
+#include <ckpt/runtime/job_runner.hpp>
+#include <ckpt/function/partitioned_source.hpp>
+#include <ckpt/storage/checkpoint_storage.hpp>
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <optional>
+#include <random>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+namespace stdfs = std::filesystem;
+using namespace std::chrono_literals;
+
+struct Options {
+  std::uint64_t events = 1000000;
+  int kills = 6;
+  int interval_ms = 200;
+  std::uint32_t parallelism = 2;
+  std::uint64_t rate = 250000;  // events per second, so kills land mid-run
+  bool rescale = false;
+  std::string dir;
+  std::uint64_t seed = std::random_device{}();
+  bool worker = false;
+};
+
+constexpr std::uint32_t kPartitions = 8;
+constexpr std::uint64_t kKeys = 1000;
+
+// -- the input log ---------------------------------------------------------
+
+std::string partition_file(const std::string& dir, std::uint32_t p) {
+  return dir + "/input/partition-" + std::to_string(p) + ".log";
+}
+
+/// Event i of partition p: "key value".
+std::pair<std::string, std::int64_t> event(std::uint32_t p, std::uint64_t i) {
+  const auto n = (p * 2654435761ULL + i * 40503ULL) ^ (i >> 3);
+  return {"user-" + std::to_string(n % kKeys), static_cast<std::int64_t>(n % 97)};
+}
+
+void write_input(const std::string& dir, std::uint64_t events) {
+  stdfs::create_directories(dir + "/input");
+  for (std::uint32_t p = 0; p < kPartitions; ++p) {
+    std::ofstream out(partition_file(dir, p));
+    for (std::uint64_t i = p; i < events; i += kPartitions) {
+      const auto [key, value] = event(p, i / kPartitions);
+      out << key << ' ' << value << '\n';
+    }
+  }
+}
+
+// -- the pipeline ----------------------------------------------------------
+
+struct Event {
+  std::uint32_t partition = 0;
+  std::uint64_t offset = 0;
+  std::string key;
+  std::int64_t value = 0;
+};
+
+struct Update {
+  std::string line;  // "partition:offset key count sum"
+};
+
+/// Reads the partition files by line offset, at a bounded rate.
+class LogFileSource final : public ckpt::PartitionedSource<Event> {
+ public:
+  LogFileSource(std::string dir, std::uint64_t rate_per_subtask)
+      : PartitionedSource<Event>(kPartitions, 64), dir_(std::move(dir)), rate_(rate_per_subtask),
+        start_(std::chrono::steady_clock::now()) {}
+
+  Read read(std::uint32_t partition, std::uint64_t offset) override {
+    auto& lines = load(partition);
+    if (offset >= lines.size()) return Read::end_of_partition();
+    const auto elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+    if (rate_ && static_cast<double>(emitted_) > elapsed * static_cast<double>(rate_)) return Read::later();
+    ++emitted_;
+    std::istringstream in(lines[offset]);
+    Event e{partition, offset, {}, 0};
+    in >> e.key >> e.value;
+    return Read::of(std::move(e));
+  }
+
+ private:
+  const std::vector<std::string>& load(std::uint32_t p) {
+    auto& lines = lines_[p];
+    if (lines.empty()) {
+      std::ifstream in(partition_file(dir_, p));
+      for (std::string line; std::getline(in, line);) lines.push_back(line);
+    }
+    return lines;
+  }
+  std::string dir_;
+  std::uint64_t rate_;
+  std::chrono::steady_clock::time_point start_;
+  std::uint64_t emitted_ = 0;
+  std::map<std::uint32_t, std::vector<std::string>> lines_;
+};
+
+/// Count and sum per key, one update line per event.
+class Aggregate final : public ckpt::KeyedProcessFunction<std::string, Event, Update> {
+ public:
+  void initialize_state(ckpt::FunctionInitializationContext& ctx) override {
+    auto& backend = ctx.keyed_state_backend<std::string>();
+    count_ = backend.get_state(ckpt::ValueStateDescriptor<std::int64_t>{"count", 0});
+    sum_ = backend.get_state(ckpt::ValueStateDescriptor<std::int64_t>{"sum", 0});
+  }
+  void process_element(const Event& e, Context& ctx, ckpt::Collector<Update>& out) override {
+    count_.update(count_.value() + 1);
+    sum_.update(sum_.value() + e.value);
+    out.collect({std::to_string(e.partition) + ":" + std::to_string(e.offset) + " " + ctx.current_key() + " " +
+                 std::to_string(count_.value()) + " " + std::to_string(sum_.value())});
+  }
+
+ private:
+  ckpt::ValueState<std::int64_t> count_;
+  ckpt::ValueState<std::int64_t> sum_;
+};
+
+/// One run of the pipeline, restoring the latest checkpoint; reports each
+/// completed checkpoint on stdout for the driver.
+int run_worker(const Options& o) {
+  auto out_fs = std::make_shared<ckpt::fs::LocalFileSystem>(o.dir);
+  auto storage = ckpt::CheckpointStorage::open("file://" + o.dir + "/checkpoints");
+  ckpt::Pipeline pipeline;
+  const auto p = o.parallelism;
+  const auto rate = o.rate / p;
+  const auto dir = o.dir;
+  pipeline.add_source("log-source", p, [dir, rate](std::uint32_t) { return std::make_unique<LogFileSource>(dir, rate); })
+      .key_by([](const Event& e) { return e.key; })
+      .process("aggregate", p, [](std::uint32_t) { return std::make_unique<Aggregate>(); })
+      .add_sink("file-sink", p, [out_fs](std::uint32_t) {
+        return std::make_unique<ckpt::TransactionalFileSink<Update>>(out_fs, "output",
+                                                                      [](const Update& u) { return u.line; });
+      });
+  ckpt::JobRunner job(pipeline, *storage, ckpt::CheckpointConfig::every(std::chrono::milliseconds(o.interval_ms)));
+  job.coordinator().add_listener([](const ckpt::CheckpointStats& s) {
+    if (s.outcome == ckpt::CheckpointOutcome::completed) std::printf("checkpoint %llu\n", static_cast<unsigned long long>(s.id));
+    std::fflush(stdout);
+  });
+  job.run();
+  std::printf("finished\n");
+  return 0;
+}
+
+// -- the driver ------------------------------------------------------------
+
+struct Child {
+  pid_t pid = -1;
+  int out = -1;
+};
+
+Child spawn(const Options& o, std::uint32_t parallelism) {
+  int fds[2];
+  if (::pipe(fds) != 0) throw std::runtime_error("pipe failed");
+  const pid_t pid = ::fork();
+  if (pid < 0) throw std::runtime_error("fork failed");
+  if (pid == 0) {
+    ::dup2(fds[1], STDOUT_FILENO);
+    ::close(fds[0]);
+    ::close(fds[1]);
+    const std::vector<std::string> args{"exactly_once_demo",  "--worker", "--dir", o.dir, "--interval-ms",
+                                        std::to_string(o.interval_ms), "--parallelism", std::to_string(parallelism),
+                                        "--rate", std::to_string(o.rate)};
+    std::vector<char*> argv;
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    ::execv("/proc/self/exe", argv.data());
+    ::_exit(127);
+  }
+  ::close(fds[1]);
+  ::fcntl(fds[0], F_SETFL, O_NONBLOCK);
+  return {pid, fds[0]};
+}
+
+/// Reads whatever the child printed; counts completed checkpoints.
+void drain(int fd, std::string& buffer, std::uint64_t& checkpoints, bool& finished) {
+  char chunk[4096];
+  for (ssize_t n; (n = ::read(fd, chunk, sizeof chunk)) > 0;) buffer.append(chunk, static_cast<std::size_t>(n));
+  for (std::size_t nl; (nl = buffer.find('\n')) != std::string::npos;) {
+    const auto line = buffer.substr(0, nl);
+    buffer.erase(0, nl + 1);
+    if (line.rfind("checkpoint ", 0) == 0) ++checkpoints;
+    if (line == "finished") finished = true;
+  }
+}
+
+std::uint64_t committed_lines(const std::string& dir) {
+  std::uint64_t n = 0;
+  if (!stdfs::exists(dir + "/output")) return 0;
+  for (const auto& e : stdfs::directory_iterator(dir + "/output")) {
+    if (!e.is_regular_file()) continue;
+    std::ifstream in(e.path());
+    for (std::string line; std::getline(in, line);) ++n;
+  }
+  return n;
+}
+
+int run_driver(Options o) {
+  const bool terminal = ::isatty(STDOUT_FILENO) != 0;
+  std::optional<stdfs::path> temporary;
+  if (o.dir.empty()) {
+    std::string templ = (stdfs::temp_directory_path() / "ckpt-exactly-once-XXXXXX").string();
+    if (!::mkdtemp(templ.data())) throw std::runtime_error("mkdtemp failed");
+    o.dir = templ;
+    temporary = templ;
+  }
+  std::cout << "exactly-once demo: " << o.events << " events in " << kPartitions << " partitions, " << o.kills
+            << " SIGKILLs, checkpoint every " << o.interval_ms << " ms, parallelism " << o.parallelism << (o.rescale ? " (rescaling on restart)" : "")
+            << "\n  working in " << o.dir << "\n";
+  write_input(o.dir, o.events);
+
+  std::mt19937_64 rng(o.seed);
+  // Kill moments spread over the time a run takes at the configured rate.
+  const auto run_ms = static_cast<std::int64_t>(1000.0 * static_cast<double>(o.events) / static_cast<double>(o.rate));
+  std::uniform_int_distribution<std::int64_t> kill_after(std::max<std::int64_t>(50, run_ms / 20), std::max<std::int64_t>(100, run_ms / 3));
+  std::uint64_t checkpoints = 0;
+  int restarts = 0;
+  bool finished = false;
+  for (int run = 0; !finished; ++run) {
+    const bool kill = run < o.kills;
+    const auto parallelism = o.rescale && run % 2 == 1 ? o.parallelism + 1 : o.parallelism;
+    auto child = spawn(o, parallelism);
+    std::string buffer;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kill_after(rng));
+    int status = 0;
+    while (true) {
+      drain(child.out, buffer, checkpoints, finished);
+      if (::waitpid(child.pid, &status, WNOHANG) == child.pid) break;
+      if (kill && std::chrono::steady_clock::now() >= deadline) {
+        ::kill(child.pid, SIGKILL);
+        ::waitpid(child.pid, &status, 0);
+        break;
+      }
+      // Wake on the child's output, its exit (the pipe closes) or the kill moment.
+      pollfd pfd{child.out, POLLIN, 0};
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      ::poll(&pfd, 1, static_cast<int>(std::clamp<std::int64_t>(kill ? left.count() : 100, 1, 100)));
+      if (terminal)
+        std::cout << "\r  run " << run + 1 << (kill ? " (to be killed)" : " (to the end)") << ": checkpoints "
+                  << checkpoints << ", committed " << committed_lines(o.dir) << "/" << o.events << "        " << std::flush;
+    }
+    drain(child.out, buffer, checkpoints, finished);
+    ::close(child.out);
+    if (WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) {
+      ++restarts;
+      finished = false;
+      continue;
+    }
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+      std::cout << (terminal ? "\n" : "") << "exactly-once: FAILED (the pipeline exited with status " << status << ")\n";
+      return 1;
+    }
+    finished = true;
+  }
+  if (terminal) std::cout << "\n";
+
+  // The failure-free computation, and the committed output against it.
+  std::map<std::string, int> seen;
+  std::map<std::string, std::int64_t> final_count, final_sum, expected_count, expected_sum;
+  for (const auto& e : stdfs::directory_iterator(o.dir + "/output")) {
+    if (!e.is_regular_file()) continue;
+    std::ifstream in(e.path());
+    for (std::string line; std::getline(in, line);) {
+      std::istringstream fields(line);
+      std::string id, key;
+      std::int64_t count = 0, sum = 0;
+      fields >> id >> key >> count >> sum;
+      ++seen[id];
+      if (count > final_count[key]) {
+        final_count[key] = count;
+        final_sum[key] = sum;
+      }
+    }
+  }
+  std::uint64_t lost = 0, duplicated = 0;
+  for (std::uint32_t p = 0; p < kPartitions; ++p)
+    for (std::uint64_t i = p, offset = 0; i < o.events; i += kPartitions, ++offset) {
+      const auto [key, value] = event(p, offset);
+      ++expected_count[key];
+      expected_sum[key] += value;
+      const auto it = seen.find(std::to_string(p) + ":" + std::to_string(offset));
+      if (it == seen.end()) ++lost;
+      else if (it->second > 1) duplicated += static_cast<std::uint64_t>(it->second - 1);
+    }
+  const bool aggregates_right = final_count == expected_count && final_sum == expected_sum;
+  const bool ok = lost == 0 && duplicated == 0 && aggregates_right && seen.size() == o.events;
+  if (temporary && ok) stdfs::remove_all(*temporary);
+  std::cout << "  per-key totals " << (aggregates_right ? "match" : "DO NOT match") << " the failure-free computation\n";
+  std::cout << "exactly-once: " << (ok ? "OK" : "FAILED") << " (events=" << o.events << ", restarts=" << restarts
+            << ", checkpoints=" << checkpoints << ", lost=" << lost << ", duplicated=" << duplicated << ")\n";
+  return ok ? 0 : 1;
+}
+
+Options parse(int argc, char** argv) {
+  Options o;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    const auto next = [&]() -> std::string {
+      if (i + 1 >= argc) throw std::invalid_argument(a + " needs a value");
+      return argv[++i];
+    };
+    if (a == "--events") o.events = std::stoull(next());
+    else if (a == "--kills") o.kills = std::stoi(next());
+    else if (a == "--interval-ms") o.interval_ms = std::stoi(next());
+    else if (a == "--parallelism") o.parallelism = static_cast<std::uint32_t>(std::stoul(next()));
+    else if (a == "--rate") o.rate = std::stoull(next());
+    else if (a == "--rescale") o.rescale = true;
+    else if (a == "--dir") o.dir = next();
+    else if (a == "--seed") o.seed = std::stoull(next());
+    else if (a == "--worker") o.worker = true;
+    else if (a == "-h" || a == "--help") {
+      std::cout << "usage: exactly_once_demo [--events N] [--kills K] [--interval-ms MS] [--parallelism P]\n"
+                   "                         [--rate EVENTS_PER_S] [--rescale] [--dir DIR] [--seed S]\n";
+      std::exit(0);
+    } else {
+      throw std::invalid_argument("unknown option " + a);
+    }
+  }
+  if (o.parallelism == 0 || o.rate == 0 || o.events == 0) throw std::invalid_argument("events, rate and parallelism must be positive");
+  return o;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    const auto options = parse(argc, argv);
+    return options.worker ? run_worker(options) : run_driver(options);
+  } catch (const std::exception& e) {
+    std::cerr << "exactly_once_demo: " << e.what() << "\n";
+    std::cout << "exactly-once: FAILED (" << e.what() << ")\n";
+    return 1;
+  }
+}

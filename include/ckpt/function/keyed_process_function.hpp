@@ -1,0 +1,42 @@
+#pragma once
+// KeyedProcessFunction<K, In, Out>: per-key logic with keyed state and timers
+// (Flink's KeyedProcessFunction). Records arrive with their key current, so
+// every state access and timer applies to that key. Declare keyed state in
+// initialize_state() through ctx.keyed_state_backend<K>().
+
+#include <ckpt/function/stream_functions.hpp>
+#include <ckpt/state/timer_service.hpp>
+
+#include <cstdint>
+
+namespace ckpt {
+
+template <class K, class In, class Out>
+class KeyedProcessFunction : public StreamFunction {
+ public:
+  using key_type = K;
+  using input_type = In;
+  using output_type = Out;
+
+  class Context {
+   public:
+    virtual ~Context() = default;
+    virtual const K& current_key() const = 0;
+    /// The event time of the record (or timer) being processed.
+    virtual std::int64_t timestamp() const = 0;
+    virtual TimerService& timer_service() = 0;
+  };
+  class OnTimerContext : public Context {
+   public:
+    virtual TimeDomain time_domain() const = 0;
+  };
+
+  virtual void process_element(const In& value, Context& ctx, Collector<Out>& out) = 0;
+  virtual void on_timer(std::int64_t timestamp, OnTimerContext& ctx, Collector<Out>& out) {
+    (void)timestamp;
+    (void)ctx;
+    (void)out;
+  }
+};
+
+}  // namespace ckpt

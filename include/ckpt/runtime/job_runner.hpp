@@ -1,0 +1,203 @@
+#pragma once
+// JobRunner runs a Pipeline once: one thread per subtask, checkpoints by a
+// CheckpointCoordinator, state restored first (from the latest checkpoint by
+// default). run() returns when the job finished — every source exhausted and
+// a final checkpoint taken, so sinks committed everything — or after
+// stop_with_savepoint(); it throws when any task fails (the first error), or
+// when more consecutive checkpoints failed than the config tolerates.
+
+#include <ckpt/clock.hpp>
+#include <ckpt/error.hpp>
+#include <ckpt/runtime/checkpoint_coordinator.hpp>
+#include <ckpt/runtime/pipeline.hpp>
+#include <ckpt/runtime/stream_task.hpp>
+#include <ckpt/storage/checkpoint_storage.hpp>
+#include <ckpt/storage/snapshot_reader.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <exception>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+namespace ckpt {
+
+struct JobOptions {
+  enum class Restore : std::uint8_t { latest, none };
+  /// Restore from the newest complete checkpoint (default), or start empty.
+  Restore restore = Restore::latest;
+  RestoreOptions restore_options{};
+  /// Restore from this checkpoint or savepoint instead (e.g.
+  /// CheckpointStorage::open_snapshot(uri) of a savepoint).
+  std::shared_ptr<SnapshotReader> restore_from;
+  /// Drop state of operators the pipeline no longer has, instead of failing.
+  bool allow_non_restored_state = false;
+  Clock* clock = nullptr;  // the system clock when null
+  std::chrono::milliseconds idle_wait{1};
+
+  static JobOptions defaults() { return {}; }
+  static JobOptions from_savepoint(std::shared_ptr<SnapshotReader> snapshot) {
+    JobOptions o;
+    o.restore_from = std::move(snapshot);
+    return o;
+  }
+};
+
+class JobRunner {
+ public:
+  JobRunner(const Pipeline& pipeline, CheckpointStorage& storage, CheckpointConfig config, JobOptions options = {})
+      : pipeline_(pipeline),
+        options_(std::move(options)),
+        clock_(options_.clock ? *options_.clock : static_cast<Clock&>(SystemClock::instance())),
+        coordinator_(storage, config, clock_) {
+    env_.coordinator = &coordinator_;
+    env_.clock = &clock_;
+    env_.mode = config.mode;
+    env_.idle_wait = options_.idle_wait;
+    env_.fail = [this](std::exception_ptr e, const std::string& task) { fail(e, task); };
+    env_.source_finished = [this] { on_source_finished(); };
+    env_.task_finished = [this] { notify_progress(); };
+    coordinator_.add_listener([this](const CheckpointStats& s) {
+      if (!s.final || s.kind != SnapshotKind::checkpoint) return;
+      std::lock_guard lock(mutex_);
+      final_pending_ = false;
+      if (s.outcome != CheckpointOutcome::completed) final_needed_ = true;  // try again
+      done_.notify_all();
+    });
+  }
+  JobRunner(const JobRunner&) = delete;
+  JobRunner& operator=(const JobRunner&) = delete;
+  ~JobRunner() { cancel(); }
+
+  CheckpointCoordinator& coordinator() noexcept { return coordinator_; }
+  /// The checkpoint or savepoint this run restored from.
+  std::optional<std::uint64_t> restored_from() const noexcept { return restored_from_; }
+
+  /// Runs the job to its end (see above).
+  void run() {
+    detail::RuntimeGraph graph;
+    pipeline_.instantiate(graph, env_);
+    restore(graph);
+    for (auto& t : graph.tasks) {
+      t->register_with(coordinator_);
+      if (t->is_source()) ++sources_;
+    }
+    coordinator_.on_job_failure([this](const CheckpointError& e) { fail(std::make_exception_ptr(e), "checkpointing"); });
+    {
+      std::lock_guard lock(mutex_);
+      tasks_ = &graph.tasks;
+    }
+    for (auto& t : graph.tasks) t->start();
+    coordinator_.start();
+    {
+      std::unique_lock lock(mutex_);
+      while (true) {
+        done_.wait(lock, [&] {
+          return failure_ || cancelled_ || all_finished(graph) || (final_needed_ && !final_pending_);
+        });
+        if (failure_ || cancelled_ || all_finished(graph)) break;
+        // Every source is exhausted: a final checkpoint lets the sinks commit the rest.
+        final_needed_ = false;
+        final_pending_ = true;
+        lock.unlock();
+        coordinator_.trigger_final_checkpoint();
+        lock.lock();
+      }
+    }
+    coordinator_.stop();
+    for (auto& t : graph.tasks) t->cancel();
+    for (auto& t : graph.tasks) t->join();
+    {
+      std::lock_guard lock(mutex_);
+      tasks_ = nullptr;
+    }
+    if (failure_) std::rethrow_exception(failure_);
+  }
+
+  /// A checkpoint now.
+  std::shared_future<CheckpointStats> trigger_checkpoint() { return coordinator_.trigger_checkpoint(); }
+
+  /// Stops the sources, takes a savepoint with the final barrier and ends the
+  /// job once it completed (sinks commit). If the savepoint fails, the job
+  /// goes on and the returned stats say why.
+  std::shared_future<CheckpointStats> stop_with_savepoint(std::string name = {}) {
+    return coordinator_.trigger_savepoint(std::move(name), /*final=*/true);
+  }
+
+  /// Ends the job without a savepoint.
+  void cancel() {
+    {
+      std::lock_guard lock(mutex_);
+      cancelled_ = true;
+    }
+    done_.notify_all();
+  }
+
+ private:
+  void restore(detail::RuntimeGraph& graph) {
+    std::shared_ptr<SnapshotReader> snapshot = options_.restore_from;
+    if (!snapshot && options_.restore == JobOptions::Restore::latest)
+      snapshot = coordinator_.storage().restore_latest(options_.restore_options);
+    if (!snapshot) return;
+    for (auto& t : graph.tasks) t->restore(*snapshot);
+    snapshot->check_all_restored(options_.allow_non_restored_state);
+    restored_from_ = snapshot->checkpoint_id();
+  }
+
+  bool all_finished(const detail::RuntimeGraph& graph) const {
+    for (const auto& t : graph.tasks)
+      if (!t->finished()) return false;
+    return true;
+  }
+
+  void on_source_finished() {
+    if (++finished_sources_ != sources_) return;
+    std::lock_guard lock(mutex_);
+    final_needed_ = true;
+    done_.notify_all();
+  }
+
+  void notify_progress() {
+    std::lock_guard lock(mutex_);
+    done_.notify_all();
+  }
+
+  void fail(std::exception_ptr e, const std::string& task) {
+    {
+      std::lock_guard lock(mutex_);
+      if (failure_) return;
+      try {
+        std::rethrow_exception(e);
+      } catch (const std::exception& ex) {
+        failure_ = std::make_exception_ptr(Error(errc::job_failed, "task " + task + " failed: " + ex.what()));
+      } catch (...) {
+        failure_ = std::make_exception_ptr(Error(errc::job_failed, "task " + task + " failed"));
+      }
+      if (tasks_)
+        for (auto& t : *tasks_) t->cancel();
+    }
+    done_.notify_all();
+  }
+
+  const Pipeline& pipeline_;
+  JobOptions options_;
+  Clock& clock_;
+  CheckpointCoordinator coordinator_;
+  detail::TaskEnvironment env_;
+  std::mutex mutex_;
+  std::condition_variable done_;
+  std::exception_ptr failure_;
+  bool cancelled_ = false;
+  bool final_needed_ = false;
+  bool final_pending_ = false;
+  std::vector<std::unique_ptr<detail::StreamTask>>* tasks_ = nullptr;
+  std::size_t sources_ = 0;
+  std::atomic<std::size_t> finished_sources_{0};
+  std::optional<std::uint64_t> restored_from_;
+};
+
+}  // namespace ckpt
