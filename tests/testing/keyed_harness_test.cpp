@@ -23,10 +23,10 @@ using ::testing::IsEmpty;
 using ::testing::Pair;
 using ::testing::UnorderedElementsAre;
 using ckpt::record_is;
-using ckpt::test::Event;
-using ckpt::test::key_of;
-using ckpt::test::make_sum;
-using Harness = ckpt::KeyedProcessFunctionTestHarness<ckpt::test::SumWithTimers>;
+using ckpt::harness_test::Event;
+using ckpt::harness_test::key_of;
+using ckpt::harness_test::make_sum;
+using Harness = ckpt::KeyedProcessFunctionTestHarness<ckpt::harness_test::SumWithTimers>;
 
 /// Every key's state in a harness, as text, by key.
 std::map<std::string, std::string> dump(Harness& h) {
@@ -163,7 +163,7 @@ TEST(KeyedHarness, StartingWithRestoreMakesOnlyTheRestoredInstance) {
   int made = 0;
   auto counting = [&made](std::uint32_t) {
     ++made;
-    return std::make_unique<ckpt::test::SumWithTimers>();
+    return std::make_unique<ckpt::harness_test::SumWithTimers>();
   };
   Harness first(counting, key_of);
   EXPECT_EQ(made, 0);  // made when first needed
@@ -271,7 +271,7 @@ TEST(KeyedHarness, RestoreNeedsTheSnapshotsOfEveryOldSubtaskOfOneCheckpoint) {
 TEST(KeyedHarness, OptionsAreValidated) {
   EXPECT_THROW(Harness(make_sum, key_of, ckpt::TestHarnessOptions::for_subtask(2, 2)), ckpt::ConfigError);
   EXPECT_THROW(Harness(make_sum, key_of, ckpt::TestHarnessOptions::for_subtask(0, 200)), ckpt::ConfigError);
-  Harness h([](std::uint32_t) { return std::unique_ptr<ckpt::test::SumWithTimers>(); }, key_of);
+  Harness h([](std::uint32_t) { return std::unique_ptr<ckpt::harness_test::SumWithTimers>(); }, key_of);
   EXPECT_THROW(h.open(), ckpt::ConfigError);  // the factory made nothing
 }
 

@@ -19,7 +19,7 @@
 #include <string>
 #include <vector>
 
-namespace ckpt::test {
+namespace ckpt::harness_test {
 
 struct Event {
   std::string key;
@@ -163,4 +163,4 @@ class ScheduleSource final : public Source<Event> {
   std::int64_t watermark_ = no_timestamp;
 };
 
-}  // namespace ckpt::test
+}  // namespace ckpt::harness_test
