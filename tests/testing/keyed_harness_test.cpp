@@ -275,6 +275,40 @@ TEST(KeyedHarness, OptionsAreValidated) {
   EXPECT_THROW(h.open(), ckpt::ConfigError);  // the factory made nothing
 }
 
+/// Flips a bool per key and emits the new value.
+template <class K>
+class Flip final : public ckpt::KeyedProcessFunction<K, K, bool> {
+ public:
+  void initialize_state(ckpt::FunctionInitializationContext& ctx) override {
+    on_ = ctx.keyed_state_backend<K>().get_state(ckpt::ValueStateDescriptor<bool>{"on", false});
+  }
+  void process_element(const K&, typename ckpt::KeyedProcessFunction<K, K, bool>::Context&,
+                       ckpt::Collector<bool>& out) override {
+    on_.update(!on_.value());
+    out.collect(on_.value());
+  }
+
+ private:
+  ckpt::ValueState<bool> on_;
+};
+
+template <class K>
+void flip_restore_flip(K a, K b) {
+  ckpt::KeyedProcessFunctionTestHarness h([] { return std::make_unique<Flip<K>>(); }, [](const K& k) { return k; });
+  h.process_element(a);
+  h.process_element(b);
+  h.process_element(b);
+  h.restore(h.snapshot(1));  // bool values, written as raw bytes (with a raw or a cereal key column)
+  h.process_element(a);
+  h.process_element(b);
+  EXPECT_THAT(h.extract_output_values(), ElementsAre(false, true));
+}
+
+TEST(KeyedHarness, BoolStateSurvivesARestore) {
+  flip_restore_flip<std::string>("a", "b");
+  flip_restore_flip<std::int64_t>(1, 2);
+}
+
 TEST(HarnessGTestSupport, RecordMatchersDescribeAndExplain) {
   using ::testing::Not;
   const ckpt::Record<std::string> r{"apple", 10};
