@@ -12,6 +12,8 @@
 //   CKPT_S3_TEST_ENDPOINT=http://127.0.0.1:4568 ckpt_s3_bench [--benchmark_* flags]
 #include <ckpt/fs/local_file_system.hpp>
 #include <ckpt/s3/file_system.hpp>
+#include <ckpt/state/keyed_state_backend.hpp>
+#include <ckpt/storage/checkpoint_storage.hpp>
 
 #include <benchmark/benchmark.h>
 
@@ -72,8 +74,50 @@ void write_files(ckpt::fs::FileSystem& fs, const std::string& dir, int files, st
   }
 }
 
+/// Keyed state for the checkpoint workloads: 2M keys of barely compressible values.
+ckpt::KeyedStateBackend<std::uint64_t>& state() {
+  static auto backend = [] {
+    auto b = std::make_unique<ckpt::KeyedStateBackend<std::uint64_t>>();
+    auto v = b->get_state(ckpt::ValueStateDescriptor<std::uint64_t>{"v"});
+    std::mt19937_64 rng(7);
+    for (std::uint64_t k = 0; k < 2'000'000; ++k) {
+      b->set_current_key(k);
+      v.update(rng());
+    }
+    return b;
+  }();
+  return *backend;
+}
+constexpr std::size_t state_bytes = 2'000'000 * 16;
+
+/// One checkpoint storage per target file system, kept for the whole run.
+ckpt::CheckpointStorage& storage_on(ckpt::fs::FileSystem& fs) {
+  static std::map<ckpt::fs::FileSystem*, std::unique_ptr<ckpt::CheckpointStorage>> storages;
+  auto& s = storages[&fs];
+  if (!s) s = std::make_unique<ckpt::CheckpointStorage>(std::shared_ptr<ckpt::fs::FileSystem>(&fs, [](auto*) {}));
+  return *s;
+}
+
+void take_checkpoint(ckpt::fs::FileSystem& fs) {
+  auto& storage = storage_on(fs);
+  auto pending = storage.begin_checkpoint(storage.next_checkpoint_id(), 0);
+  pending->write({"bench", 0, 1, state().begin_snapshot(pending->id()), std::nullopt});
+  pending->complete();
+}
+
 std::vector<Workload> workloads() {
   std::vector<Workload> w;
+  // A full checkpoint of keyed state: serialize, compress, upload, publish the manifest.
+  w.push_back({"checkpoint 2M keys", state_bytes, [](ckpt::fs::FileSystem&) { state(); },
+               [](ckpt::fs::FileSystem& fs, benchmark::State&, int) { take_checkpoint(fs); }});
+  // Restoring it: find the latest, verify, download, decompress, rebuild the maps.
+  w.push_back({"restore 2M keys", state_bytes, [](ckpt::fs::FileSystem& fs) { take_checkpoint(fs); },
+               [](ckpt::fs::FileSystem& fs, benchmark::State&, int) {
+                 auto snapshot = storage_on(fs).restore_latest();
+                 ckpt::KeyedStateBackend<std::uint64_t> restored;
+                 snapshot->restore("bench", &restored, nullptr);
+                 benchmark::DoNotOptimize(restored.max_parallelism());
+               }});
   // A checkpoint's data files: 64 MiB in 8 files of 8 MiB, appended 1 MiB at a time.
   w.push_back({"write 8 x 8 MiB", 64 * mib, {}, [](ckpt::fs::FileSystem& fs, benchmark::State& state, int i) {
                  const std::string dir = "write8/iter-" + std::to_string(i);

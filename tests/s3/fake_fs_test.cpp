@@ -28,10 +28,12 @@ using namespace std::chrono_literals;
 using FakeServer = FakeS3Test;
 
 TEST_F(FakeServer, PartsAreUploadedInParallel) {
-  auto fs = make_fs(options().with_upload_threads(3));
+  // The server holds parts, so the client must not time them out meanwhile
+  // (a busy machine can take a while to get three on the wire).
+  auto fs = make_fs(options().with_upload_threads(3).with_timeouts(std::chrono::seconds(2), std::chrono::seconds(120)));
   // Hold each part until three are on the wire at once (or give up after a while).
   server_.set_fault([&](const FakeRequest& r) {
-    if (r.op == "UploadPart" && r.number <= 3) server_.wait_active("UploadPart", 3, 20s);
+    if (r.op == "UploadPart" && r.number <= 3) server_.wait_active("UploadPart", 3, 60s);
     return Fault::none();
   });
   const auto data = pattern(5 * S3Options::min_part_size + 3, 31);

@@ -4,12 +4,17 @@
 //
 //   ckpt_s3_kill_child upload <root-uri> <path>   a multipart upload, never committed
 //   ckpt_s3_kill_child lock <root-uri> <path>     holds a lock
+//   ckpt_s3_kill_child checkpoint <root-uri> <n>  checkpoint 1 (n keys), then a
+//                                                 large checkpoint 2 (multipart)
 //
 // The server comes from the CKPT_S3_TEST_* environment, as for the tests.
 #include "server_env.hpp"
 #include "test_data.hpp"
 
 #include <ckpt/s3/file_system.hpp>
+#include <ckpt/storage/checkpoint_storage.hpp>
+
+#include "s3_checkpoint_workload.hpp"
 
 #include <cstdio>
 #include <exception>
@@ -19,7 +24,7 @@
 
 int main(int argc, char** argv) {
   if (argc != 4) {
-    std::fprintf(stderr, "usage: %s upload|lock <root-uri> <path>\n", argv[0]);
+    std::fprintf(stderr, "usage: %s upload|lock|checkpoint <root-uri> <path|keys>\n", argv[0]);
     return 2;
   }
   try {
@@ -30,6 +35,23 @@ int main(int argc, char** argv) {
     }
     const std::string mode = argv[1];
     auto fs = ckpt::s3::S3FileSystem::make(argv[2], ckpt::s3::test::server_options(*env).with_upload_threads(2));
+    if (mode == "checkpoint") {
+      ckpt::CheckpointStorage storage(fs);
+      const auto keys = std::stoull(argv[3]);
+      ckpt::s3::test::BlobOperator op;
+      op.fill(keys, 1);
+      op.checkpoint(storage, 1);
+      std::printf("complete 1\n");
+      std::fflush(stdout);
+      op.fill(keys * 16, 2);  // large: a multipart upload of its state file
+      op.checkpoint(storage, 2);
+      std::printf("complete 2\n");
+      std::fflush(stdout);
+      char c;
+      while (::read(STDIN_FILENO, &c, 1) > 0) {
+      }
+      return 0;
+    }
     std::unique_ptr<ckpt::fs::Lock> lock;  // held until the kill
     if (mode == "lock") {
       lock = fs->try_lock(argv[3]);

@@ -17,8 +17,7 @@
 #include <ckpt/runtime/checkpoint_stats.hpp>
 #include <ckpt/storage/checkpoint_storage.hpp>
 
-#include <boost/asio/post.hpp>
-#include <boost/asio/thread_pool.hpp>
+#include <ckpt/detail/worker_pool.hpp>
 
 #include <algorithm>
 #include <atomic>
@@ -151,7 +150,7 @@ class CheckpointCoordinator {
       ++f.writes_in_flight;
     }
     auto task = std::make_shared<ParticipantSnapshot>(std::move(snapshot));
-    boost::asio::post(writers_, [this, participant, id, pending, task] {
+    writers_.post([this, participant, id, pending, task] {
       std::optional<ParticipantStats> written;
       std::string failure;
       try {
@@ -525,7 +524,7 @@ class CheckpointCoordinator {
   CheckpointStorage& storage_;
   CheckpointConfig config_;
   Clock& clock_;
-  boost::asio::thread_pool writers_;
+  detail::WorkerPool writers_;
   mutable std::mutex mutex_;
   std::vector<Participant> participants_;
   std::vector<CheckpointListenerHook> listeners_;

@@ -137,11 +137,13 @@ struct Manifest {
 
 inline Bytes encode_manifest(const Manifest& m) {
   Bytes body = serial::encode(m);
-  Bytes out(manifest_header_size);
+  Bytes out(manifest_header_size);  // uninitialised: every byte is written below
   const std::uint64_t size = body.size();
   const std::uint64_t checksum = hash64(body);
+  const std::uint32_t reserved = 0;
   std::memcpy(out.data(), manifest_magic.data(), 8);
   std::memcpy(out.data() + 8, &manifest_format_version, 4);
+  std::memcpy(out.data() + 12, &reserved, 4);
   std::memcpy(out.data() + 16, &size, 8);
   std::memcpy(out.data() + 24, &checksum, 8);
   out.insert(out.end(), body.begin(), body.end());

@@ -9,8 +9,7 @@
 #include <ckpt/snapshot/state_file_writer.hpp>
 #include <ckpt/state/keyed_snapshot_job.hpp>
 
-#include <boost/asio/post.hpp>
-#include <boost/asio/thread_pool.hpp>
+#include <ckpt/detail/worker_pool.hpp>
 
 #include <algorithm>
 #include <cstdint>
@@ -29,10 +28,7 @@ class CompressionPool {
   /// `threads` 0 means one per hardware thread; 1 means no pool (the caller's thread).
   explicit CompressionPool(unsigned threads)
       : threads_(threads == 0 ? std::max(1u, std::thread::hardware_concurrency()) : threads) {
-    if (threads_ > 1) pool_ = std::make_unique<boost::asio::thread_pool>(threads_);
-  }
-  ~CompressionPool() {
-    if (pool_) pool_->join();
+    if (threads_ > 1) pool_ = std::make_unique<WorkerPool>(threads_);
   }
   CompressionPool(const CompressionPool&) = delete;
   CompressionPool& operator=(const CompressionPool&) = delete;
@@ -81,7 +77,7 @@ class CompressionPool {
           return r;
         });
         in_flight.push_back(task->get_future());
-        boost::asio::post(*pool_, [task] { (*task)(); });
+        pool_->post([task] { (*task)(); });
       }
     };
     for (auto kg = range.begin; kg < range.end; ++kg) {
@@ -101,7 +97,7 @@ class CompressionPool {
   }
 
   unsigned threads_;
-  std::unique_ptr<boost::asio::thread_pool> pool_;
+  std::unique_ptr<WorkerPool> pool_;
 };
 
 }  // namespace ckpt::detail
