@@ -18,6 +18,8 @@
 #include <ckpt/runtime/output.hpp>
 #include <ckpt/function/stream_functions.hpp>
 #include <ckpt/state/timer_service.hpp>
+#include <ckpt/runtime/keyed_process_operator.hpp>
+#include <ckpt/runtime/timestamped_collector.hpp>
 #include <ckpt/state/keyed_state_backend.hpp>
 #include <ckpt/state/operator_state_store.hpp>
 #include <ckpt/storage/snapshot_reader.hpp>
@@ -169,21 +171,17 @@ class StreamTask : public CheckpointParticipant {
   std::jthread thread_;
 };
 
-/// Collects a function's output into the task's Output, stamping it with the
+/// Collects a function's output into the task's Output, stamped with the
 /// event time of the input being processed.
 template <class T>
-class OutputCollector final : public Collector<T> {
+class OutputCollector final : public TimestampedCollector<T> {
  public:
   explicit OutputCollector(Output<T>* out) : out_(out) {}
-  void collect(T value) override {
-    if (out_) out_->emit(Record<T>{std::move(value), timestamp});
-  }
-  void collect_with_timestamp(T value, std::int64_t ts) override {
-    if (out_) out_->emit(Record<T>{std::move(value), ts});
-  }
-  std::int64_t timestamp = no_timestamp;
 
  private:
+  void emit(Record<T> record) override {
+    if (out_) out_->emit(std::move(record));
+  }
   Output<T>* out_;
 };
 
@@ -392,7 +390,7 @@ class ProcessTask final : public InputTask<In> {
  protected:
   StreamFunction& function() override { return *fn_; }
   void process(Record<In>& r) override {
-    collector_.timestamp = r.timestamp;
+    collector_.set_timestamp(r.timestamp);
     fn_->process_element(r.value, collector_);
   }
   void on_watermark(std::int64_t wm) override { output_->broadcast_control(Watermark{wm}); }
@@ -409,6 +407,8 @@ class ProcessTask final : public InputTask<In> {
   OutputCollector<Out> collector_;
 };
 
+/// A keyed process function's task: the per-record and per-timer logic is
+/// KeyedProcessOperator's, shared with the test harness.
 template <class K, class In, class Out>
 class KeyedProcessTask final : public InputTask<In> {
  public:
@@ -418,74 +418,33 @@ class KeyedProcessTask final : public InputTask<In> {
                    TaskEnvironment& env, std::shared_ptr<InputGate<In>> gate, std::unique_ptr<Function> fn,
                    std::function<K(const In&)> key_of, std::unique_ptr<Output<Out>> output)
       : InputTask<In>(std::move(uid), subtask, parallelism, env, std::move(gate)),
-        backend_([&] {
-          auto o = KeyedStateBackendOptions::for_subtask(subtask, parallelism, max_parallelism);
-          o.clock = env.clock;
-          return o;
-        }()),
-        fn_(std::move(fn)),
-        key_of_(std::move(key_of)),
         output_(std::move(output)),
         collector_(output_.get()),
-        context_(*this) {}
+        operator_(subtask, parallelism, max_parallelism, *env.clock, std::move(fn), std::move(key_of), collector_) {}
 
  protected:
-  KeyedStateBackendBase* keyed() override { return &backend_; }
-  StreamFunction& function() override { return *fn_; }
-  void after_initialize() override {
-    timers_ = std::make_unique<InternalTimerService<K>>(backend_, [clock = this->env_.clock] { return clock->epoch_millis(); });
-  }
+  KeyedStateBackendBase* keyed() override { return &operator_.backend(); }
+  StreamFunction& function() override { return operator_.function(); }
+  void after_initialize() override { operator_.open(); }
 
-  void process(Record<In>& r) override {
-    backend_.set_current_key(key_of_(r.value));
-    collector_.timestamp = r.timestamp;
-    context_.timestamp_ = r.timestamp;
-    fn_->process_element(r.value, context_, collector_);
-  }
+  void process(Record<In>& r) override { operator_.process_element(r); }
   void on_watermark(std::int64_t wm) override {
-    timers_->advance_watermark(wm, [&](const K&, std::int64_t t, TimeDomain d) { fire(t, d); });
+    operator_.process_watermark(wm);
     output_->broadcast_control(Watermark{wm});
   }
-  std::optional<std::int64_t> next_deadline() override { return timers_->next_processing_time(); }
-  void on_deadline(std::int64_t now) override {
-    timers_->advance_processing_time(now, [&](const K&, std::int64_t t, TimeDomain d) { fire(t, d); });
-  }
+  std::optional<std::int64_t> next_deadline() override { return operator_.next_processing_time(); }
+  void on_deadline(std::int64_t now) override { operator_.advance_processing_time(now); }
   void forward_barrier(const CheckpointBarrier& b) override { output_->broadcast_control(b); }
   void flush() override { output_->flush(); }
   void finish() override {
-    fn_->close();
+    operator_.function().close();
     output_->broadcast_control(EndOfStream{});
   }
 
  private:
-  class Context final : public Function::OnTimerContext {
-   public:
-    explicit Context(KeyedProcessTask& task) : task_(task) {}
-    const K& current_key() const override { return task_.backend_.current_key(); }
-    std::int64_t timestamp() const override { return timestamp_; }
-    TimerService& timer_service() override { return *task_.timers_; }
-    TimeDomain time_domain() const override { return domain_; }
-    std::int64_t timestamp_ = no_timestamp;
-    TimeDomain domain_ = TimeDomain::event_time;
-
-   private:
-    KeyedProcessTask& task_;
-  };
-
-  void fire(std::int64_t t, TimeDomain d) {
-    context_.timestamp_ = d == TimeDomain::event_time ? t : no_timestamp;
-    context_.domain_ = d;
-    collector_.timestamp = context_.timestamp_;
-    fn_->on_timer(t, context_, collector_);
-  }
-
-  KeyedStateBackend<K> backend_;
-  std::unique_ptr<Function> fn_;
-  std::function<K(const In&)> key_of_;
   std::unique_ptr<Output<Out>> output_;
   OutputCollector<Out> collector_;
-  Context context_;
-  std::unique_ptr<InternalTimerService<K>> timers_;
+  KeyedProcessOperator<K, In, Out> operator_;  // after the collector it writes to
 };
 
 template <class In>

@@ -74,7 +74,18 @@ namespace detail {
 template <class T>
 std::vector<T> read_column(InputArchive& ar, std::uint64_t n) {
   std::vector<T> out;
-  if constexpr (is_bulk_serializable_v<T>) {
+  if constexpr (std::is_same_v<T, bool>) {
+    // std::vector<bool> has no data(): one byte per value, each 0 or 1.
+    if (n > ar.remaining())
+      ar.fail(errc::limit_exceeded, "a section claims " + std::to_string(n) + " bool entries but only " +
+                                        std::to_string(ar.remaining()) + " bytes remain");
+    const auto bytes = ar.take(static_cast<std::size_t>(n));
+    out.reserve(bytes.size());
+    for (const auto b : bytes) {
+      if (std::to_integer<unsigned>(b) > 1) ar.fail(errc::corrupt_data, "a bool column holds a byte other than 0 or 1");
+      out.push_back(b != std::byte{0});
+    }
+  } else if constexpr (is_bulk_serializable_v<T>) {
     if (n > ar.remaining() / sizeof(T))
       ar.fail(errc::limit_exceeded, "a section claims " + std::to_string(n) + " entries of " +
                                         std::to_string(sizeof(T)) + " bytes but only " +

@@ -20,6 +20,7 @@
 #include <optional>
 #include <string>
 #include <utility>
+#include <vector>
 
 namespace ckpt {
 
@@ -74,6 +75,11 @@ class InternalTimerService final : public TimerService {
     return processing_index_.begin()->first;
   }
   std::size_t size() const { return event_index_.size() + processing_index_.size(); }
+  /// Every timer of `domain` as (timestamp, key), in firing order.
+  std::vector<std::pair<std::int64_t, K>> timers(TimeDomain domain) const {
+    const auto& index = domain == TimeDomain::event_time ? event_index_ : processing_index_;
+    return {index.begin(), index.end()};
+  }
 
   /// Re-reads every timer from the state (after the backend was restored).
   void rebuild_index() {
