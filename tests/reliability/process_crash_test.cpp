@@ -90,7 +90,7 @@ void check_after_crash(Storage& s, std::uint64_t reported, std::uint64_t begun, 
   }
   (id == std::max(reported, s.floor) ? tally.restored_reported : tally.restored_newer)++;
   s.floor = id;
-  const auto left = ckpt::rel::leftovers(*storage, s.dir->path());
+  const auto left = ckpt::rel::leftovers(*storage, ckpt::rel::local_names(s.dir->path()));
   ASSERT_TRUE(left.empty()) << what << ": " << left.front();
 }
 

@@ -7,7 +7,9 @@
 #include <ckpt/fs/temporary_name.hpp>
 #include <ckpt/storage/checkpoint_storage.hpp>
 
+#include <algorithm>
 #include <cstdint>
+#include <functional>
 #include <cstdlib>
 #include <filesystem>
 #include <set>
@@ -38,12 +40,28 @@ inline std::uint64_t iterations(std::uint64_t ci, std::uint64_t long_count, std:
   return n;
 }
 
+/// Every name in a directory (relative to the storage root), temporaries
+/// included; empty when there is no such directory.
+using RawNames = std::function<std::vector<std::string>(const std::string& dir)>;
+
+/// RawNames of a local directory tree.
+inline RawNames local_names(std::filesystem::path root) {
+  return [root = std::move(root)](const std::string& dir) {
+    std::vector<std::string> out;
+    std::error_code ec;
+    const auto path = dir.empty() ? root : root / dir;
+    if (!std::filesystem::is_directory(std::filesystem::symlink_status(path, ec))) return out;
+    for (const auto& e : std::filesystem::directory_iterator(path, ec)) out.push_back(e.path().filename().string());
+    std::sort(out.begin(), out.end());
+    return out;
+  };
+}
+
 /// Problems with what a crashed writer may leave, once a CheckpointStorage
-/// has been opened on `root` (a local directory) again: temporaries anywhere,
-/// checkpoint directories without a manifest, more complete checkpoints than
-/// retained, shared files no retained checkpoint references.
-inline std::vector<std::string> leftovers(CheckpointStorage& storage, const std::filesystem::path& root) {
-  namespace stdfs = std::filesystem;
+/// has been opened on the directory again: temporaries in any directory ckpt
+/// writes, checkpoint directories without a manifest, more complete
+/// checkpoints than retained, shared files no retained checkpoint references.
+inline std::vector<std::string> leftovers(CheckpointStorage& storage, const RawNames& names) {
   std::vector<std::string> out;
   std::set<std::string> referenced;
   for (const auto& info : storage.checkpoints()) {
@@ -53,18 +71,31 @@ inline std::vector<std::string> leftovers(CheckpointStorage& storage, const std:
         for (const auto& f : s.files)
           if (f.shared) referenced.insert(f.path);
   }
+  const auto temporaries = [&](const std::string& dir) {
+    for (const auto& name : names(dir))
+      if (fs::is_temporary_name(name)) out.push_back("temporary file left: " + fs::join(dir, name));
+  };
+  temporaries("");
   std::uint32_t checkpoints = 0;
-  for (auto it = stdfs::recursive_directory_iterator(root); it != stdfs::recursive_directory_iterator(); ++it) {
-    const auto name = it->path().filename().string();
-    const auto rel = stdfs::relative(it->path(), root).string();
-    if (fs::is_temporary_name(name)) out.push_back("temporary file left: " + rel);
-    if (it.depth() == 0 && it->is_directory() && layout::parse_checkpoint_dir(name)) {
-      ++checkpoints;
-      if (!stdfs::exists(it->path() / manifest_file_name)) out.push_back("checkpoint without a manifest left: " + rel);
-    }
-    if (it.depth() == 1 && rel.starts_with("shared/") && !referenced.count(name))
-      out.push_back("unreferenced shared file left: " + rel);
+  for (const auto& name : names("")) {
+    if (!layout::parse_checkpoint_dir(name)) continue;
+    ++checkpoints;
+    const auto inside = names(name);
+    if (std::find(inside.begin(), inside.end(), manifest_file_name) == inside.end())
+      out.push_back("checkpoint without a manifest left: " + name);
+    temporaries(name);
   }
+  for (const auto& name : names(std::string(layout::shared_dir))) {
+    if (fs::is_temporary_name(name)) {
+      out.push_back("temporary file left: shared/" + name);
+    } else if (!referenced.count(name)) {
+      out.push_back("unreferenced shared file left: shared/" + name);
+    }
+  }
+  const auto& savepoints = storage.options().savepoint_directory;
+  temporaries(savepoints);
+  for (const auto& name : names(savepoints))
+    if (layout::parse_savepoint_dir(name)) temporaries(fs::join(savepoints, name));
   if (checkpoints > storage.options().retained_checkpoints)
     out.push_back(std::to_string(checkpoints) + " checkpoint directories, more than the " +
                   std::to_string(storage.options().retained_checkpoints) + " retained");

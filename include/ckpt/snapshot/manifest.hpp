@@ -137,7 +137,7 @@ struct Manifest {
 
 inline Bytes encode_manifest(const Manifest& m) {
   Bytes body = serial::encode(m);
-  Bytes out(manifest_header_size);
+  Bytes out(manifest_header_size, std::byte{0});  // Bytes leaves new bytes uninitialised: the reserved field must be 0
   const std::uint64_t size = body.size();
   const std::uint64_t checksum = hash64(body);
   std::memcpy(out.data(), manifest_magic.data(), 8);
