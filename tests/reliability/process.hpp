@@ -33,9 +33,10 @@ class Child {
  public:
   /// Starts `program args...` with `env` added to this process's environment
   /// and CKPT_REPORT_FD set; with `stdin_pipe` its stdin is a pipe the parent
-  /// holds (close_stdin() ends it).
+  /// holds (close_stdin() ends it); with `capture_output` its stdout and
+  /// stderr go to the report pipe too.
   Child(const std::string& program, const std::vector<std::string>& args,
-        const std::map<std::string, std::string>& env, bool stdin_pipe = false) {
+        const std::map<std::string, std::string>& env, bool stdin_pipe = false, bool capture_output = false) {
     int report[2];
     if (::pipe2(report, O_CLOEXEC) != 0) throw std::system_error(errno, std::generic_category(), "pipe2");
     int input[2] = {-1, -1};
@@ -64,6 +65,10 @@ class Child {
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_adddup2(&actions, report[1], child_report_fd);  // dup2 clears O_CLOEXEC
     if (stdin_pipe) posix_spawn_file_actions_adddup2(&actions, input[0], STDIN_FILENO);
+    if (capture_output) {
+      posix_spawn_file_actions_adddup2(&actions, report[1], STDOUT_FILENO);
+      posix_spawn_file_actions_adddup2(&actions, report[1], STDERR_FILENO);
+    }
     const int rc = ::posix_spawn(&pid_, program.c_str(), &actions, nullptr, argv.data(), envp.data());
     posix_spawn_file_actions_destroy(&actions);
     ::close(report[1]);
