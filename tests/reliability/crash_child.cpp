@@ -9,7 +9,8 @@
 //
 // Every system call goes through a counting Os around PosixOs; with
 // CKPT_KILL_AT=n the child SIGKILLs itself at the n-th call of kind
-// CKPT_KILL_OP ("any", "write", "fsync-file", "fsync-dir", "rename", ...),
+// CKPT_KILL_OP ("any", "write", "fsync-file", "fsync-dir", "rename", ..., or
+// "<kind>@<phase>", e.g. "rename@manifest", counted within that phase),
 // before the call or, with CKPT_KILL_AFTER=1, right after it returned -- so the
 // kill lands exactly inside the write, fsync, rename and manifest sequence.
 //
@@ -162,13 +163,16 @@ class CountingOs final : public ckpt::fs::Os {
       phase = "manifest-sync";
   }
 
-  // Counts the call; true when it is the one to die at.
+  // Counts the call (by kind, by kind in this phase, and in all); true when
+  // it is the one to die at.
   bool due(const char* kind) {
     std::lock_guard lock(mutex_);
     const auto n = ++counts_[kind];
     const auto total = ++counts_["any"];
+    const auto in_phase = ++counts_[std::string(kind) + "@" + phase.load()];
     if (kill_at_ == 0) return false;
     if (kill_op_ == "any") return total == kill_at_;
+    if (kill_op_.find('@') != std::string::npos) return kill_op_ == std::string(kind) + "@" + phase.load() && in_phase == kill_at_;
     return kill_op_ == kind && n == kill_at_;
   }
   void enter(const char* kind) {

@@ -120,9 +120,12 @@ TEST(ProcessCrash, SigkillAtAnyMomentLosesNothingReportedComplete) {
   }
 
   // Kinds of call to die at; "any" spreads kills evenly over all calls, the
-  // others make sure each step of a publication is hit often.
-  const std::vector<std::string> targets = {"any",       "any",    "any",   "write", "fsync-file", "fsync-dir",
-                                            "fsync-dir", "rename", "close", "unlink", "mkdir",     "open"};
+  // others make sure each step of writing and publishing is hit often.
+  const std::vector<std::string> targets = {
+      "any",          "any",        "any",    "write",  "fsync-file", "fsync-dir", "rename", "close",
+      "unlink",       "mkdir",      "open",   "write@write", "fsync-file@write", "rename@write",
+      "fsync-dir@write", "write@manifest", "fsync-file@manifest", "rename@manifest", "fsync-dir@manifest-sync",
+      "unlink@retention"};
   std::mt19937_64 rng(20240611);
   Tally tally;
   const auto start = std::chrono::steady_clock::now();
