@@ -62,6 +62,63 @@ TEST(ManifestEncoding, HeaderIsFullyDefinedWhateverTheHeapHeld) {
   EXPECT_EQ(child.exit_code(), 0) << "the manifest's header holds undefined bytes (" << child.describe_status() << ")";
 }
 
+// A bool is one byte, 0 or 1: anything else is damage, not a value (loading
+// it into a bool is undefined behaviour; the manifest fuzzer found it within
+// seconds, in the manifest's optional base checkpoint id). Both ways ckpt
+// reads a bool: through cereal (manifests, indexes) and in bulk (state columns).
+TEST(Decoding, ABoolThatIsNeitherZeroNorOneIsCorruption) {
+  ckpt::Manifest m;
+  m.checkpoint_id = 1;
+  auto body = ckpt::serial::encode(m);
+  body.at(8 + 8 + 1 + 8) = std::byte{2};  // id, timestamp, kind, empty name, then "has a base id"
+  try {
+    (void)ckpt::decode_manifest(ckpt::rel::frame_manifest(body), "chk-1/_metadata");
+    ADD_FAILURE() << "a bool of 2 was accepted";
+  } catch (const ckpt::CorruptionError& e) {
+    EXPECT_EQ(e.code(), ckpt::errc::corrupt_data) << e.what();
+    EXPECT_EQ(e.path(), "chk-1/_metadata");
+  }
+
+  ckpt::KeyedStateBackend<std::uint64_t> backend;
+  auto flag = backend.get_state(ckpt::ValueStateDescriptor<bool>{"flag"});
+  backend.set_current_key(7);
+  flag.update(true);
+  auto snapshot = backend.snapshot();
+  snapshot.origin = "chk-1/op-0.state";
+  ASSERT_EQ(snapshot.key_groups.size(), 1u);
+  snapshot.key_groups[0].data.back() = std::byte{2};  // the one value, stored in bulk
+  ckpt::KeyedStateBackend<std::uint64_t> restored;
+  (void)restored.get_state(ckpt::ValueStateDescriptor<bool>{"flag"});
+  try {
+    restored.restore(snapshot);
+    ADD_FAILURE() << "a bool of 2 was restored";
+  } catch (const ckpt::CorruptionError& e) {
+    EXPECT_EQ(e.code(), ckpt::errc::corrupt_data) << e.what();
+    EXPECT_EQ(e.path(), "chk-1/op-0.state");
+  }
+}
+
+// A section claiming no entries restores to nothing -- without copying 0 bytes
+// to or from a null pointer, which is undefined behaviour (the state-file
+// fuzzer found it; UBSan in the asan preset checks this test).
+TEST(Decoding, ASectionWithNoEntriesRestoresToNothing) {
+  ckpt::KeyedStateBackend<std::uint64_t> backend;
+  auto tags = backend.get_map_state(ckpt::MapStateDescriptor<std::string, std::int64_t>{"tags"});
+  backend.set_current_key(3);
+  tags.put("a", 1);
+  auto snapshot = backend.snapshot();
+  ASSERT_EQ(snapshot.key_groups.size(), 1u);
+  ckpt::Bytes block;
+  ckpt::serial::OutputArchive ar(block);
+  ar(std::uint32_t{1}, std::uint32_t{0}, std::uint64_t{8}, std::uint64_t{0});  // one section of state 0: no entries
+  snapshot.key_groups[0].data = block;
+  ckpt::KeyedStateBackend<std::uint64_t> restored;
+  auto restored_tags = restored.get_map_state(ckpt::MapStateDescriptor<std::string, std::int64_t>{"tags"});
+  restored.restore(snapshot);
+  restored.set_current_key(3);
+  EXPECT_TRUE(restored_tags.is_empty());
+}
+
 /// A storage with checkpoints 1 and 2 of the job (both retained).
 struct Fixture {
   explicit Fixture(bool incremental)

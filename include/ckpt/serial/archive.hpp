@@ -118,6 +118,14 @@ template <class T>
 inline void CEREAL_LOAD_FUNCTION_NAME(InputArchive& ar, T& t) {
   ar.loadBinary(std::addressof(t), sizeof(t));
 }
+/// A bool is one byte, 0 or 1: any other byte is damage (and loading it into
+/// a bool would be undefined behaviour).
+inline void CEREAL_LOAD_FUNCTION_NAME(InputArchive& ar, bool& b) {
+  std::uint8_t byte = 0;
+  ar.loadBinary(&byte, 1);
+  if (byte > 1) ar.fail(errc::corrupt_data, "a bool at offset " + std::to_string(ar.position() - 1) + " holds " + std::to_string(byte));
+  b = byte != 0;
+}
 template <class T>
 inline void CEREAL_SAVE_FUNCTION_NAME(OutputArchive& ar, const cereal::NameValuePair<T>& t) {
   ar(t.value);
