@@ -26,6 +26,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <map>
 #include <memory>
 #include <random>
@@ -117,6 +118,54 @@ TEST(Decoding, ASectionWithNoEntriesRestoresToNothing) {
   restored.restore(snapshot);
   restored.set_current_key(3);
   EXPECT_TRUE(restored_tags.is_empty());
+}
+
+// A state restored before the program declares it is read when declared; if
+// its bytes are damaged then, the error still names the file they came from
+// (it used to say "<restored snapshot>"). A snapshot whose types do not match
+// what the program declares is named too.
+TEST(Decoding, ErrorsOfRestoredStateNameTheFile) {
+  ckpt::KeyedStateBackend<std::uint64_t> backend;
+  auto count = backend.get_state(ckpt::ValueStateDescriptor<std::int64_t>{"count"});
+  backend.set_current_key(7);
+  count.update(42);
+  auto snapshot = backend.snapshot();
+  snapshot.origin = "chk-1/counter-0.state";
+  ASSERT_EQ(snapshot.key_groups.size(), 1u);
+  {  // declared after restore(), with a section claiming 2 entries of which 1 is there
+    auto damaged = snapshot;
+    auto& data = damaged.key_groups[0].data;
+    const std::uint64_t two = 2;
+    std::memcpy(data.data() + 4 + 4 + 8, &two, 8);  // count, state index, length, then the entry count
+    ckpt::KeyedStateBackend<std::uint64_t> later;
+    later.restore(damaged);
+    try {
+      (void)later.get_state(ckpt::ValueStateDescriptor<std::int64_t>{"count"});
+      ADD_FAILURE() << "a damaged section was read";
+    } catch (const ckpt::CorruptionError& e) {
+      EXPECT_EQ(e.path(), "chk-1/counter-0.state") << e.what();
+      EXPECT_THAT(e.block(), HasSubstr("key group"));
+    }
+  }
+  for (const bool declared_first : {true, false}) {  // another type
+    ckpt::KeyedStateBackend<std::uint64_t> other;
+    if (declared_first) (void)other.get_state(ckpt::ValueStateDescriptor<std::string>{"count"});
+    try {
+      other.restore(snapshot);
+      if (!declared_first) (void)other.get_state(ckpt::ValueStateDescriptor<std::string>{"count"});
+      ADD_FAILURE() << "restored state of another type";
+    } catch (const ckpt::StateError& e) {
+      EXPECT_EQ(e.code(), ckpt::errc::state_type_mismatch);
+      EXPECT_THAT(e.what(), HasSubstr("chk-1/counter-0.state"));
+    }
+  }
+  ckpt::KeyedStateBackend<std::string> strings;
+  try {
+    strings.restore(snapshot);
+    ADD_FAILURE() << "restored u64 keys as strings";
+  } catch (const ckpt::Error& e) {
+    EXPECT_THAT(e.what(), HasSubstr("chk-1/counter-0.state"));
+  }
 }
 
 /// A storage with checkpoints 1 and 2 of the job (both retained).

@@ -48,14 +48,14 @@ for target in manifest state_file; do
   set -e
   runs=$(sed -n 's/^Done \([0-9]*\) runs in \([0-9]*\) second.*/\1/p' "$log" | tail -1)
   secs=$(sed -n 's/^Done \([0-9]*\) runs in \([0-9]*\) second.*/\2/p' "$log" | tail -1)
-  cov=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
+  rss=$(sed -n 's/^stat::peak_rss_mb: *//p' "$log" | tail -1)
   size=$(find "$corpus" -type f | wc -l)
   if [ "$rc" -ne 0 ]; then
     echo "fuzz.sh: $target failed (exit $rc); the log follows, the input is in $build/crash-$target-*" >&2
     tail -60 "$log" >&2
     status=1
   fi
-  summary+=("$target: ${runs:-?} executions in ${secs:-?} s (${cov:-?} units), corpus $size inputs, exit $rc")
+  summary+=("$target: ${runs:-?} executions in ${secs:-?} s, peak RSS ${rss:-?} MB, corpus $size inputs, exit $rc")
 done
 echo
 for line in "${summary[@]}"; do echo "[ fuzz ] $line"; done

@@ -230,11 +230,11 @@ class KeyedStateBackend final : public KeyedStateBackendBase {
     for (const auto& snap : snapshots) {
       if (snap.max_parallelism != max_parallelism_)
         throw RestoreError(errc::state_type_mismatch,
-                           "a snapshot taken with max parallelism " + std::to_string(snap.max_parallelism) +
+                           snap.origin + ": a snapshot taken with max parallelism " + std::to_string(snap.max_parallelism) +
                                " cannot be restored with max parallelism " + std::to_string(max_parallelism_) +
                                "; the max parallelism of a job is fixed once it has state");
       if (snap.key_type != type_name<Key>())
-        throw StateError(errc::state_type_mismatch, "the snapshot's keys are of type " + snap.key_type +
+        throw StateError(errc::state_type_mismatch, snap.origin + ": the snapshot's keys are of type " + snap.key_type +
                                                         "; this backend's are " + type_name<Key>());
       for (const auto& block : snap.key_groups) {
         if (!range_.contains(block.key_group)) continue;
@@ -248,15 +248,16 @@ class KeyedStateBackend final : public KeyedStateBackendBase {
         for (const auto& section : serial::parse_sections(block.data, snap.states.size(), context)) {
           const StateMeta& written = snap.states[section.state_index];
           if (auto* s = find(written.name)) {
-            check_compatible(s->table->meta(), written);
+            check_compatible(s->table->meta(), written, snap.origin);
             s->table->read_key_group(slot, section.payload, written, context, now);
           } else {
             auto& p = pending_[written.name];
             if (!p) p = std::make_shared<detail::PendingState>(detail::PendingState{written, {}});
             else if (!(p->meta == written))
-              throw RestoreError(errc::state_type_mismatch, "state '" + written.name +
+              throw RestoreError(errc::state_type_mismatch, snap.origin + ": state '" + written.name +
                                                                 "' has different types in the snapshots being restored");
             p->sections[slot] = std::make_shared<const Bytes>(section.payload.begin(), section.payload.end());
+            pending_origins_[written.name][slot] = snap.origin;  // to name the file if it fails when declared
           }
         }
       }
@@ -294,22 +295,23 @@ class KeyedStateBackend final : public KeyedStateBackendBase {
 
   /// A state restored as `written` may be read as `declared`: same kind, key
   /// and value types, and not written by a newer version of the value type.
-  static void check_compatible(const StateMeta& declared, const StateMeta& written) {
+  /// `origin` names the snapshot for the message.
+  static void check_compatible(const StateMeta& declared, const StateMeta& written, const std::string& origin) {
     if (declared.kind != written.kind || declared.key_type != written.key_type ||
         declared.value_type != written.value_type)
       throw StateError(errc::state_type_mismatch,
-                       "state '" + declared.name + "' is declared as " + describe(declared) +
+                       origin + ": state '" + declared.name + "' is declared as " + describe(declared) +
                            " but the snapshot holds " + describe(written));
     if (written.value_version > declared.value_version)
       throw StateError(errc::unsupported_version,
-                       "state '" + declared.name + "' was written by version " + std::to_string(written.value_version) +
-                           " of " + written.value_type + "; this program has version " +
-                           std::to_string(declared.value_version));
+                       origin + ": state '" + declared.name + "' was written by version " +
+                           std::to_string(written.value_version) + " of " + written.value_type +
+                           "; this program has version " + std::to_string(declared.value_version));
     // Same types, but a column written another way (is_bulk_serializable changed).
     if (declared.ttl == written.ttl &&
         (declared.key_encoding != written.key_encoding || declared.value_encoding != written.value_encoding))
       throw StateError(errc::state_type_mismatch,
-                       "state '" + declared.name + "' was written with another encoding of its types");
+                       origin + ": state '" + declared.name + "' was written with another encoding of its types");
   }
   static std::string describe(const StateMeta& m) {
     return std::string(to_string(m.kind)) + " state of " + m.value_type + " keyed by " + m.key_type;
@@ -361,13 +363,16 @@ class KeyedStateBackend final : public KeyedStateBackendBase {
 
     // Restored earlier but not declared until now: check and load it.
     if (const auto p = pending_.find(meta.name); p != pending_.end()) {
-      check_compatible(meta, p->second->meta);
+      auto& origins = pending_origins_[meta.name];
+      check_compatible(meta, p->second->meta, origins.empty() ? std::string("<restored snapshot>") : origins.begin()->second);
       const auto now = ctx_.now();
       for (const auto& [slot, bytes] : p->second->sections) {
         const auto block = "key group " + std::to_string(range_.begin + slot) + ", state '" + meta.name + "'";
-        e.table->read_key_group(slot, *bytes, p->second->meta, serial::ReadContext{"<restored snapshot>", block}, now);
+        const std::string origin = origins.count(slot) ? origins[slot] : std::string("<restored snapshot>");
+        e.table->read_key_group(slot, *bytes, p->second->meta, serial::ReadContext{origin, block}, now);
       }
       pending_.erase(p);
+      pending_origins_.erase(meta.name);
     }
     states_.push_back(std::move(e));
     return result;
@@ -379,6 +384,7 @@ class KeyedStateBackend final : public KeyedStateBackendBase {
   detail::KeyedContext<Key> ctx_;
   std::vector<StateEntry> states_;
   std::map<std::string, std::shared_ptr<detail::PendingState>, std::less<>> pending_;
+  std::map<std::string, std::map<std::size_t, std::string>, std::less<>> pending_origins_;  // the file of each pending section
   bool restored_ = false;
 };
 
