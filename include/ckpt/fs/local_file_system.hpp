@@ -631,10 +631,12 @@ class LocalFileSystem : public FileSystem {
     for (const auto& part : components(dir)) {
       walked = join(walked, part);
       auto r = os.open_at(cur->get(), part.c_str(), flags, 0);
+      bool created = false;
       if (r.error == ENOENT) {
         const int e = os.mkdir_at(cur->get(), part.c_str(), options_.dir_mode);
         if (e != 0 && e != EEXIST)
           throw error(e, path, std::string(what) + " directory '" + walked + "' for");
+        created = e == 0;
         r = os.open_at(cur->get(), part.c_str(), flags, 0);
       }
       if (!r.ok()) {
@@ -650,8 +652,14 @@ class LocalFileSystem : public FileSystem {
       }
       auto next = std::make_shared<const detail::Fd>(context_->os, r.value);
       if (context_->sync_directories && !durable_dirs_.contains(walked)) {
-        if (const int s = os.fsync(cur->get()); s != 0)
+        if (const int s = os.fsync(cur->get()); s != 0) {
+          // The new entry may never become durable (Linux drops what a failed
+          // fsync could not write, and a later fsync reports success): take
+          // back a directory we made, so the next attempt makes it anew
+          // instead of trusting a retried fsync.
+          if (created) static_cast<void>(os.unlink_at(cur->get(), part.c_str(), true));
           throw error(s, path, "sync the directory holding '" + walked + "' for");
+        }
         durable_dirs_.insert(walked);
       }
       cur = std::move(next);

@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <optional>
+#include <ostream>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -105,6 +106,8 @@ struct Uri {
   }
 
   friend bool operator==(const Uri&, const Uri&) = default;
+  /// Prints redacted(): a Uri streamed into a log or a test failure never shows a secret.
+  friend std::ostream& operator<<(std::ostream& out, const Uri& uri) { return out << uri.redacted(); }
 
  private:
   static ConfigError invalid(const std::string& what) { return ConfigError(errc::invalid_argument, what); }

@@ -11,6 +11,7 @@
 
 #include <cereal/cereal.hpp>
 
+#include <algorithm>
 #include <bit>
 #include <cstddef>
 #include <cstdint>
@@ -21,6 +22,7 @@
 #include <string_view>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 static_assert(std::endian::native == std::endian::little,
               "ckpt's snapshot format is little-endian; big-endian hosts are not supported");
@@ -116,6 +118,14 @@ template <class T>
 inline void CEREAL_LOAD_FUNCTION_NAME(InputArchive& ar, T& t) {
   ar.loadBinary(std::addressof(t), sizeof(t));
 }
+/// A bool is one byte, 0 or 1: any other byte is damage (and loading it into
+/// a bool would be undefined behaviour).
+inline void CEREAL_LOAD_FUNCTION_NAME(InputArchive& ar, bool& b) {
+  std::uint8_t byte = 0;
+  ar.loadBinary(&byte, 1);
+  if (byte > 1) ar.fail(errc::corrupt_data, "a bool at offset " + std::to_string(ar.position() - 1) + " holds " + std::to_string(byte));
+  b = byte != 0;
+}
 template <class T>
 inline void CEREAL_SAVE_FUNCTION_NAME(OutputArchive& ar, const cereal::NameValuePair<T>& t) {
   ar(t.value);
@@ -143,6 +153,37 @@ inline void CEREAL_SAVE_FUNCTION_NAME(OutputArchive& ar, const cereal::BinaryDat
 template <class T>
 inline void CEREAL_LOAD_FUNCTION_NAME(InputArchive& ar, cereal::BinaryData<T>& bd) {
   ar.loadBinary(bd.data, static_cast<std::size_t>(bd.size));
+}
+
+// -- vectors, without allocating for elements that are not there
+//
+// cereal's own vector load resizes to the claimed count before reading the
+// first element; the count is only checked against the bytes remaining, so a
+// hostile length makes count * sizeof(T) bytes of elements (a 16 MiB manifest,
+// 2 GB of OperatorManifests). Here a vector of fixed-size elements is checked
+// against count * sizeof(T), and any other grows only as its elements are read.
+// More specialized than cereal's overload for this archive, so it wins.
+
+template <class T, class A>
+  requires(!std::is_same_v<T, bool>)
+inline void CEREAL_LOAD_FUNCTION_NAME(InputArchive& ar, std::vector<T, A>& vector) {
+  std::uint64_t size = 0;
+  ar.loadBinary(&size, sizeof(size));
+  if constexpr (std::is_arithmetic_v<T>) {
+    if (size > ar.remaining() / sizeof(T))
+      ar.fail(errc::limit_exceeded, "a length field claims " + std::to_string(size) + " elements of " +
+                                        std::to_string(sizeof(T)) + " bytes at offset " +
+                                        std::to_string(ar.position()) + " but only " +
+                                        std::to_string(ar.remaining()) + " bytes remain");
+    vector.resize(static_cast<std::size_t>(size));
+    ar.loadBinary(vector.data(), static_cast<std::size_t>(size) * sizeof(T));
+  } else {
+    ar.check_length(size);
+    vector.clear();
+    // Reserve no more bytes than the input has left; grow as elements arrive.
+    vector.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(size, ar.remaining() / sizeof(T))));
+    for (std::uint64_t i = 0; i < size; ++i) ar(vector.emplace_back());
+  }
 }
 
 // -- whole values to and from bytes

@@ -70,6 +70,14 @@ void write_entries(Bytes& out, const Map& map) {
 }
 
 namespace detail {
+/// A bool stored in bulk is a byte, 0 or 1: any other byte is damage (and
+/// copying it into a bool would be undefined behaviour).
+inline void check_bools(InputArchive& ar, ByteSpan bytes) {
+  for (const auto b : bytes)
+    if (static_cast<std::uint8_t>(b) > 1)
+      ar.fail(errc::corrupt_data, "a bool holds " + std::to_string(static_cast<unsigned>(b)));
+}
+
 /// Reads a column of n values of T, checking n against the remaining bytes.
 template <class T>
 std::vector<T> read_column(InputArchive& ar, std::uint64_t n) {
@@ -80,11 +88,9 @@ std::vector<T> read_column(InputArchive& ar, std::uint64_t n) {
       ar.fail(errc::limit_exceeded, "a section claims " + std::to_string(n) + " bool entries but only " +
                                         std::to_string(ar.remaining()) + " bytes remain");
     const auto bytes = ar.take(static_cast<std::size_t>(n));
+    check_bools(ar, bytes);
     out.reserve(bytes.size());
-    for (const auto b : bytes) {
-      if (std::to_integer<unsigned>(b) > 1) ar.fail(errc::corrupt_data, "a bool column holds a byte other than 0 or 1");
-      out.push_back(b != std::byte{0});
-    }
+    for (const auto b : bytes) out.push_back(b != std::byte{0});
   } else if constexpr (is_bulk_serializable_v<T>) {
     if (n > ar.remaining() / sizeof(T))
       ar.fail(errc::limit_exceeded, "a section claims " + std::to_string(n) + " entries of " +
@@ -92,7 +98,7 @@ std::vector<T> read_column(InputArchive& ar, std::uint64_t n) {
                                         std::to_string(ar.remaining()) + " bytes remain");
     const auto bytes = ar.take(static_cast<std::size_t>(n) * sizeof(T));
     out.resize(static_cast<std::size_t>(n));
-    std::memcpy(out.data(), bytes.data(), bytes.size());
+    if (!bytes.empty()) std::memcpy(out.data(), bytes.data(), bytes.size());  // memcpy from or to null is UB, even for 0 bytes
   } else {
     ar.check_length(n);
     out.reserve(static_cast<std::size_t>(n));
@@ -121,6 +127,8 @@ void read_entries(ByteSpan payload, const ReadContext& context, Insert&& insert)
                                           std::to_string(ar.remaining()) + " bytes remain");
       const auto keys = ar.take(static_cast<std::size_t>(n) * sizeof(K));
       const auto values = ar.take(static_cast<std::size_t>(n) * sizeof(V));
+      if constexpr (std::is_same_v<K, bool>) detail::check_bools(ar, keys);
+      if constexpr (std::is_same_v<V, bool>) detail::check_bools(ar, values);
       detail::for_each_interleaved(static_cast<std::size_t>(n), [&](std::size_t i) {
         K key;
         V value;

@@ -289,18 +289,18 @@ class KeyedStateBackend final : public KeyedStateBackendBase {
       const auto& snap = headers[h];
       if (snap.max_parallelism != max_parallelism_)
         throw RestoreError(errc::state_type_mismatch,
-                           "a snapshot taken with max parallelism " + std::to_string(snap.max_parallelism) +
+                           snap.origin + ": a snapshot taken with max parallelism " + std::to_string(snap.max_parallelism) +
                                " cannot be restored with max parallelism " + std::to_string(max_parallelism_) +
                                "; the max parallelism of a job is fixed once it has state");
       if (snap.key_type != type_name<Key>())
-        throw StateError(errc::state_type_mismatch, "the snapshot's keys are of type " + snap.key_type +
+        throw StateError(errc::state_type_mismatch, snap.origin + ": the snapshot's keys are of type " + snap.key_type +
                                                         "; this backend's are " + type_name<Key>());
       for (const auto& written : snap.states) {
         RestoreTarget t;
         if (auto* s = find(written.name)) {
           t.table = s->table.get();
           try {
-            check_compatible(s->table->meta(), written);
+            check_compatible(s->table->meta(), written, snap.origin);
           } catch (...) {
             t.incompatible = std::current_exception();
           }
@@ -310,7 +310,8 @@ class KeyedStateBackend final : public KeyedStateBackendBase {
           if (!p) p = std::make_shared<detail::PendingState>(detail::PendingState{written, {}});
           else if (!(p->meta == written))
             t.incompatible = std::make_exception_ptr(RestoreError(
-                errc::state_type_mismatch, "state '" + written.name + "' has different types in the snapshots being restored"));
+                errc::state_type_mismatch,
+                snap.origin + ": state '" + written.name + "' has different types in the snapshots being restored"));
           t.pending = p;
         }
         targets[h].push_back(std::move(t));
@@ -349,6 +350,7 @@ class KeyedStateBackend final : public KeyedStateBackendBase {
           auto bytes = std::make_shared<const Bytes>(section.payload.begin(), section.payload.end());
           std::lock_guard lock(pending_mutex);
           t.pending->sections[slot] = std::move(bytes);
+          pending_origins_[written.name][slot] = snap.origin;  // to name the file if it fails when declared
         }
       }
     };
@@ -372,22 +374,23 @@ class KeyedStateBackend final : public KeyedStateBackendBase {
 
   /// A state restored as `written` may be read as `declared`: same kind, key
   /// and value types, and not written by a newer version of the value type.
-  static void check_compatible(const StateMeta& declared, const StateMeta& written) {
+  /// `origin` names the snapshot for the message.
+  static void check_compatible(const StateMeta& declared, const StateMeta& written, const std::string& origin) {
     if (declared.kind != written.kind || declared.key_type != written.key_type ||
         declared.value_type != written.value_type)
       throw StateError(errc::state_type_mismatch,
-                       "state '" + declared.name + "' is declared as " + describe(declared) +
+                       origin + ": state '" + declared.name + "' is declared as " + describe(declared) +
                            " but the snapshot holds " + describe(written));
     if (written.value_version > declared.value_version)
       throw StateError(errc::unsupported_version,
-                       "state '" + declared.name + "' was written by version " + std::to_string(written.value_version) +
-                           " of " + written.value_type + "; this program has version " +
-                           std::to_string(declared.value_version));
+                       origin + ": state '" + declared.name + "' was written by version " +
+                           std::to_string(written.value_version) + " of " + written.value_type +
+                           "; this program has version " + std::to_string(declared.value_version));
     // Same types, but a column written another way (is_bulk_serializable changed).
     if (declared.ttl == written.ttl &&
         (declared.key_encoding != written.key_encoding || declared.value_encoding != written.value_encoding))
       throw StateError(errc::state_type_mismatch,
-                       "state '" + declared.name + "' was written with another encoding of its types");
+                       origin + ": state '" + declared.name + "' was written with another encoding of its types");
   }
   static std::string describe(const StateMeta& m) {
     return std::string(to_string(m.kind)) + " state of " + m.value_type + " keyed by " + m.key_type;
@@ -439,13 +442,16 @@ class KeyedStateBackend final : public KeyedStateBackendBase {
 
     // Restored earlier but not declared until now: check and load it.
     if (const auto p = pending_.find(meta.name); p != pending_.end()) {
-      check_compatible(meta, p->second->meta);
+      auto& origins = pending_origins_[meta.name];
+      check_compatible(meta, p->second->meta, origins.empty() ? std::string("<restored snapshot>") : origins.begin()->second);
       const auto now = ctx_.now();
       for (const auto& [slot, bytes] : p->second->sections) {
         const auto block = "key group " + std::to_string(range_.begin + slot) + ", state '" + meta.name + "'";
-        e.table->read_key_group(slot, *bytes, p->second->meta, serial::ReadContext{"<restored snapshot>", block}, now);
+        const std::string origin = origins.count(slot) ? origins[slot] : std::string("<restored snapshot>");
+        e.table->read_key_group(slot, *bytes, p->second->meta, serial::ReadContext{origin, block}, now);
       }
       pending_.erase(p);
+      pending_origins_.erase(meta.name);
     }
     states_.push_back(std::move(e));
     return result;
@@ -458,6 +464,7 @@ class KeyedStateBackend final : public KeyedStateBackendBase {
   detail::KeyedContext<Key> ctx_;
   std::vector<StateEntry> states_;
   std::map<std::string, std::shared_ptr<detail::PendingState>, std::less<>> pending_;
+  std::map<std::string, std::map<std::size_t, std::string>, std::less<>> pending_origins_;  // the file of each pending section
   bool restored_ = false;
 };
 

@@ -639,6 +639,7 @@ void PendingSnapshot::abort() noexcept {
 }
 
 SnapshotInfo CheckpointStorage::promote_to_savepoint(std::uint64_t checkpoint_id, std::string name) {
+  if (!name.empty()) validate_name("savepoint name", name);  // before reading anything
   auto source = open_checkpoint(checkpoint_id);
   auto pending = begin_savepoint(checkpoint_id, source->manifest().timestamp_millis, std::move(name));
   Manifest m = source->manifest();
