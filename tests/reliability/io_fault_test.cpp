@@ -10,10 +10,8 @@
 //     its content: the model drops the dirty data of a failed fsync as Linux
 //     does, so a failed fsync retried into a reported success would lose it.
 // A storage over an Os that does retry fsync must lose one: the test bites.
-//
-// TODO(coordinator): "tolerable failed checkpoints" (the coordinator going on
-// after N failed checkpoints) is being written in parallel; this tests the
-// storage level, which is what the coordinator builds on.
+// The coordinator going on within its tolerable failures is
+// tolerable_failures_test.cpp.
 
 #include <ckpt/fs/fault_injecting_file_system.hpp>
 #include <ckpt/fs/os.hpp>

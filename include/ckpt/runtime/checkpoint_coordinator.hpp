@@ -329,7 +329,13 @@ class CheckpointCoordinator {
     std::shared_ptr<PendingSnapshot> pending;
     std::vector<Participant> participants;
     try {
-      barrier.id = storage_.next_checkpoint_id();
+      // Ids only grow, also past a checkpoint that failed to start, so a
+      // listener never sees one id fail and then complete.
+      const auto stored = storage_.next_checkpoint_id();
+      {
+        std::lock_guard lock(mutex_);
+        barrier.id = last_id_ = std::max(stored, last_id_ + 1);
+      }
       pending = r.kind == SnapshotKind::savepoint
                     ? std::shared_ptr<PendingSnapshot>(storage_.begin_savepoint(barrier.id, barrier.timestamp_millis, r.name))
                     : std::shared_ptr<PendingSnapshot>(storage_.begin_checkpoint(barrier.id, barrier.timestamp_millis));
@@ -536,6 +542,7 @@ class CheckpointCoordinator {
   std::optional<std::uint64_t> latest_completed_;
   std::uint64_t completed_count_ = 0;
   std::uint32_t consecutive_failures_ = 0;
+  std::uint64_t last_id_ = 0;  // the last id handed out
   bool failure_reported_ = false;
   bool stopped_ = false;
   bool finishing_ = false;
