@@ -1,8 +1,9 @@
 #pragma once
 // How long the reliability tests run. tests/run.sh exports CKPT_TEST_MODE:
 // "ci" (the default) runs the short loops, "long" (tests/run.sh --long) the
-// long ones. Under a sanitizer (CKPT_SANITIZED) the loops are cut down: the
-// point there is the sanitizer's checks, not the count.
+// long ones. Under ThreadSanitizer (CKPT_SANITIZED_THREAD) the loops are cut
+// down: the point there is its checks, not the count. ASan + UBSan run the
+// full counts (CI's reliability figures come from that build).
 
 #include <ckpt/fs/temporary_name.hpp>
 #include <ckpt/storage/checkpoint_storage.hpp>
@@ -25,14 +26,14 @@ inline bool long_mode() {
 }
 
 inline constexpr bool sanitized =
-#ifdef CKPT_SANITIZED
+#ifdef CKPT_SANITIZED_THREAD
     true;
 #else
     false;
 #endif
 
 /// `ci` iterations normally, `long_count` in long mode, a fifth of either under
-/// a sanitizer (at least `minimum`). CKPT_REL_ITERATIONS overrides all of it.
+/// ThreadSanitizer (at least `minimum`). CKPT_REL_ITERATIONS overrides all of it.
 inline std::uint64_t iterations(std::uint64_t ci, std::uint64_t long_count, std::uint64_t minimum = 10) {
   if (const char* v = std::getenv("CKPT_REL_ITERATIONS"); v && *v) return std::strtoull(v, nullptr, 10);
   auto n = long_mode() ? long_count : ci;
