@@ -49,16 +49,18 @@ inline void validate_manifest(const Manifest& m, const std::string& path) {
     if (op.parallelism == 0 || op.subtasks.size() != op.parallelism)
       throw fail("operator '" + op.uid + "' has parallelism " + std::to_string(op.parallelism) + " but " +
                  std::to_string(op.subtasks.size()) + " subtasks");
-    if (op.max_parallelism > max_max_parallelism) throw fail("operator '" + op.uid + "' has an invalid max parallelism");
+    if (op.max_parallelism > max_max_parallelism)
+      throw fail("operator '" + op.uid + "' has an invalid max parallelism");
     for (std::uint32_t i = 0; i < op.subtasks.size(); ++i) {
       const auto& s = op.subtasks[i];
       const auto where = "operator '" + op.uid + "' subtask " + std::to_string(i);
       if (s.index != i) throw fail(where + " is out of order");
       for (const auto& f : s.files)
         if (auto p = fs::path_problem(f.path); !p.empty()) throw fail(where + ": " + p);
-      if (s.operator_state_file && *s.operator_state_file >= s.files.size()) throw fail(where + ": bad file reference");
-      if (!s.key_groups.empty() &&
-          (op.max_parallelism == 0 || s.key_group_begin >= s.key_group_end || s.key_group_end > op.max_parallelism))
+      if (s.operator_state_file && *s.operator_state_file >= s.files.size())
+        throw fail(where + ": bad file reference");
+      if (!s.key_groups.empty() && (op.max_parallelism == 0 || s.key_group_begin >= s.key_group_end ||
+                                    s.key_group_end > op.max_parallelism))
         throw fail(where + ": invalid key-group range");
       for (const auto& src : s.key_groups)
         if (src.file >= s.files.size() || src.begin >= src.end || src.begin < s.key_group_begin ||
@@ -87,7 +89,9 @@ class SnapshotReader {
   /// The snapshot in directory `dir` of `fs`, whose root is the storage root
   /// (so files shared by incremental checkpoints resolve under shared/).
   SnapshotReader(std::shared_ptr<fs::FileSystem> fs, std::string dir, ReadLimits limits = {})
-      : fs_(std::move(fs)), dir_(std::move(dir)), limits_(limits),
+      : fs_(std::move(fs)),
+        dir_(std::move(dir)),
+        limits_(limits),
         manifest_(read_manifest(*fs_, fs::join(dir_, manifest_file_name), limits_)) {}
 
   const Manifest& manifest() const noexcept { return manifest_; }
@@ -135,40 +139,13 @@ class SnapshotReader {
   std::vector<KeyedStateSnapshot> keyed_state(std::string_view uid, KeyGroupRange key_groups) {
     std::lock_guard lock(mutex_);
     std::vector<KeyedStateSnapshot> out;
-    const auto* op = manifest_.find(uid);
-    if (!op || op->max_parallelism == 0) return out;
-    std::map<std::string, std::size_t> by_file;
-    Bytes raw;
-    for (const auto& s : op->subtasks) {
-      for (const auto& src : s.key_groups) {
-        const auto wanted = key_groups.intersect({src.begin, src.end});
-        if (wanted.empty()) continue;
-        const FileRef& ref = s.files[src.file];
-        auto& r = reader_locked(ref);
-        if (!r.index().keyed)
-          throw CorruptionError(errc::corrupt_data, r.path(), "index",
-                                r.path() + ": the manifest expects keyed state in this file but it has none");
-        auto [it, fresh] = by_file.try_emplace(r.path(), out.size());
-        if (fresh) {
-          const auto& info = *r.index().keyed;
-          KeyedStateSnapshot snap;
-          snap.max_parallelism = info.max_parallelism;
-          snap.key_group_begin = info.key_group_begin;
-          snap.key_group_end = info.key_group_end;
-          snap.key_type = info.key_type;
-          snap.states = info.states;
-          snap.origin = r.path();
-          out.push_back(std::move(snap));
-        }
-        for (auto kg = wanted.begin; kg < wanted.end; ++kg) {
-          const auto* block = r.find_key_group(kg);
-          if (!block) continue;  // no state in this key group
+    for_each_keyed_block(
+        uid, key_groups, out,
+        [&](std::size_t snapshot, StateFileReader& r, const BlockEntry& block, std::uint32_t kg) {
           KeyGroupBlock b{kg, {}};
-          r.read_block(*block, b.data, decompressor_);
-          out[it->second].key_groups.push_back(std::move(b));
-        }
-      }
-    }
+          r.read_block(block, b.data, decompressor_);
+          out[snapshot].key_groups.push_back(std::move(b));
+        });
     return out;
   }
 
@@ -223,12 +200,50 @@ class SnapshotReader {
     if (left.empty() || allow_non_restored_state) return;
     std::string list;
     for (const auto& uid : left) list += (list.empty() ? "'" : ", '") + uid + "'";
-    throw RestoreError(errc::non_restored_state,
-                       location() + " holds state for operator(s) " + list +
-                           " that the program does not declare; restore with allow_non_restored_state to drop it");
+    throw RestoreError(
+        errc::non_restored_state,
+        location() + " holds state for operator(s) " + list +
+            " that the program does not declare; restore with allow_non_restored_state to drop it");
   }
 
  private:
+  /// Walks operator `uid`'s keyed blocks in `key_groups`: appends one header
+  /// (a KeyedStateSnapshot without blocks) to `headers` per file read, and
+  /// calls `on_block(header index, reader, block, key group)` for every key
+  /// group with state. The caller holds mutex_.
+  template <class OnBlock>
+  void for_each_keyed_block(std::string_view uid, KeyGroupRange key_groups,
+                            std::vector<KeyedStateSnapshot>& headers, OnBlock&& on_block) {
+    const auto* op = manifest_.find(uid);
+    if (!op || op->max_parallelism == 0) return;
+    std::map<std::string, std::size_t> by_file;
+    for (const auto& s : op->subtasks) {
+      for (const auto& src : s.key_groups) {
+        const auto wanted = key_groups.intersect({src.begin, src.end});
+        if (wanted.empty()) continue;
+        auto& r = reader_locked(s.files[src.file]);
+        if (!r.index().keyed)
+          throw CorruptionError(errc::corrupt_data, r.path(), "index",
+                                r.path() + ": the manifest expects keyed state in this file but it has none");
+        auto [it, fresh] = by_file.try_emplace(r.path(), headers.size());
+        if (fresh) {
+          const auto& info = *r.index().keyed;
+          KeyedStateSnapshot snap;
+          snap.max_parallelism = info.max_parallelism;
+          snap.key_group_begin = info.key_group_begin;
+          snap.key_group_end = info.key_group_end;
+          snap.key_type = info.key_type;
+          snap.states = info.states;
+          snap.origin = r.path();
+          headers.push_back(std::move(snap));
+        }
+        for (auto kg = wanted.begin; kg < wanted.end; ++kg)
+          if (const auto* block = r.find_key_group(kg))
+            on_block(it->second, r, *block, kg);  // none: no state there
+      }
+    }
+  }
+
   void restore_keyed(std::string_view uid, KeyedStateBackendBase& keyed) {
     std::lock_guard lock(mutex_);
     const auto key_groups = keyed.key_groups();
@@ -240,38 +255,13 @@ class SnapshotReader {
     };
     std::vector<Source> sources;
     std::uint64_t raw_bytes = 0;
-    if (const auto* op = manifest_.find(uid); op && op->max_parallelism != 0) {
-      std::map<std::string, std::size_t> by_file;
-      for (const auto& s : op->subtasks) {
-        for (const auto& src : s.key_groups) {
-          const auto wanted = key_groups.intersect({src.begin, src.end});
-          if (wanted.empty()) continue;
-          auto& r = reader_locked(s.files[src.file]);
-          if (!r.index().keyed)
-            throw CorruptionError(errc::corrupt_data, r.path(), "index",
-                                  r.path() + ": the manifest expects keyed state in this file but it has none");
-          auto [it, fresh] = by_file.try_emplace(r.path(), headers.size());
-          if (fresh) {
-            const auto& info = *r.index().keyed;
-            KeyedStateSnapshot snap;
-            snap.max_parallelism = info.max_parallelism;
-            snap.key_group_begin = info.key_group_begin;
-            snap.key_group_end = info.key_group_end;
-            snap.key_type = info.key_type;
-            snap.states = info.states;
-            snap.origin = r.path();
-            headers.push_back(std::move(snap));
-          }
-          for (auto kg = wanted.begin; kg < wanted.end; ++kg) {
-            const auto* block = r.find_key_group(kg);
-            if (!block) continue;  // no state in this key group
-            blocks.push_back({it->second, kg});
-            sources.push_back({&r, block});
-            raw_bytes += block->raw_size;
-          }
-        }
-      }
-    }
+    for_each_keyed_block(
+        uid, key_groups, headers,
+        [&](std::size_t snapshot, StateFileReader& r, const BlockEntry& block, std::uint32_t kg) {
+          blocks.push_back({snapshot, kg});
+          sources.push_back({&r, &block});
+          raw_bytes += block.raw_size;
+        });
     // Reading a file is one thread at a time (the FileSystem contract); the
     // checksum, decompression and rebuilding run on every thread.
     struct Worker {
@@ -295,13 +285,14 @@ class SnapshotReader {
         std::lock_guard l(io_mutex);
         src.reader->read_stored(*src.entry, w->stored);
       }
-      w->decompressor.decompress(src.reader->index().codec, w->stored, src.entry->raw_size, raw, src.reader->path(),
-                                 StateFileReader::name(*src.entry));
+      w->decompressor.decompress(src.reader->index().codec, w->stored, src.entry->raw_size, raw,
+                                 src.reader->path(), StateFileReader::name(*src.entry));
       std::lock_guard l(idle_mutex);
       idle.push_back(std::move(w));
       return raw;
     };
-    constexpr std::uint64_t parallel_from = std::uint64_t{1} << 20;  // below this, threads cost more than they save
+    constexpr std::uint64_t parallel_from = std::uint64_t{1}
+                                            << 20;  // below this, threads cost more than they save
     unsigned threads = threads_ != 0 ? threads_ : std::max(1u, std::thread::hardware_concurrency());
     if (raw_bytes < parallel_from) threads = 1;
     keyed.restore(headers, blocks, fetch, threads);
@@ -318,7 +309,9 @@ class SnapshotReader {
     const auto path = resolve(f);
     auto it = readers_.find(path);
     if (it == readers_.end())
-      it = readers_.emplace(path, std::make_unique<StateFileReader>(fs_->open(path), limits_, f.size, f.index_checksum))
+      it = readers_
+               .emplace(path,
+                        std::make_unique<StateFileReader>(fs_->open(path), limits_, f.size, f.index_checksum))
                .first;
     return *it->second;
   }
