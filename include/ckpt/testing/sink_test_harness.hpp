@@ -46,14 +46,7 @@ class SinkTestHarness final : public detail::TestHarnessBase<SinkTestHarness<Fn>
  private:
   friend Base;
 
-  struct Instance final : detail::HarnessInstance {
-    Instance(const TestHarnessOptions& o, std::unique_ptr<Fn> f)
-        : detail::HarnessInstance(o.subtask_index, o.parallelism), fn(std::move(f)) {
-      if (!fn) throw ConfigError(errc::invalid_argument, "the harness factory returned no function");
-    }
-    StreamFunction& function() override { return *fn; }
-    std::unique_ptr<Fn> fn;
-  };
+  using Instance = detail::FunctionInstance<Fn>;
 
   static Instance& typed(detail::HarnessInstance& i) noexcept { return static_cast<Instance&>(i); }
   std::unique_ptr<detail::HarnessInstance> make_instance() {

@@ -80,13 +80,8 @@ class SourceTestHarness final : public detail::TestHarnessBase<SourceTestHarness
  private:
   friend Base;
 
-  struct Instance final : detail::HarnessInstance {
-    Instance(const TestHarnessOptions& o, std::unique_ptr<Fn> f)
-        : detail::HarnessInstance(o.subtask_index, o.parallelism), fn(std::move(f)) {
-      if (!fn) throw ConfigError(errc::invalid_argument, "the harness factory returned no function");
-    }
-    StreamFunction& function() override { return *fn; }
-    std::unique_ptr<Fn> fn;
+  struct Instance final : detail::FunctionInstance<Fn> {
+    using detail::FunctionInstance<Fn>::FunctionInstance;
     bool finished = false;
   };
 

@@ -57,6 +57,18 @@ class HarnessInstance {
   bool closed = false;
 };
 
+/// The instance of a harness that runs a function on its own (no operator
+/// around it): a process function, a source or a sink.
+template <class Fn>
+struct FunctionInstance : HarnessInstance {
+  FunctionInstance(const TestHarnessOptions& o, std::unique_ptr<Fn> f)
+      : HarnessInstance(o.subtask_index, o.parallelism), fn(std::move(f)) {
+    if (!fn) throw ConfigError(errc::invalid_argument, "the harness factory returned no function");
+  }
+  StreamFunction& function() override { return *fn; }
+  std::unique_ptr<Fn> fn;
+};
+
 /// Derived provides make_instance() and with_options(options) (a harness of
 /// the same function for other options), and may override on_new_instance().
 template <class Derived>
