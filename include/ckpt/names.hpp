@@ -14,24 +14,28 @@ namespace ckpt {
 /// Longest allowed uid, state name, savepoint name or tag, in bytes.
 inline constexpr std::size_t max_name_length = 200;
 
+/// The first `limit` bytes of `name` with control characters shown as \xNN
+/// (and "..." when cut), so a hostile name prints safely in a message.
+inline std::string printable_name(std::string_view name, std::size_t limit = 64) {
+  std::string out;
+  for (const char c : name.substr(0, limit)) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f) {
+      static constexpr char hex[] = "0123456789abcdef";
+      out += "\\x";
+      out += hex[u >> 4];
+      out += hex[u & 0xf];
+    } else {
+      out += c;
+    }
+  }
+  return name.size() > limit ? out + "..." : out;
+}
+
 /// Why `name` is not allowed, or an empty string when it is. `what` says what
 /// the name is for ("operator uid", "tag") and appears in the message.
 inline std::string name_problem(std::string_view what, std::string_view name) {
-  const auto quoted = [&] {
-    std::string out;
-    for (const char c : name.substr(0, 64)) {
-      const auto u = static_cast<unsigned char>(c);
-      if (u < 0x20 || u == 0x7f) {
-        static constexpr char hex[] = "0123456789abcdef";
-        out += "\\x";
-        out += hex[u >> 4];
-        out += hex[u & 0xf];
-      } else {
-        out += c;
-      }
-    }
-    return "'" + out + (name.size() > 64 ? "...'" : "'");
-  };
+  const auto quoted = [&] { return "'" + printable_name(name) + "'"; };
   if (name.empty()) return std::string(what) + " must not be empty";
   if (name.size() > max_name_length)
     return std::string(what) + " " + quoted() + " is " + std::to_string(name.size()) +

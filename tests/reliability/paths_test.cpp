@@ -14,6 +14,7 @@
 #include <ckpt/fs/fault_injecting_file_system.hpp>
 #include <ckpt/fs/file_util.hpp>
 #include <ckpt/fs/local_file_system.hpp>
+#include <ckpt/names.hpp>
 #include <ckpt/storage/checkpoint_storage.hpp>
 
 #include "hostile.hpp"
@@ -47,21 +48,7 @@ const std::vector<std::string>& bad_names() {
   return names;
 }
 
-std::string printable(const std::string& s) {
-  std::string out;
-  for (const char c : s.substr(0, 40)) {
-    const auto u = static_cast<unsigned char>(c);
-    if (u < 0x20 || u == 0x7f) {
-      static constexpr char hex[] = "0123456789abcdef";
-      out += "\\x";
-      out += hex[u >> 4];
-      out += hex[u & 0xf];
-    } else {
-      out += c;
-    }
-  }
-  return out + (s.size() > 40 ? "..." : "");
-}
+std::string printable(const std::string& s) { return ckpt::printable_name(s, 40); }
 
 /// Runs `f`, which must throw ConfigError(invalid_name) without a system call.
 template <class F>
