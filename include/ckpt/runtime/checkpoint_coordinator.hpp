@@ -456,7 +456,8 @@ class CheckpointCoordinator {
     f.stats.outcome = CheckpointOutcome::completed;
     f.stats.async_duration = *f.all_written_at - f.triggered_at;
     f.stats.end_to_end = now - f.triggered_at;
-    for (const auto other : subsumed) abort(other, CheckpointOutcome::aborted, "subsumed by checkpoint " + std::to_string(id));
+    for (const auto other : subsumed)
+      abort(other, CheckpointOutcome::aborted, "subsumed by checkpoint " + std::to_string(id), false, Failure::ignored);
     for (const auto& p : participants) p.participant->notify_checkpoint_complete(id);
     for (const auto& l : listeners) l(f.stats);
     for (auto& p : f.promises) p->set_value(f.stats);
@@ -483,7 +484,12 @@ class CheckpointCoordinator {
                 std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(config_.timeout).count()) + " ms");
   }
 
-  void abort(std::uint64_t id, CheckpointOutcome outcome, const std::string& why, bool even_if_completing = false) {
+  /// Whether a failed checkpoint counts towards the tolerable failures: one
+  /// subsumed by a newer completed checkpoint does not (as in Flink).
+  enum class Failure : bool { counted, ignored };
+
+  void abort(std::uint64_t id, CheckpointOutcome outcome, const std::string& why, bool even_if_completing = false,
+             Failure failure = Failure::counted) {
     InFlight f;
     std::vector<Participant> participants;
     {
@@ -502,17 +508,18 @@ class CheckpointCoordinator {
     f.stats.failure = why;
     f.stats.end_to_end = clock_.now() - f.triggered_at;
     for (const auto& p : participants) p.participant->notify_checkpoint_aborted(id);
-    finish_failed(f.stats, f.promises);
+    finish_failed(f.stats, f.promises, failure);
   }
 
-  void finish_failed(const CheckpointStats& stats, const std::vector<std::shared_ptr<std::promise<CheckpointStats>>>& promises) {
+  void finish_failed(const CheckpointStats& stats, const std::vector<std::shared_ptr<std::promise<CheckpointStats>>>& promises,
+                     Failure failure = Failure::counted) {
     std::vector<CheckpointListenerHook> listeners;
     std::function<void(const CheckpointError&)> fail;
     {
       std::lock_guard lock(mutex_);
       listeners = listeners_;
       // A savepoint that fails never fails the job; neither does stopping.
-      if (stats.kind == SnapshotKind::checkpoint && !stopped_ &&
+      if (failure == Failure::counted && stats.kind == SnapshotKind::checkpoint && !stopped_ &&
           ++consecutive_failures_ > config_.tolerable_failed_checkpoints && on_failure_ && !failure_reported_) {
         failure_reported_ = true;
         fail = on_failure_;
