@@ -104,6 +104,10 @@ class PendingSnapshot {
                   std::string dir, std::string name)
       : storage_(storage), id_(id), timestamp_(timestamp), kind_(kind), dir_(std::move(dir)), name_(std::move(name)) {}
 
+  [[noreturn]] void throw_not_pending() const {
+    throw CheckpointError(errc::checkpoint_aborted, "checkpoint " + std::to_string(id_) + " is no longer pending");
+  }
+
   struct OperatorEntry {
     OperatorManifest manifest;
     std::vector<bool> present;
@@ -475,7 +479,7 @@ ParticipantStats PendingSnapshot::write(ParticipantSnapshot p) {
                                                   " of parallelism " + std::to_string(p.parallelism) + " does not exist");
   {
     std::lock_guard lock(mutex_);
-    if (done_) throw CheckpointError(errc::checkpoint_aborted, "checkpoint " + std::to_string(id_) + " is no longer pending");
+    if (done_) throw_not_pending();
   }
   const auto& options = storage_.options_;
   auto& fs = *storage_.fs_;
@@ -566,6 +570,16 @@ ParticipantStats PendingSnapshot::write(ParticipantSnapshot p) {
   if (p.keyed) sm.key_groups = detail::to_sources(sm.key_group_begin, owner);
 
   std::lock_guard lock(mutex_);
+  if (done_) {
+    // abort() ran while we wrote, perhaps before our file appeared: take it away too.
+    try {
+      if (!shared) fs.remove_all(dir_);
+      else if (own_file_used) fs.remove(path);
+    } catch (...) {
+      // Left for the next cleanup, as abort() leaves what it cannot remove.
+    }
+    throw_not_pending();
+  }
   if (own_file_used && shared) shared_files_.push_back(path);
   if (p.keyed && p.keyed->base_id()) base_id_ = p.keyed->base_id();
   auto& entry = operators_[p.uid];
@@ -597,7 +611,7 @@ Manifest PendingSnapshot::complete(std::map<std::string, std::string> properties
   Manifest m;
   {
     std::lock_guard lock(mutex_);
-    if (done_) throw CheckpointError(errc::checkpoint_aborted, "checkpoint " + std::to_string(id_) + " is no longer pending");
+    if (done_) throw_not_pending();
     m.checkpoint_id = id_;
     m.timestamp_millis = timestamp_;
     m.kind = kind_;
