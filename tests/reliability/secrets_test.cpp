@@ -15,6 +15,7 @@
 #include <ckpt/fs/uri.hpp>
 #include <ckpt/storage/checkpoint_storage.hpp>
 
+#include "forwarding_file_system.hpp"
 #include "hostile.hpp"
 #include "job.hpp"
 #include "process.hpp"
@@ -38,26 +39,16 @@ const std::string kSecret = "S3CR3T-t0k3n-7f9c2e";
 
 /// A backend that, like an object store, takes its credential from the URI's
 /// query; its uri() masks it, as the FileSystem contract requires.
-class VaultFileSystem final : public ckpt::fs::FileSystem {
+class VaultFileSystem final : public ckpt::test::ForwardingFileSystem {
  public:
   explicit VaultFileSystem(const ckpt::fs::Uri& uri)
-      : inner_(std::make_shared<ckpt::fs::MemoryFileSystem>(ckpt::fs::MemoryStore::named("vault-" + uri.authority),
-                                                             prefix(uri.path))),
+      : ForwardingFileSystem(std::make_shared<ckpt::fs::MemoryFileSystem>(
+            ckpt::fs::MemoryStore::named("vault-" + uri.authority), prefix(uri.path))),
         uri_(uri.redacted()) {
     if (!uri.query_param("token"))
       throw ckpt::ConfigError(ckpt::errc::invalid_argument, "a vault:// URI needs a token");
   }
   std::string uri() const override { return uri_; }
-  std::unique_ptr<ckpt::fs::WritableFile> create(std::string_view p) override { return inner_->create(p); }
-  std::unique_ptr<ckpt::fs::ReadableFile> open(std::string_view p) override { return inner_->open(p); }
-  void publish(std::string_view p, std::span<const std::byte> d) override { inner_->publish(p, d); }
-  std::vector<ckpt::fs::Entry> list(std::string_view d) override { return inner_->list(d); }
-  bool exists(std::string_view p) override { return inner_->exists(p); }
-  void remove(std::string_view p) override { inner_->remove(p); }
-  void remove_all(std::string_view d) override { inner_->remove_all(d); }
-  void make_directories(std::string_view d) override { inner_->make_directories(d); }
-  void remove_temporaries(std::string_view d) override { inner_->remove_temporaries(d); }
-  std::unique_ptr<ckpt::fs::Lock> try_lock(std::string_view p) override { return inner_->try_lock(p); }
 
  private:
   static std::string prefix(std::string path) {
@@ -65,7 +56,6 @@ class VaultFileSystem final : public ckpt::fs::FileSystem {
     while (!path.empty() && path.back() == '/') path.pop_back();
     return path;
   }
-  std::shared_ptr<ckpt::fs::MemoryFileSystem> inner_;
   std::string uri_;
 };
 

@@ -4,14 +4,19 @@
 #include <ckpt/fs/memory_file_system.hpp>
 #include <ckpt/runtime/checkpoint_coordinator.hpp>
 
+#include "forwarding_file_system.hpp"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <future>
+#include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace {
@@ -65,6 +70,44 @@ class ScriptedParticipant final : public ckpt::CheckpointParticipant {
   std::condition_variable changed_;
   std::deque<ckpt::CheckpointBarrier> barriers_;
   std::vector<std::string> events_;
+};
+
+/// A memory file system whose make_directories() (the start of a
+/// checkpoint) can be held until the test releases it.
+class GatedFileSystem final : public ckpt::test::ForwardingFileSystem {
+ public:
+  explicit GatedFileSystem(std::shared_ptr<ckpt::fs::MemoryFileSystem> memory)
+      : ForwardingFileSystem(memory), memory_(std::move(memory)) {}
+  ckpt::fs::MemoryFileSystem& memory() noexcept { return *memory_; }
+  void hold() {
+    std::lock_guard lock(mutex_);
+    held_ = true;
+  }
+  void wait_entered() {
+    std::unique_lock lock(mutex_);
+    changed_.wait(lock, [&] { return entered_; });
+  }
+  void release() {
+    std::lock_guard lock(mutex_);
+    held_ = false;
+    changed_.notify_all();
+  }
+  void make_directories(std::string_view d) override {
+    {
+      std::unique_lock lock(mutex_);
+      entered_ = true;
+      changed_.notify_all();
+      changed_.wait(lock, [&] { return !held_; });
+    }
+    ForwardingFileSystem::make_directories(d);
+  }
+
+ private:
+  std::shared_ptr<ckpt::fs::MemoryFileSystem> memory_;
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  bool held_ = false;
+  bool entered_ = false;
 };
 
 struct Fixture {
@@ -150,7 +193,6 @@ TEST(Coordinator, TimeoutAbortsRemovesFilesNotifiesAndTheNextCheckpointSucceeds)
   EXPECT_THAT(stats.failure, HasSubstr("500 ms"));
   a.wait_events(1);
   EXPECT_THAT(a.events(), ElementsAre("aborted 1"));
-  EXPECT_FALSE(f.fs->exists("chk-1/a-0.state"));
   EXPECT_FALSE(f.storage.restore_latest());
   b.ack(c, ib, 1);  // too late: dropped
 
@@ -162,6 +204,9 @@ TEST(Coordinator, TimeoutAbortsRemovesFilesNotifiesAndTheNextCheckpointSucceeds)
   EXPECT_EQ(second.get().outcome, ckpt::CheckpointOutcome::completed);
   EXPECT_EQ(f.storage.restore_latest()->checkpoint_id(), 2u);
   c.stop();
+  // a's write may still have been running when checkpoint 1 timed out; it
+  // removes its own file when it ends, and stop() waited for the writers.
+  EXPECT_FALSE(f.fs->exists("chk-1/a-0.state"));
 }
 
 TEST(Coordinator, TooManyConsecutiveFailuresFailTheJob) {
@@ -299,6 +344,32 @@ TEST(Coordinator, StopAbortsWhatIsInFlight) {
   c->stop();
   EXPECT_EQ(pending.get().outcome, ckpt::CheckpointOutcome::aborted);
   EXPECT_EQ(c->trigger_checkpoint().get().outcome, ckpt::CheckpointOutcome::declined);
+}
+
+// stop() while a checkpoint is starting on another thread: that checkpoint
+// must not be left in flight, or a later stop() (the destructor's) would
+// notify participants that were destroyed meanwhile.
+TEST(Coordinator, StopWhileACheckpointIsStartingLeavesNothingInFlight) {
+  auto fs = std::make_shared<GatedFileSystem>(std::make_shared<ckpt::fs::MemoryFileSystem>());
+  ckpt::CheckpointStorage storage(fs);
+  ckpt::ManualClock clock{1'700'000'000'000};
+  ckpt::CheckpointCoordinator c(storage, ckpt::CheckpointConfig::on_demand(), clock);
+  ScriptedParticipant a("a");
+  c.add_participant(a, true);
+  fs->hold();
+  std::shared_future<ckpt::CheckpointStats> starting;
+  std::thread caller([&] { starting = c.trigger_checkpoint(); });  // not started: triggers on the caller's thread
+  fs->wait_entered();
+  c.stop();
+  fs->release();
+  caller.join();
+  EXPECT_EQ(c.in_flight(), 0u);
+  ASSERT_EQ(starting.wait_for(0s), std::future_status::ready);
+  EXPECT_EQ(starting.get().outcome, ckpt::CheckpointOutcome::declined);
+  EXPECT_THAT(starting.get().failure, HasSubstr("stopped"));
+  EXPECT_TRUE(a.events().empty());
+  for (const auto& e : fs->memory().list(""))
+    if (e.name != "_lock") ADD_FAILURE() << "left behind: " << e.name;  // _lock is the storage's own
 }
 
 }  // namespace

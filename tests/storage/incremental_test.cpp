@@ -4,6 +4,7 @@
 #include <ckpt/fs/memory_file_system.hpp>
 #include <ckpt/storage/checkpoint_storage.hpp>
 
+#include "forwarding_file_system.hpp"
 #include "workload.hpp"
 
 #include <gmock/gmock.h>
@@ -16,30 +17,18 @@ namespace {
 constexpr std::uint64_t kKeys = 3000;
 
 /// Forwards to another file system; remove() and remove_all() can be made to fail.
-class FlakyRemoveFileSystem final : public ckpt::fs::FileSystem {
+class FlakyRemoveFileSystem final : public ckpt::test::ForwardingFileSystem {
  public:
-  explicit FlakyRemoveFileSystem(std::shared_ptr<ckpt::fs::FileSystem> inner) : inner_(std::move(inner)) {}
+  using ForwardingFileSystem::ForwardingFileSystem;
   bool fail_removes = false;
-  std::string uri() const override { return inner_->uri(); }
-  std::unique_ptr<ckpt::fs::WritableFile> create(std::string_view p) override { return inner_->create(p); }
-  std::unique_ptr<ckpt::fs::ReadableFile> open(std::string_view p) override { return inner_->open(p); }
-  void publish(std::string_view p, std::span<const std::byte> d) override { inner_->publish(p, d); }
-  std::vector<ckpt::fs::Entry> list(std::string_view d) override { return inner_->list(d); }
-  bool exists(std::string_view p) override { return inner_->exists(p); }
   void remove(std::string_view p) override {
     if (fail_removes) throw ckpt::IoError(ckpt::errc::io_error, std::string(p), "injected crash before cleanup");
-    inner_->remove(p);
+    ForwardingFileSystem::remove(p);
   }
   void remove_all(std::string_view d) override {
     if (fail_removes) throw ckpt::IoError(ckpt::errc::io_error, std::string(d), "injected crash before cleanup");
-    inner_->remove_all(d);
+    ForwardingFileSystem::remove_all(d);
   }
-  void make_directories(std::string_view d) override { inner_->make_directories(d); }
-  void remove_temporaries(std::string_view d) override { inner_->remove_temporaries(d); }
-  std::unique_ptr<ckpt::fs::Lock> try_lock(std::string_view p) override { return inner_->try_lock(p); }
-
- private:
-  std::shared_ptr<ckpt::fs::FileSystem> inner_;
 };
 
 /// Changes the keys of roughly `fraction` of the key groups.

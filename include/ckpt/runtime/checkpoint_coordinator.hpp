@@ -107,11 +107,9 @@ class CheckpointCoordinator {
   /// Stops triggering, aborts checkpoints in flight and waits for the
   /// background writers. Idempotent.
   void stop() {
-    std::vector<std::uint64_t> in_flight;
     {
       std::lock_guard lock(mutex_);
       stopped_ = true;
-      for (const auto& [id, f] : in_flight_) in_flight.push_back(id);
       for (auto& r : requests_) r.promise->set_value(declined_stats(r, "the coordinator stopped"));
       requests_.clear();
     }
@@ -120,6 +118,14 @@ class CheckpointCoordinator {
       thread_.join();
     }
     running_ = false;
+    // Collected only now: the loop may have been starting a checkpoint while
+    // stopped_ was set, and one left in flight would later notify
+    // participants that no longer exist.
+    std::vector<std::uint64_t> in_flight;
+    {
+      std::lock_guard lock(mutex_);
+      for (const auto& [id, f] : in_flight_) in_flight.push_back(id);
+    }
     for (const auto id : in_flight) abort(id, CheckpointOutcome::aborted, "the coordinator stopped");
     writers_.join();
   }
@@ -348,7 +354,13 @@ class CheckpointCoordinator {
       return;
     }
     {
-      std::lock_guard lock(mutex_);
+      std::unique_lock lock(mutex_);
+      if (stopped_) {  // stop() ran while this one was starting: it never begins
+        lock.unlock();
+        pending->abort();
+        if (r.promise) r.promise->set_value(declined_stats(r, "the coordinator stopped"));
+        return;
+      }
       if (r.final) finishing_ = true;
       InFlight f;
       f.barrier = barrier;
