@@ -98,17 +98,12 @@ class Cell {
     ctx_.control->before_write(slot);
     if constexpr (!Ttl) {
       // Read-modify-write (value() then update()) finds the entry once.
-      if (cached_version_ == ctx_.version) {
+      if (cached_version_ == ctx_.version) [[likely]] {
         *cached_ = std::move(value);
         return;
       }
-      auto& map = table_.shard(slot);
-      const auto [it, inserted] = map.insert_or_assign(*ctx_.key, std::move(value));
-      (void)inserted;
-      remember(&it->second);
-    } else {
-      table_.shard(slot).insert_or_assign(*ctx_.key, TtlValue<V>{std::move(value), ctx_.now()});
     }
+    insert(slot, std::move(value));
   }
 
   void erase() {
@@ -122,6 +117,17 @@ class Cell {
   }
 
  private:
+  // Out of line: the read-modify-write above stays a few instructions.
+  [[gnu::noinline]] void insert(std::size_t slot, V value) {
+    if constexpr (!Ttl) {
+      const auto [it, inserted] = table_.shard(slot).insert_or_assign(*ctx_.key, std::move(value));
+      (void)inserted;
+      remember(&it->second);
+    } else {
+      table_.shard(slot).insert_or_assign(*ctx_.key, TtlValue<V>{std::move(value), ctx_.now()});
+    }
+  }
+
   // Where the current key's entry is, valid while the key version is the
   // same: only this object inserts into or erases from its table, and it
   // forgets the entry when it erases (inserting another key needs another
