@@ -57,6 +57,42 @@ TEST(ConcurrentSnapshot, WritesAfterTheMarkAreNotInTheSnapshot) {
   EXPECT_EQ(v.value(), 2u);  // the live state moved on
 }
 
+// value() leaves the current key's entry writable in place for update();
+// a mark in between, with the same current key, must still save the old
+// image before the write.
+TEST(ConcurrentSnapshot, ReadModifyWriteAcrossAMarkWithTheSameCurrentKey) {
+  Backend b;
+  auto v = b.get_state(ckpt::ValueStateDescriptor<std::uint64_t>{"v"});
+  fill(b, v, 1);
+  b.set_current_key(7);
+  const auto before = v.value();
+  auto job = b.begin_snapshot();
+  v.update(before + 1);  // no set_current_key() since value()
+  const auto image = contents(job->collect());
+  job.reset();
+  EXPECT_EQ(image.at(7), 1u);
+  EXPECT_EQ(v.value(), 2u);
+}
+
+// A key group unchanged since the last completed snapshot: a read-modify-write
+// in it must mark it changed, or the next incremental snapshot would skip it.
+TEST(ConcurrentSnapshot, ReadModifyWriteMarksTheKeyGroupForTheNextIncrementalSnapshot) {
+  Backend b;
+  auto v = b.get_state(ckpt::ValueStateDescriptor<std::uint64_t>{"v"});
+  fill(b, v, 1);
+  (void)b.begin_snapshot(10, /*incremental=*/true)->collect();
+  b.notify_snapshot_complete(10);
+  b.set_current_key(7);
+  v.update(v.value() + 1);
+  auto job = b.begin_snapshot(11, true);
+  ASSERT_EQ(job->base_id(), 10u);
+  for (auto kg = 0u; kg < 128; ++kg) {
+    ckpt::Bytes out;
+    EXPECT_EQ(job->save(kg, out), kg == b.key_group_of(7) ? ckpt::KeyGroupResult::written : ckpt::KeyGroupResult::unchanged)
+        << "key group " << kg;
+  }
+}
+
 TEST(ConcurrentSnapshot, BackgroundWriterWhileOwnerWrites) {
   Backend b;
   auto v = b.get_state(ckpt::ValueStateDescriptor<std::uint64_t>{"v"});

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -60,6 +61,31 @@ TEST(ValueState, ClearTouchesTheCurrentKeyOnly) {
   EXPECT_EQ(v.get(), 'c');
   EXPECT_EQ(b.size("v"), 2u);
   EXPECT_THAT(b.keys("v"), UnorderedElementsAre("a", "c"));
+}
+
+// Reads and writes of one key without set_current_key() in between, through
+// clear(), and through two handles of the same state.
+TEST(ValueState, ReadModifyWriteOfOneKeyThroughClearAndSecondHandle) {
+  ckpt::KeyedStateBackend<std::string> b;
+  auto v = b.get_state(ckpt::ValueStateDescriptor<std::int64_t>{"v", -1});
+  auto same = b.get_state(ckpt::ValueStateDescriptor<std::int64_t>{"v", -1});
+  b.set_current_key("a");
+  v.update(v.value() + 2);  // inserted: 1
+  EXPECT_EQ(v.value(), 1);
+  v.update(v.value() + 1);  // in place: 2
+  EXPECT_EQ(same.value(), 2);
+  same.update(10);
+  EXPECT_EQ(v.value(), 10);
+  v.clear();
+  EXPECT_FALSE(same.get());
+  EXPECT_EQ(v.value(), -1);
+  v.update(5);
+  EXPECT_EQ(same.get(), std::optional<std::int64_t>(5));
+  b.set_current_key("b");
+  EXPECT_EQ(v.value(), -1);
+  v.update(7);
+  b.set_current_key("a");
+  EXPECT_EQ(v.value(), 5);
 }
 
 TEST(ListState, AddAddAllUpdateGetClear) {

@@ -93,7 +93,7 @@ inline std::uint32_t subtask_for_key_group(std::uint32_t max_parallelism, std::u
 template <class K>
 std::uint64_t stable_key_hash(const K& key) {
   if constexpr (std::is_arithmetic_v<K> || std::is_enum_v<K>) {
-    return hash64(&key, sizeof key);
+    return hash64_fixed<sizeof key>(&key);
   } else if constexpr (std::is_same_v<K, std::string> || std::is_same_v<K, std::string_view>) {
     // Same bytes as the archive writes (u64 length, characters) without it.
     const std::uint64_t n = key.size();
