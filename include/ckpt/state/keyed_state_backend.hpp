@@ -209,7 +209,6 @@ class KeyedStateBackend final : public KeyedStateBackendBase {
       cut.states.push_back(p->meta);
       cut.pending.push_back(p);
     }
-    ++ctx_.version;  // a state's in-place entry may need saving first now
     auto marked = control_.mark(std::move(cut), incremental && id != 0);
     return std::make_unique<KeyedSnapshotJob>(std::move(marked), control_);
   }

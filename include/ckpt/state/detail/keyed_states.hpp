@@ -62,10 +62,7 @@ template <class Key, class V, bool Ttl, class Hash, class Eq>
 class Cell {
  public:
   using Table = KeyedTable<Key, V, Ttl, Hash, Eq>;
-  /// `in_place`, when given, is told where the current key's entry may be
-  /// written without this object (see InPlaceEntry).
-  Cell(KeyedContext<Key>& ctx, Table& table, InPlaceEntry<V>* in_place = nullptr)
-      : ctx_(ctx), table_(table), in_place_(in_place) {}
+  Cell(KeyedContext<Key>& ctx, Table& table) : ctx_(ctx), table_(table) {}
 
   const V* find() {
     const auto slot = ctx_.current_slot(table_.meta().name);
@@ -74,7 +71,6 @@ class Cell {
       const auto it = map.find(*ctx_.key);
       if (it == map.end()) return nullptr;
       remember(&it->second);
-      if (in_place_ && ctx_.control->write_ready(slot)) *in_place_ = {&it->second, ctx_.version};
       return &it->second;
     } else {
       const auto now = ctx_.now();
@@ -117,7 +113,6 @@ class Cell {
     if (it == map.end()) return;
     ctx_.control->before_write(slot);
     cached_version_ = 0;
-    if (in_place_) in_place_->version = 0;
     map.erase(it);
   }
 
@@ -144,7 +139,6 @@ class Cell {
 
   KeyedContext<Key>& ctx_;
   Table& table_;
-  InPlaceEntry<V>* in_place_;
   std::optional<V> expired_;  // an expired value handed out once
   V* cached_ = nullptr;
   std::uint64_t cached_version_ = 0;
@@ -157,9 +151,7 @@ class KeyedValueState final : public ValueStateImpl<T>, public StateImplBase {
  public:
   using Table = KeyedTable<Key, T, Ttl, Hash, Eq>;
   KeyedValueState(KeyedContext<Key>& ctx, Table& table, std::optional<T> default_value)
-      : ValueStateImpl<T>(ctx.version),
-        cell_(ctx, table, Ttl ? nullptr : &this->in_place_),
-        default_(default_value ? std::move(*default_value) : T{}) {}
+      : cell_(ctx, table), default_(default_value ? std::move(*default_value) : T{}) {}
   const T* find() override { return cell_.find(); }
   const T& default_value() const override { return default_; }
   void update(T value) override { cell_.put(std::move(value)); }

@@ -126,14 +126,6 @@ class SnapshotControl {
     if (s.modified != write_stamp_) s.modified = write_stamp_;
   }
 
-  /// Owner thread: whether before_write(slot) would do nothing now (no
-  /// snapshot needs the slot's old image and it is marked changed). Stays
-  /// true until the next mark().
-  bool write_ready(std::size_t slot) const noexcept {
-    const KeyGroupSlot& s = slots_[slot];
-    return s.modified == write_stamp_ && s.saved_epoch.load(std::memory_order_acquire) >= active_epoch_;
-  }
-
   /// Owner thread: starts a snapshot. Waits first for a previous one to be
   /// released (one snapshot at a time per backend).
   std::shared_ptr<const SnapshotCut> mark(SnapshotCut cut, bool incremental) {
