@@ -33,6 +33,18 @@ std::map<std::uint64_t, std::uint64_t> contents(const ckpt::KeyedStateSnapshot& 
   return out;
 }
 
+/// A snapshot of the blocks a job saved (as collect() would have made them).
+ckpt::KeyedStateSnapshot assemble(const ckpt::KeyedSnapshotJob& job, std::vector<ckpt::KeyGroupBlock> blocks) {
+  ckpt::KeyedStateSnapshot snap;
+  snap.max_parallelism = job.max_parallelism();
+  snap.key_group_begin = job.key_groups().begin;
+  snap.key_group_end = job.key_groups().end;
+  snap.key_type = job.key_type();
+  snap.states = job.states();
+  snap.key_groups = std::move(blocks);
+  return snap;
+}
+
 void fill(Backend& b, ckpt::ValueState<std::uint64_t>& v, std::uint64_t value) {
   for (std::uint64_t k = 0; k < kKeys; ++k) {
     b.set_current_key(k);
@@ -119,13 +131,7 @@ TEST(ConcurrentSnapshot, BackgroundWriterWhileOwnerWrites) {
       k += 7919;
     }
     writer.join();
-    ckpt::KeyedStateSnapshot snap;
-    snap.max_parallelism = job->max_parallelism();
-    snap.key_group_begin = job->key_groups().begin;
-    snap.key_group_end = job->key_groups().end;
-    snap.key_type = job->key_type();
-    snap.states = job->states();
-    snap.key_groups = std::move(blocks);
+    const auto snap = assemble(*job, std::move(blocks));
     job.reset();
     b.notify_snapshot_complete(static_cast<std::uint64_t>(round + 1));
 
@@ -169,11 +175,7 @@ TEST(ConcurrentSnapshot, IncrementalSavesOnlyChangedKeyGroups) {
   }
   auto job = b.begin_snapshot(11, true);
   ASSERT_EQ(job->base_id(), 10u);
-  ckpt::KeyedStateSnapshot merged;
-  merged.max_parallelism = 128;
-  merged.key_group_end = 128;
-  merged.key_type = job->key_type();
-  merged.states = job->states();
+  std::vector<ckpt::KeyGroupBlock> blocks;
   std::size_t written = 0;
   for (auto kg = 0u; kg < 128; ++kg) {
     ckpt::KeyGroupBlock block{kg, {}};
@@ -186,8 +188,9 @@ TEST(ConcurrentSnapshot, IncrementalSavesOnlyChangedKeyGroups) {
       EXPECT_TRUE(touched.count(kg));
       ++written;
     }
-    merged.key_groups.push_back(std::move(block));
+    blocks.push_back(std::move(block));
   }
+  const auto merged = assemble(*job, std::move(blocks));
   job.reset();
   EXPECT_EQ(written, 2u);
   EXPECT_EQ(contents(merged), contents(b.snapshot()));  // the chain restores like a full snapshot
@@ -258,13 +261,7 @@ TEST(ConcurrentSnapshot, OwnerKeepsToTheCopyBudgetWhileAWriterDrains) {
       k += 7919;
     }
     writer.join();
-    ckpt::KeyedStateSnapshot snap;
-    snap.max_parallelism = job->max_parallelism();
-    snap.key_group_begin = job->key_groups().begin;
-    snap.key_group_end = job->key_groups().end;
-    snap.key_type = job->key_type();
-    snap.states = job->states();
-    snap.key_groups = std::move(blocks);
+    const auto snap = assemble(*job, std::move(blocks));
     job.reset();
     const auto image = contents(snap);
     ASSERT_EQ(image.size(), kKeys);
