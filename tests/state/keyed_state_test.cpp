@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -86,6 +87,65 @@ TEST(ValueState, ReadModifyWriteOfOneKeyThroughClearAndSecondHandle) {
   v.update(7);
   b.set_current_key("a");
   EXPECT_EQ(v.value(), 5);
+}
+
+// get_state() returns a KeyedValueState, whose accesses skip the virtual call;
+// it is a ValueState<T>, and both kinds of handle reach the same entries.
+std::int64_t add_through_erased_handle(ckpt::ValueState<std::int64_t>& v, std::int64_t n) {
+  v.update(v.value() + n);
+  return v.value();
+}
+
+TEST(ValueState, KeyedAndKeyErasedHandlesAreTheSameState) {
+  Backend b;
+  ckpt::KeyedValueState<std::string, std::int64_t> keyed = b.get_state(ckpt::ValueStateDescriptor<std::int64_t>{"n", 100});
+  ckpt::ValueState<std::int64_t> erased = keyed;
+  b.set_current_key("a");
+  EXPECT_EQ(keyed.value(), 100);
+  EXPECT_EQ(add_through_erased_handle(keyed, 1), 101);  // the keyed handle passed as a ValueState<T>&
+  EXPECT_EQ(keyed.get(), 101);
+  keyed.update(keyed.value() + 1);
+  EXPECT_EQ(erased.value(), 102);
+  erased.update(erased.value() + 1);
+  EXPECT_EQ(keyed.value(), 103);
+  b.set_current_key("b");
+  EXPECT_FALSE(erased.get());
+  keyed.update(7);
+  EXPECT_EQ(erased.get(), 7);
+  erased.clear();
+  EXPECT_FALSE(keyed.get());
+  EXPECT_EQ(keyed.value(), 100);
+  b.set_current_key("a");
+  keyed.clear();
+  EXPECT_FALSE(erased.get());
+  EXPECT_EQ(b.size("n"), 0u);
+}
+
+TEST(ValueState, KeyedHandleOfAStateWithTtlKeepsItsTtl) {
+  ckpt::ManualClock clock{1'000};
+  ckpt::KeyedStateBackendOptions o;
+  o.clock = &clock;
+  Backend b(o);
+  ckpt::ValueStateDescriptor<int> d{"t", -1};
+  d.enable_time_to_live(ckpt::StateTtlConfig::of(std::chrono::milliseconds(10)));
+  auto keyed = b.get_state(d);
+  b.set_current_key("k");
+  keyed.update(keyed.value() + 2);
+  EXPECT_EQ(keyed.get(), 1);
+  clock.advance(std::chrono::milliseconds(10));
+  EXPECT_FALSE(keyed.get());  // expired at last access + TTL
+  EXPECT_EQ(keyed.value(), -1);
+  keyed.update(5);
+  keyed.clear();
+  EXPECT_FALSE(keyed.get());
+}
+
+TEST(ValueState, DefaultConstructedKeyedHandleIsAnError) {
+  ckpt::KeyedValueState<std::string, int> v;
+  EXPECT_THROW(v.update(1), ckpt::StateError);
+  EXPECT_THROW((void)v.value(), ckpt::StateError);
+  EXPECT_THROW((void)v.get(), ckpt::StateError);
+  EXPECT_THROW(v.clear(), ckpt::StateError);
 }
 
 TEST(ListState, AddAddAllUpdateGetClear) {

@@ -28,6 +28,7 @@
 #include <ckpt/state/key_group.hpp>
 #include <ckpt/state/keyed_snapshot_job.hpp>
 #include <ckpt/state/keyed_state_backend_base.hpp>
+#include <ckpt/state/keyed_value_state.hpp>
 #include <ckpt/state/list_state.hpp>
 #include <ckpt/state/map_state.hpp>
 #include <ckpt/state/reducing_state.hpp>
@@ -81,6 +82,7 @@ class KeyedStateBackend final : public KeyedStateBackendBase {
   explicit KeyedStateBackend(KeyedStateBackendOptions options = {})
       : max_parallelism_(options.max_parallelism),
         range_(options.key_groups ? *options.key_groups : KeyGroupRange::all(options.max_parallelism)),
+        slot_count_(range_.size()),
         reduce_(max_parallelism_),
         control_(range_.size(), options.snapshot_copy_budget) {
     validate_parallelism(max_parallelism_);
@@ -106,7 +108,7 @@ class KeyedStateBackend final : public KeyedStateBackendBase {
   void set_current_key(const Key& key) {
     const auto kg = reduce_(stable_key_hash(key));
     const auto slot = kg - range_.begin;  // wraps around below the range
-    if (slot >= range_.size()) [[unlikely]]
+    if (slot >= slot_count_) [[unlikely]]
       key_out_of_range(key, kg);
     ctx_.key = key;
     ctx_.slot = slot;
@@ -126,11 +128,14 @@ class KeyedStateBackend final : public KeyedStateBackendBase {
 
   // -- declaring state -----------------------------------------------------
 
+  /// A ValueState<T> whose accesses the compiler can inline (see
+  /// keyed_value_state.hpp); keep it as `auto` or KeyedValueState<Key, T> on a
+  /// hot path, or as a ValueState<T> anywhere.
   template <class T>
-  ValueState<T> get_state(const ValueStateDescriptor<T>& d) {
-    return ValueState<T>(declare<T, detail::ValueStateImpl<T>>(d, StateKind::value, type_version<T>(), [&](auto ttl, auto& table) {
+  KeyedValueState<Key, T, Hash, KeyEqual> get_state(const ValueStateDescriptor<T>& d) {
+    return KeyedValueState<Key, T, Hash, KeyEqual>(declare<T, detail::ValueStateImpl<T>>(d, StateKind::value, type_version<T>(), [&](auto ttl, auto& table) {
       constexpr bool Ttl = decltype(ttl)::value;
-      return std::make_unique<detail::KeyedValueState<Key, T, Ttl, Hash, KeyEqual>>(ctx_, table, d.default_value());
+      return std::make_unique<detail::KeyedValueStateImpl<Key, T, Ttl, Hash, KeyEqual>>(ctx_, table, d.default_value());
     }));
   }
 
@@ -459,6 +464,7 @@ class KeyedStateBackend final : public KeyedStateBackendBase {
 
   std::uint32_t max_parallelism_;
   KeyGroupRange range_;
+  std::uint32_t slot_count_;  // range_.size(), for the hot path
   detail::KeyGroupReducer reduce_;
   detail::SnapshotControl control_;
   detail::KeyedContext<Key> ctx_;

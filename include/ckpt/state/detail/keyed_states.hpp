@@ -147,10 +147,10 @@ class Cell {
 // Each implementation lists its interface first, so calls through a handle
 // need no this-adjusting thunk.
 template <class Key, class T, bool Ttl, class Hash, class Eq>
-class KeyedValueState final : public ValueStateImpl<T>, public StateImplBase {
+class KeyedValueStateImpl final : public ValueStateImpl<T>, public StateImplBase {
  public:
   using Table = KeyedTable<Key, T, Ttl, Hash, Eq>;
-  KeyedValueState(KeyedContext<Key>& ctx, Table& table, std::optional<T> default_value)
+  KeyedValueStateImpl(KeyedContext<Key>& ctx, Table& table, std::optional<T> default_value)
       : cell_(ctx, table), default_(default_value ? std::move(*default_value) : T{}) {}
   const T* find() override { return cell_.find(); }
   const T& default_value() const override { return default_; }

@@ -51,6 +51,7 @@ struct KeyGroupSlot {
   std::atomic<std::uint64_t> saved_epoch{0};
   std::mutex mutex;
   std::uint64_t modified = 1;  // write stamp of the last change (1: before any snapshot)
+  std::uint64_t clean = 0;     // owner only: the write stamp it last wrote under (see before_write)
   Bytes owner_copy;            // saved by the owner for the running snapshot
   KeyGroupResult owner_result = KeyGroupResult::empty;
 };
@@ -120,10 +121,8 @@ class SnapshotControl {
   /// Owner thread, before every change to slot `slot`: one atomic load when
   /// no snapshot needs the slot's old image.
   void before_write(std::size_t slot) {
-    KeyGroupSlot& s = slots_[slot];
-    if (s.saved_epoch.load(std::memory_order_acquire) < active_epoch_) [[unlikely]]
-      owner_save(slot);
-    if (s.modified != write_stamp_) s.modified = write_stamp_;
+    if (slots_[slot].clean != write_stamp_) [[unlikely]]
+      first_write_since_mark(slot);
   }
 
   /// Owner thread: starts a snapshot. Waits first for a previous one to be
@@ -225,7 +224,19 @@ class SnapshotControl {
   }
 
  private:
-  [[gnu::noinline]] void owner_save(std::size_t slot) {
+  // The first write to a slot since the last mark (or ever): saves its image
+  // for a running snapshot that has not saved it yet, and stamps it changed.
+  // The slot stays clean until the next mark changes the write stamp, so
+  // later writes skip both (the acquire load here orders them after the
+  // writer's save).
+  [[gnu::noinline]] void first_write_since_mark(std::size_t slot) {
+    KeyGroupSlot& s = slots_[slot];
+    if (s.saved_epoch.load(std::memory_order_acquire) < active_epoch_) owner_save(slot);
+    s.modified = write_stamp_;
+    s.clean = write_stamp_;
+  }
+
+  void owner_save(std::size_t slot) {
     KeyGroupSlot& s = slots_[slot];
     if (copy_budget_ != 0 && copied_bytes_.load(std::memory_order_relaxed) >= copy_budget_ &&
         draining_epoch_.load(std::memory_order_relaxed) == active_epoch_) {
