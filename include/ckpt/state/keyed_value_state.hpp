@@ -4,7 +4,7 @@
 // it, store it, slice it to one: all the same state), but its own value(),
 // get(), update() and clear() call the backend's implementation directly, so
 // the compiler inlines a read-modify-write into the caller instead of making
-// two virtual calls (about a third fewer instructions per access; see
+// two virtual calls (about 30% fewer instructions per access; see
 // docs/benchmarks.md, P3). A state with a time-to-live takes the virtual path.
 //
 //   ckpt::KeyedStateBackend<std::string> backend;

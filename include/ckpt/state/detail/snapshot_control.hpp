@@ -120,8 +120,8 @@ class SnapshotControl {
   SnapshotControl& operator=(const SnapshotControl&) = delete;
   ~SnapshotControl() { wait_idle(); }
 
-  /// Owner thread, before every change to slot `slot`: one atomic load when
-  /// no snapshot needs the slot's old image.
+  /// Owner thread, before every change to slot `slot`: one comparison once
+  /// the slot has been written since the last mark.
   void before_write(std::size_t slot) {
     if (clean_[slot] != write_stamp_) [[unlikely]]
       first_write_since_mark(slot);
