@@ -30,27 +30,19 @@ class KeyedValueState : public ValueState<T> {
   explicit KeyedValueState(detail::ValueStateImpl<T>* impl) noexcept
       : ValueState<T>(impl), direct_(dynamic_cast<Direct*>(impl)) {}
 
-  T value() const {
-    if (!direct_) [[unlikely]]
-      return ValueState<T>::value();
-    if (const T* v = direct_->find()) return *v;
-    return direct_->default_value();
-  }
-  std::optional<T> get() const {
-    if (!direct_) [[unlikely]]
-      return ValueState<T>::get();
-    if (const T* v = direct_->find()) return *v;
-    return std::nullopt;
-  }
+  T value() const { return direct_ ? this->value_in(*direct_) : ValueState<T>::value(); }
+  std::optional<T> get() const { return direct_ ? this->get_in(*direct_) : ValueState<T>::get(); }
   void update(T value) {
-    if (!direct_) [[unlikely]]
-      return ValueState<T>::update(std::move(value));
-    direct_->update(std::move(value));
+    if (direct_) [[likely]]
+      direct_->update(std::move(value));
+    else
+      ValueState<T>::update(std::move(value));
   }
   void clear() {
-    if (!direct_) [[unlikely]]
-      return ValueState<T>::clear();
-    direct_->clear();
+    if (direct_) [[likely]]
+      direct_->clear();
+    else
+      ValueState<T>::clear();
   }
 
  private:

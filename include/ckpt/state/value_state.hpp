@@ -30,18 +30,25 @@ class ValueState {
   explicit ValueState(detail::ValueStateImpl<T>* impl) noexcept : impl_(impl) {}
 
   /// The current key's value; the descriptor's default (or T{}) if it has none.
-  T value() const {
-    if (const T* v = impl().find()) return *v;
-    return impl().default_value();
-  }
+  T value() const { return value_in(impl()); }
   /// The current key's value, or nothing if it has none (Flink's null).
-  std::optional<T> get() const {
-    if (const T* v = impl().find()) return *v;
-    return std::nullopt;
-  }
+  std::optional<T> get() const { return get_in(impl()); }
   void update(T value) { impl().update(std::move(value)); }
   /// Removes the current key's value (other keys are untouched).
   void clear() { impl().clear(); }
+
+ protected:
+  // Shared with KeyedValueState, which passes its implementation's final type.
+  template <class Impl>
+  static T value_in(Impl& impl) {
+    if (const T* v = impl.find()) return *v;
+    return impl.default_value();
+  }
+  template <class Impl>
+  static std::optional<T> get_in(Impl& impl) {
+    if (const T* v = impl.find()) return *v;
+    return std::nullopt;
+  }
 
  private:
   detail::ValueStateImpl<T>& impl() const {
