@@ -47,9 +47,15 @@ class CheckpointParticipant {
   /// Cut state for `barrier` at the next consistent point (called only on
   /// participants registered as triggered: sources and embedded workers).
   virtual void trigger_checkpoint(const CheckpointBarrier& barrier) = 0;
-  /// Checkpoint `id` is complete (and every earlier one with it).
+  /// Checkpoint `id` is complete (and every earlier one with it); also a
+  /// savepoint that ended the job. Side effects are committed here.
   virtual void notify_checkpoint_complete(std::uint64_t id) = 0;
   virtual void notify_checkpoint_aborted(std::uint64_t id) = 0;
+  /// An intermediate savepoint (the job goes on) is complete. It commits no
+  /// side effects and subsumes nothing, as in Flink since 1.15 (FLINK-25191):
+  /// a restart restores the latest checkpoint, not this savepoint, so what it
+  /// pre-committed stays pending until the next checkpoint completes.
+  virtual void notify_savepoint_complete(std::uint64_t id) { (void)id; }
 };
 
 class CheckpointCoordinator {
@@ -343,7 +349,8 @@ class CheckpointCoordinator {
         barrier.id = last_id_ = std::max(stored, last_id_ + 1);
       }
       pending = r.kind == SnapshotKind::savepoint
-                    ? std::shared_ptr<PendingSnapshot>(storage_.begin_savepoint(barrier.id, barrier.timestamp_millis, r.name))
+                    ? std::shared_ptr<PendingSnapshot>(
+                          storage_.begin_savepoint(barrier.id, barrier.timestamp_millis, r.name, r.final))
                     : std::shared_ptr<PendingSnapshot>(storage_.begin_checkpoint(barrier.id, barrier.timestamp_millis));
     } catch (const std::exception& e) {
       auto stats = declined_stats(r, std::string("could not start: ") + e.what());
@@ -443,14 +450,18 @@ class CheckpointCoordinator {
     std::vector<Participant> participants;
     std::vector<CheckpointListenerHook> listeners;
     std::vector<std::uint64_t> subsumed;
+    bool commits = false;  // a checkpoint, or a savepoint that ends the job
     {
       std::lock_guard lock(mutex_);
       auto it = in_flight_.find(id);
       f = std::move(it->second);
       in_flight_.erase(it);
-      // Completing N subsumes older checkpoints still in flight.
-      for (const auto& [other, g] : in_flight_)
-        if (other < id && g.barrier.kind == SnapshotKind::checkpoint && !g.completing) subsumed.push_back(other);
+      commits = f.barrier.kind == SnapshotKind::checkpoint || f.barrier.final;
+      // Completing N subsumes older checkpoints still in flight; an
+      // intermediate savepoint subsumes nothing.
+      if (commits)
+        for (const auto& [other, g] : in_flight_)
+          if (other < id && g.barrier.kind == SnapshotKind::checkpoint && !g.completing) subsumed.push_back(other);
       if (f.barrier.kind == SnapshotKind::checkpoint) {
         consecutive_failures_ = 0;
         latest_completed_ = id;
@@ -470,7 +481,10 @@ class CheckpointCoordinator {
     f.stats.end_to_end = now - f.triggered_at;
     for (const auto other : subsumed)
       abort(other, CheckpointOutcome::aborted, "subsumed by checkpoint " + std::to_string(id), false, Failure::ignored);
-    for (const auto& p : participants) p.participant->notify_checkpoint_complete(id);
+    for (const auto& p : participants) {
+      if (commits) p.participant->notify_checkpoint_complete(id);
+      else p.participant->notify_savepoint_complete(id);
+    }
     for (const auto& l : listeners) l(f.stats);
     for (auto& p : f.promises) p->set_value(f.stats);
     drain_requests_async();

@@ -123,16 +123,17 @@ class ServiceParticipant final : public CheckpointParticipant {
 
   // -- CheckpointParticipant (coordinator threads)
   void trigger_checkpoint(const CheckpointBarrier& barrier) override { post(barrier); }
-  void notify_checkpoint_complete(std::uint64_t id) override { post(Notification{id, true}); }
+  void notify_checkpoint_complete(std::uint64_t id) override { post(Notification{id, Notification::complete}); }
   void notify_checkpoint_aborted(std::uint64_t id) override {
     if (group_) group_->abort(id);
-    post(Notification{id, false});
+    post(Notification{id, Notification::aborted});
   }
+  void notify_savepoint_complete(std::uint64_t id) override { post(Notification{id, Notification::savepoint}); }
 
  private:
   struct Notification {
     std::uint64_t id;
-    bool complete;
+    enum What : std::uint8_t { complete, aborted, savepoint } what;
   };
   using Event = std::variant<CheckpointBarrier, Notification>;
 
@@ -183,13 +184,18 @@ class ServiceParticipant final : public CheckpointParticipant {
   void notify(const Notification& n) {
     // Savepoints never serve as the base of an incremental checkpoint.
     const auto kind = kinds_.count(n.id) ? kinds_[n.id] : SnapshotKind::checkpoint;
+    const bool complete = n.what == Notification::complete;
     if (options_.keyed) {
-      if (n.complete && kind == SnapshotKind::checkpoint) options_.keyed->notify_snapshot_complete(n.id);
+      if (complete && kind == SnapshotKind::checkpoint) options_.keyed->notify_snapshot_complete(n.id);
       else options_.keyed->notify_snapshot_aborted(n.id);
+    }
+    if (n.what == Notification::savepoint) {  // an intermediate savepoint commits nothing
+      kinds_.erase(n.id);
+      return;
     }
     kinds_.erase(kinds_.begin(), kinds_.upper_bound(n.id));
     if (!options_.listener) return;
-    if (n.complete) options_.listener->notify_checkpoint_complete(n.id);
+    if (complete) options_.listener->notify_checkpoint_complete(n.id);
     else options_.listener->notify_checkpoint_aborted(n.id);
   }
 

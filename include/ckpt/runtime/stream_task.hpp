@@ -105,6 +105,13 @@ class StreamTask : public CheckpointParticipant {
   void notify_checkpoint_aborted(std::uint64_t id) override {
     mailbox().post([this, id] { on_notification(id, false); });
   }
+  void notify_savepoint_complete(std::uint64_t id) override {
+    mailbox().post([this, id] {
+      // Nothing to commit; the keyed backend lets go of the savepoint's cut.
+      if (auto* k = keyed()) k->notify_snapshot_aborted(id);
+      kinds_.erase(id);
+    });
+  }
 
  protected:
   virtual KeyedStateBackendBase* keyed() { return nullptr; }

@@ -8,10 +8,11 @@
 // distribution, every keyed state's types and version, and the user's
 // properties (the program's version, say).
 //
-//   _metadata := "CKPTMETA", u32 format version (1), u32 reserved,
+//   _metadata := "CKPTMETA", u32 format version (2), u32 reserved,
 //                u64 body size, u64 XXH3-64 of the body, body
 //
-// where body is Manifest through ckpt's binary archive.
+// where body is Manifest through ckpt's binary archive. Version 1 (read, no
+// longer written) lacks the last field, ends_job.
 
 #include <ckpt/bytes.hpp>
 #include <ckpt/error.hpp>
@@ -35,7 +36,9 @@
 
 namespace ckpt {
 
-inline constexpr std::uint32_t manifest_format_version = 1;
+inline constexpr std::uint32_t manifest_format_version = 2;
+/// The oldest manifest format this build still reads.
+inline constexpr std::uint32_t manifest_oldest_format_version = 1;
 inline constexpr std::array<char, 8> manifest_magic{'C', 'K', 'P', 'T', 'M', 'E', 'T', 'A'};
 inline constexpr std::size_t manifest_header_size = 32;
 inline constexpr const char* manifest_file_name = "_metadata";
@@ -110,9 +113,19 @@ struct Manifest {
   std::optional<std::uint64_t> base_checkpoint_id;  // incremental: shares files with this one
   std::vector<OperatorManifest> operators;
   std::map<std::string, std::string> properties;
+  /// A savepoint that ended the job (stop with savepoint): the sinks committed
+  /// through it, so it is a restore point for "latest" like a checkpoint. An
+  /// intermediate savepoint (the job went on) committed nothing and is not.
+  bool ends_job = false;
 
   template <class Archive>
   void serialize(Archive& ar) {
+    serialize_v1(ar);
+    ar(ends_job);
+  }
+  /// The fields of format version 1.
+  template <class Archive>
+  void serialize_v1(Archive& ar) {
     ar(checkpoint_id, timestamp_millis, kind, name, base_checkpoint_id, operators, properties);
   }
 
@@ -134,6 +147,17 @@ struct Manifest {
     return n;
   }
 };
+
+namespace detail {
+/// A manifest read as format version 1 (no ends_job).
+struct ManifestV1 {
+  Manifest& m;
+  template <class Archive>
+  void serialize(Archive& ar) {
+    m.serialize_v1(ar);
+  }
+};
+}  // namespace detail
 
 inline Bytes encode_manifest(const Manifest& m) {
   Bytes body = serial::encode(m);
@@ -166,8 +190,9 @@ inline Manifest decode_manifest(ByteSpan bytes, const std::string& path, const R
   std::memcpy(&reserved, bytes.data() + 12, 4);
   std::memcpy(&size, bytes.data() + 16, 8);
   std::memcpy(&checksum, bytes.data() + 24, 8);
-  if (version != manifest_format_version)
-    throw fail(errc::unsupported_version, "format version " + std::to_string(version) + "; this build reads version " +
+  if (version < manifest_oldest_format_version || version > manifest_format_version)
+    throw fail(errc::unsupported_version, "format version " + std::to_string(version) + "; this build reads versions " +
+                                              std::to_string(manifest_oldest_format_version) + " to " +
                                               std::to_string(manifest_format_version));
   if (reserved != 0) throw fail(errc::corrupt_data, "reserved header field is not 0");
   if (size != bytes.size() - manifest_header_size)
@@ -176,7 +201,12 @@ inline Manifest decode_manifest(ByteSpan bytes, const std::string& path, const R
   const auto body = bytes.subspan(manifest_header_size);
   if (hash64(body) != checksum) throw fail(errc::corrupt_data, "checksum mismatch");
   Manifest m;
-  serial::load_from(body, {path, "manifest"}, m);
+  if (version == 1) {
+    detail::ManifestV1 v1{m};
+    serial::load_from(body, {path, "manifest"}, v1);
+  } else {
+    serial::load_from(body, {path, "manifest"}, m);
+  }
   return m;
 }
 

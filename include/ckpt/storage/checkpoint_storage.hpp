@@ -71,6 +71,7 @@ struct SnapshotInfo {
   std::int64_t timestamp_millis = 0;
   std::uint64_t raw_bytes = 0;
   std::uint64_t stored_bytes = 0;
+  bool ends_job = false;  // a savepoint that ended the job (see Manifest::ends_job)
 };
 
 class CheckpointStorage;
@@ -101,8 +102,14 @@ class PendingSnapshot {
  private:
   friend class CheckpointStorage;
   PendingSnapshot(CheckpointStorage& storage, std::uint64_t id, std::int64_t timestamp, SnapshotKind kind,
-                  std::string dir, std::string name)
-      : storage_(storage), id_(id), timestamp_(timestamp), kind_(kind), dir_(std::move(dir)), name_(std::move(name)) {}
+                  std::string dir, std::string name, bool ends_job = false)
+      : storage_(storage),
+        id_(id),
+        timestamp_(timestamp),
+        kind_(kind),
+        dir_(std::move(dir)),
+        name_(std::move(name)),
+        ends_job_(ends_job) {}
 
   [[noreturn]] void throw_not_pending() const {
     throw CheckpointError(errc::checkpoint_aborted, "checkpoint " + std::to_string(id_) + " is no longer pending");
@@ -119,6 +126,7 @@ class PendingSnapshot {
   SnapshotKind kind_;
   std::string dir_;
   std::string name_;
+  bool ends_job_ = false;
   std::mutex mutex_;
   std::map<std::string, OperatorEntry> operators_;
   std::vector<std::string> shared_files_;  // to remove on abort
@@ -200,8 +208,10 @@ class CheckpointStorage {
   }
 
   /// A savepoint: always full, in its own directory, optionally named (a tag).
+  /// `ends_job`: the job stops with it (stop with savepoint), so its sinks
+  /// commit through it and it becomes the restore point for restore_latest().
   std::unique_ptr<PendingSnapshot> begin_savepoint(std::uint64_t id, std::int64_t timestamp_millis,
-                                                   std::string name = {}) {
+                                                   std::string name = {}, bool ends_job = false) {
     if (!name.empty()) validate_name("savepoint name", name);
     const auto dir = fs::join(options_.savepoint_directory, layout::savepoint_dir(id, name));
     if (fs_->exists(fs::join(dir, manifest_file_name)))
@@ -209,7 +219,7 @@ class CheckpointStorage {
     fs_->make_directories(dir);
     note_id(id);
     return std::unique_ptr<PendingSnapshot>(
-        new PendingSnapshot(*this, id, timestamp_millis, SnapshotKind::savepoint, dir, std::move(name)));
+        new PendingSnapshot(*this, id, timestamp_millis, SnapshotKind::savepoint, dir, std::move(name), ends_job));
   }
 
   /// Complete checkpoints, newest first (those whose manifest reads).
@@ -229,21 +239,29 @@ class CheckpointStorage {
     return savepoints_locked();
   }
 
-  /// The newest checkpoint whose manifest and files verify, or nullptr when
-  /// there is none. A newest checkpoint that fails verification is an error
-  /// naming the file, unless options.fallback_to_previous, which tries the
-  /// previous retained one and records why in the reader's notes().
+  /// The restore point of a plain restart: the newest snapshot whose side
+  /// effects were committed — a complete checkpoint, or a savepoint that ended
+  /// the job (stop with savepoint) — whose manifest and files verify; nullptr
+  /// when there is none. An intermediate savepoint committed nothing and is
+  /// never chosen here (restore it by name). A newest snapshot that fails
+  /// verification is an error naming the file, unless
+  /// options.fallback_to_previous, which tries the previous one and records
+  /// why in the reader's notes().
   std::unique_ptr<SnapshotReader> restore_latest(RestoreOptions options = {}) {
-    std::vector<std::uint64_t> ids;
+    std::vector<std::pair<std::uint64_t, std::string>> candidates;  // id, directory
     {
       std::lock_guard lock(mutex_);
       for (const auto& c : scan_checkpoints())
-        if (c.complete) ids.push_back(c.id);
+        if (c.complete) candidates.emplace_back(c.id, layout::checkpoint_dir(c.id));
+      for (const auto& s : savepoints_locked())
+        if (s.ends_job) candidates.emplace_back(s.id, s.directory);
     }
+    std::sort(candidates.begin(), candidates.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
     std::vector<std::string> notes;
-    for (const auto id : ids) {
+    for (const auto& [id, dir] : candidates) {
+      const auto what = dir.starts_with(layout::checkpoint_prefix) ? "checkpoint " : "savepoint ";
       try {
-        auto reader = std::make_unique<SnapshotReader>(fs_, layout::checkpoint_dir(id), options_.limits);
+        auto reader = std::make_unique<SnapshotReader>(fs_, dir, options_.limits);
         reader->set_threads(options_.compression_threads);
         reader->verify_files();
         if (options.verify_blocks) reader->verify_all();
@@ -251,7 +269,7 @@ class CheckpointStorage {
         return reader;
       } catch (const Error& e) {
         if (!options.fallback_to_previous) throw;
-        notes.push_back("checkpoint " + std::to_string(id) + " was skipped: " + e.what());
+        notes.push_back(what + std::to_string(id) + " was skipped: " + e.what());
       }
     }
     if (!notes.empty()) {
@@ -320,7 +338,8 @@ class CheckpointStorage {
   };
 
   static SnapshotInfo info(const Manifest& m, std::string dir) {
-    return {m.checkpoint_id, m.kind, m.name, std::move(dir), m.timestamp_millis, m.raw_bytes(), m.stored_bytes()};
+    return {m.checkpoint_id, m.kind,           m.name,        std::move(dir), m.timestamp_millis,
+            m.raw_bytes(),   m.stored_bytes(), m.ends_job};
   }
 
   /// What crashed writers left in every directory we write to.
@@ -616,6 +635,7 @@ Manifest PendingSnapshot::complete(std::map<std::string, std::string> properties
     m.timestamp_millis = timestamp_;
     m.kind = kind_;
     m.name = name_;
+    m.ends_job = ends_job_;
     m.base_checkpoint_id = base_id_;
     m.properties = std::move(properties);
     for (auto& [uid, entry] : operators_) {
@@ -659,6 +679,7 @@ SnapshotInfo CheckpointStorage::promote_to_savepoint(std::uint64_t checkpoint_id
   Manifest m = source->manifest();
   m.kind = SnapshotKind::savepoint;
   m.name = pending->name_;
+  m.ends_job = false;
   m.base_checkpoint_id.reset();
   Bytes stored;
   for (auto& op : m.operators) {
