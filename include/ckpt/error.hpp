@@ -3,6 +3,7 @@
 // std::error_code of the "ckpt" category so callers can branch on the kind
 // (Boost.Beast's error.hpp is the model for the enum/category pair).
 
+#include <exception>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -97,21 +98,42 @@ class Error : public std::runtime_error {
   Error(errc code, const std::string& what) : Error(make_error_code(code), what) {}
   const std::error_code& code() const noexcept { return code_; }
 
+  /// This error as its own class, with `context` put before its message: how
+  /// an error crosses a job boundary (a task's IoError is still an IoError
+  /// where JobRunner::run() rethrows it).
+  virtual std::exception_ptr with_context(const std::string& context) const {
+    return std::make_exception_ptr(Error(code_, context + what()));
+  }
+
  private:
   std::error_code code_;
 };
+
+namespace detail {
+/// Implements Error::with_context for a class whose constructor takes (code, what).
+template <class E>
+std::exception_ptr copy_with_context(const E& e, const std::string& context) {
+  return std::make_exception_ptr(E(e.code(), context + e.what()));
+}
+}  // namespace detail
 
 /// Misuse of a state primitive: no current key, a key outside the backend's
 /// key groups, a state re-declared with another type.
 class StateError : public Error {
  public:
   using Error::Error;
+  std::exception_ptr with_context(const std::string& context) const override {
+    return detail::copy_with_context(*this, context);
+  }
 };
 
 /// An option, name, URI or argument that is not allowed.
 class ConfigError : public Error {
  public:
   using Error::Error;
+  std::exception_ptr with_context(const std::string& context) const override {
+    return detail::copy_with_context(*this, context);
+  }
 };
 
 /// A file-system or object-store operation failed. path() is the file
@@ -119,10 +141,15 @@ class ConfigError : public Error {
 /// operating system's error where there is one.
 class IoError : public Error {
  public:
-  IoError(errc code, std::string path, const std::string& what, std::error_code system = {})
+  IoError(std::error_code code, std::string path, const std::string& what, std::error_code system = {})
       : Error(code, what), path_(std::move(path)), system_(system) {}
+  IoError(errc code, std::string path, const std::string& what, std::error_code system = {})
+      : IoError(make_error_code(code), std::move(path), what, system) {}
   const std::string& path() const noexcept { return path_; }
   const std::error_code& system_code() const noexcept { return system_; }
+  std::exception_ptr with_context(const std::string& context) const override {
+    return std::make_exception_ptr(IoError(code(), path_, context + what(), system_));
+  }
 
  private:
   std::string path_;
@@ -133,10 +160,15 @@ class IoError : public Error {
 /// structure. path() names the file and block() the part of it.
 class CorruptionError : public Error {
  public:
-  CorruptionError(errc code, std::string path, std::string block, const std::string& what)
+  CorruptionError(std::error_code code, std::string path, std::string block, const std::string& what)
       : Error(code, what), path_(std::move(path)), block_(std::move(block)) {}
+  CorruptionError(errc code, std::string path, std::string block, const std::string& what)
+      : CorruptionError(make_error_code(code), std::move(path), std::move(block), what) {}
   const std::string& path() const noexcept { return path_; }
   const std::string& block() const noexcept { return block_; }
+  std::exception_ptr with_context(const std::string& context) const override {
+    return std::make_exception_ptr(CorruptionError(code(), path_, block_, context + what()));
+  }
 
  private:
   std::string path_;
@@ -147,12 +179,42 @@ class CorruptionError : public Error {
 class CheckpointError : public Error {
  public:
   using Error::Error;
+  std::exception_ptr with_context(const std::string& context) const override {
+    return detail::copy_with_context(*this, context);
+  }
 };
 
 /// Restoring failed: nothing to restore, or state the program does not declare.
 class RestoreError : public Error {
  public:
   using Error::Error;
+  std::exception_ptr with_context(const std::string& context) const override {
+    return detail::copy_with_context(*this, context);
+  }
 };
+
+/// A job failed because of an exception that is not a ckpt::Error (one the
+/// user's code threw): code() is errc::job_failed, and the original is nested
+/// (std::rethrow_if_nested(e) rethrows it as its own type).
+class JobError : public Error, public std::nested_exception {
+ public:
+  /// Call inside a catch block: nests the exception being handled.
+  explicit JobError(const std::string& what) : Error(errc::job_failed, what) {}
+};
+
+/// `e` with `context` ("task 'count' subtask 1 of 3 failed: ") before its
+/// message, as its own class when it is a ckpt::Error, or as a JobError that
+/// nests it otherwise.
+inline std::exception_ptr with_context(std::exception_ptr e, const std::string& context) {
+  try {
+    std::rethrow_exception(e);
+  } catch (const Error& error) {
+    return error.with_context(context);
+  } catch (const std::exception& other) {
+    return std::make_exception_ptr(JobError(context + other.what()));
+  } catch (...) {
+    return std::make_exception_ptr(JobError(context + "an exception that is not a std::exception"));
+  }
+}
 
 }  // namespace ckpt

@@ -219,10 +219,10 @@ class LocalWritableFile final : public WritableFile {
       case State::open:
         return;
       case State::committed:
-        throw Error(errc::invalid_argument,
+        throw ConfigError(errc::invalid_argument,
                     describe_what(what, path_, context_->where) + ": the file was already committed");
       case State::aborted:
-        throw Error(errc::invalid_argument,
+        throw ConfigError(errc::invalid_argument,
                     describe_what(what, path_, context_->where) + ": the file was aborted");
       case State::failed:
         throw IoError(errc::io_error, path_,

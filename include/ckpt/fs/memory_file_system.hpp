@@ -227,7 +227,7 @@ class MemoryWritableFile final : public WritableFile {
 
   void require_open(std::string_view what) const {
     if (state_ == State::open) return;
-    throw Error(errc::invalid_argument, "cannot " + std::string(what) + " '" + path_ + "' in " + where_ +
+    throw ConfigError(errc::invalid_argument, "cannot " + std::string(what) + " '" + path_ + "' in " + where_ +
                                             (state_ == State::committed ? ": the file was already committed"
                                                                         : ": the file was aborted"));
   }

@@ -2,21 +2,27 @@
 // TransactionalFileSink<In>: exactly-once output files. Each transaction is a
 // part file, written to <dir>/_pending/<subtask>/ (invisible until
 // pre-committed at a checkpoint, when it becomes durable there), and moved to
-// <dir>/<part> by an atomic rename when its checkpoint completes. A reader of
-// <dir> sees only parts of completed checkpoints, each exactly once.
+// <dir>/part-c<checkpoint>-... by an atomic rename when its checkpoint
+// completes. A reader of <dir> sees only parts of completed checkpoints, each
+// exactly once. The checkpoint id in a part's name lets FileSinkOutput roll
+// the directory back to a tag.
 
 #include <ckpt/error.hpp>
 #include <ckpt/fs/file_system.hpp>
 #include <ckpt/fs/path.hpp>
+#include <ckpt/function/committed_output.hpp>
 #include <ckpt/function/two_phase_commit_sink.hpp>
 
 #include <cereal/types/string.hpp>
 
+#include <charconv>
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <random>
 #include <string>
+#include <string_view>
 #include <utility>
 
 namespace ckpt {
@@ -31,6 +37,48 @@ struct FileTransaction {
   void serialize(Archive& ar) {
     ar(pending_path, final_path, empty);
   }
+};
+
+namespace detail {
+inline constexpr std::string_view committed_part_prefix = "part-c";
+
+/// The checkpoint id in a committed part's name ("part-c<id>-..."), if it has one.
+inline std::optional<std::uint64_t> committed_part_checkpoint(std::string_view name) {
+  if (!name.starts_with(committed_part_prefix)) return std::nullopt;
+  name.remove_prefix(committed_part_prefix.size());
+  std::uint64_t id = 0;
+  const auto [end, ec] = std::from_chars(name.data(), name.data() + name.size(), id);
+  if (ec != std::errc{} || end == name.data() || end == name.data() + name.size() || *end != '-') return std::nullopt;
+  return id;
+}
+}  // namespace detail
+
+/// The committed output of the TransactionalFileSinks writing to one
+/// directory, for rolling it back to a tag. Parts without a checkpoint id in
+/// their name (written before ckpt recorded it) are never removed.
+class FileSinkOutput final : public CommittedOutput {
+ public:
+  FileSinkOutput(std::shared_ptr<fs::FileSystem> fs, std::string directory)
+      : fs_(std::move(fs)), directory_(std::move(directory)) {
+    fs::validate_path(directory_);
+  }
+
+  std::uint64_t rollback_to(std::uint64_t checkpoint_id) override {
+    std::uint64_t removed = 0;
+    for (const auto& e : fs_->list(directory_)) {
+      if (e.type != fs::EntryType::file) continue;
+      const auto id = detail::committed_part_checkpoint(e.name);
+      if (!id || *id <= checkpoint_id) continue;
+      fs_->remove(fs::join(directory_, e.name));
+      ++removed;
+    }
+    return removed;
+  }
+  std::string describe() const override { return "file sink output " + fs_->uri() + "/" + directory_; }
+
+ private:
+  std::shared_ptr<fs::FileSystem> fs_;
+  std::string directory_;
 };
 
 template <class In>
@@ -75,6 +123,10 @@ class TransactionalFileSink : public TwoPhaseCommitSink<In, FileTransaction> {
     if (it == writers_.end()) return;  // nothing written: nothing to commit
     it->second->commit();              // durable, under its pending name
     writers_.erase(it);
+    // Where it appears on commit names the checkpoint it belongs to.
+    const auto part = fs::filename(txn.pending_path).substr(std::string_view("part-").size());
+    txn.final_path = fs::join(directory_, std::string(detail::committed_part_prefix) +
+                                              std::to_string(this->precommit_checkpoint_id()) + "-" + part);
   }
 
   void commit(const FileTransaction& txn) override {

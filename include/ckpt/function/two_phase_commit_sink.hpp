@@ -6,7 +6,9 @@
 // pre-committed transaction up to it is committed. On restore, transactions
 // the checkpoint had pre-committed are committed again (commit must be
 // idempotent) and the one that was open is aborted, so each record becomes
-// visible exactly once across any number of failures.
+// visible exactly once across any number of failures. Completing an
+// intermediate savepoint commits nothing (the runtime does not notify it):
+// its transaction is committed by the next checkpoint.
 //
 // Txn is a cereal-serializable handle of the transaction (a file name, a
 // transaction id) kept in operator state.
@@ -54,6 +56,7 @@ class TwoPhaseCommitSink : public Sink<In> {
   void invoke(const In& value) final { write(*current_, value); }
 
   void snapshot_state(const FunctionSnapshotContext& ctx) override {
+    precommitting_ = ctx.checkpoint_id();
     pre_commit(*current_);
     pending_.emplace(ctx.checkpoint_id(), std::move(*current_));
     current_ = begin_transaction();
@@ -84,6 +87,7 @@ class TwoPhaseCommitSink : public Sink<In> {
   /// Adds a record to the transaction.
   virtual void write(Txn& transaction, const In& value) = 0;
   /// Makes the transaction durable without making it visible.
+  /// precommit_checkpoint_id() tells for which checkpoint.
   virtual void pre_commit(Txn& transaction) = 0;
   /// Makes it visible. Called again after a restore: must be idempotent.
   virtual void commit(const Txn& transaction) = 0;
@@ -92,10 +96,16 @@ class TwoPhaseCommitSink : public Sink<In> {
   virtual void recover_and_commit(const Txn& transaction) { commit(transaction); }
   virtual void recover_and_abort(Txn& transaction) { abort(transaction); }
 
+  /// During pre_commit(): the checkpoint or savepoint the transaction is
+  /// pre-committed for (and then committed by, or by a later checkpoint). A
+  /// sink whose output can be rolled back to a tag records it with the output.
+  std::uint64_t precommit_checkpoint_id() const noexcept { return precommitting_; }
+
  private:
   ListState<Entry> state_;
   std::map<std::uint64_t, Txn> pending_;
   std::optional<Txn> current_;
+  std::uint64_t precommitting_ = 0;
 };
 
 }  // namespace ckpt

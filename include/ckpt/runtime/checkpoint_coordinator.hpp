@@ -8,7 +8,9 @@
 // manifest is published it tells every participant that N is complete.
 // A checkpoint that times out or that a participant declines is aborted: its
 // files are removed, participants are told, and the job goes on — unless more
-// consecutive checkpoints failed than the configuration tolerates.
+// consecutive checkpoints failed than the configuration tolerates. With a tag
+// schedule (TagOptions::creation_period) it also takes a tagged savepoint
+// once per period.
 
 #include <ckpt/clock.hpp>
 #include <ckpt/error.hpp>
@@ -56,6 +58,8 @@ class CheckpointParticipant {
   /// a restart restores the latest checkpoint, not this savepoint, so what it
   /// pre-committed stays pending until the next checkpoint completes.
   virtual void notify_savepoint_complete(std::uint64_t id) { (void)id; }
+  /// Names the participant in messages ("participant 'sessions' subtask 1 of 4").
+  virtual std::string describe() const { return "a participant"; }
 };
 
 class CheckpointCoordinator {
@@ -106,6 +110,8 @@ class CheckpointCoordinator {
     if (thread_.joinable()) return;
     stopped_ = false;
     next_periodic_ = config_.interval ? std::optional(clock_.now() + *config_.interval) : std::nullopt;
+    if (const auto period = storage_.options().tags.creation_period)
+      next_tag_millis_ = (clock_.epoch_millis() / period->count() + 1) * period->count();
     running_ = true;
     thread_ = std::jthread([this](std::stop_token stop) { loop(stop); });
   }
@@ -156,6 +162,7 @@ class CheckpointCoordinator {
       // Aborted meanwhile, or stopping: the cut is dropped here, which releases its snapshot job.
       if (it == in_flight_.end() || stopped_) return;
       auto& f = it->second;
+      if (participant < f.acknowledged.size()) f.acknowledged[participant] = true;
       f.stats.sync_pause = std::max(f.stats.sync_pause, sync_pause);
       f.stats.alignment = std::max(f.stats.alignment, alignment);
       pending = f.pending;
@@ -210,11 +217,13 @@ class CheckpointCoordinator {
     std::string name;
     bool final;
     std::shared_ptr<std::promise<CheckpointStats>> promise;
+    bool scheduled_tag = false;  // a savepoint the tag schedule takes
   };
   struct InFlight {
     CheckpointBarrier barrier;
     std::shared_ptr<PendingSnapshot> pending;
-    std::vector<bool> written;
+    std::vector<bool> acknowledged;  // cut its state
+    std::vector<bool> written;       // ... and that state is durable
     std::size_t remaining = 0;
     std::size_t writes_in_flight = 0;
     bool completing = false;
@@ -264,6 +273,7 @@ class CheckpointCoordinator {
     while (!stop.stop_requested()) {
       check_timeouts();
       maybe_trigger_periodic();
+      maybe_trigger_tag();
       drain_requests();
       std::optional<Clock::time_point> next;
       std::stop_source poke;
@@ -292,6 +302,10 @@ class CheckpointCoordinator {
     for (const auto& [id, f] : in_flight_)
       if (!f.completing && (!next || f.deadline < *next)) next = f.deadline;
     if (next_periodic_ && (!next || *next_periodic_ < *next)) next = next_periodic_;
+    if (next_tag_millis_) {
+      const auto tag = clock_.now() + std::chrono::milliseconds(std::max<std::int64_t>(0, *next_tag_millis_ - clock_.epoch_millis()));
+      if (!next || tag < *next) next = tag;
+    }
     return next;
   }
 
@@ -312,6 +326,23 @@ class CheckpointCoordinator {
       next_periodic_ = clock_.now() + *config_.interval;
     }
     trigger(Request{SnapshotKind::checkpoint, {}, false, nullptr});
+  }
+
+  /// The tag schedule: once the wall clock passes a period's end, a savepoint
+  /// tagged with the name of the period that closed.
+  void maybe_trigger_tag() {
+    std::string name;
+    {
+      std::lock_guard lock(mutex_);
+      if (stopped_ || finishing_ || !next_tag_millis_) return;
+      const auto now = clock_.epoch_millis();
+      if (now < *next_tag_millis_) return;
+      const auto period = storage_.options().tags.creation_period->count();
+      const auto closed = now / period * period - period;  // the last period that ended
+      next_tag_millis_ = closed + 2 * period;
+      name = scheduled_tag_name(closed, *storage_.options().tags.creation_period);
+    }
+    trigger(Request{SnapshotKind::savepoint, std::move(name), false, nullptr, true});
   }
 
   /// Triggers queued requests while capacity allows (savepoints always may).
@@ -352,6 +383,10 @@ class CheckpointCoordinator {
                     ? std::shared_ptr<PendingSnapshot>(
                           storage_.begin_savepoint(barrier.id, barrier.timestamp_millis, r.name, r.final))
                     : std::shared_ptr<PendingSnapshot>(storage_.begin_checkpoint(barrier.id, barrier.timestamp_millis));
+      if (r.scheduled_tag) {
+        storage_.check_tag_free(pending->tag_name());
+        pending->tag_on_completion(/*automatic=*/true);
+      }
     } catch (const std::exception& e) {
       auto stats = declined_stats(r, std::string("could not start: ") + e.what());
       stats.id = barrier.id;
@@ -372,6 +407,7 @@ class CheckpointCoordinator {
       InFlight f;
       f.barrier = barrier;
       f.pending = pending;
+      f.acknowledged.assign(participants_.size(), false);
       f.written.assign(participants_.size(), false);
       f.remaining = participants_.size();
       f.triggered_at = clock_.now();
@@ -497,17 +533,33 @@ class CheckpointCoordinator {
   }
 
   void check_timeouts() {
-    std::vector<std::uint64_t> expired;
+    std::vector<std::pair<std::uint64_t, std::string>> expired;  // id, why
     {
       std::lock_guard lock(mutex_);
       const auto now = clock_.now();
       for (const auto& [id, f] : in_flight_)
-        if (!f.completing && f.deadline <= now) expired.push_back(id);
+        if (!f.completing && f.deadline <= now) expired.emplace_back(id, laggards_locked(f));
     }
-    for (const auto id : expired)
+    for (const auto& [id, laggards] : expired)
       abort(id, CheckpointOutcome::timed_out,
             "checkpoint " + std::to_string(id) + " did not complete within " +
-                std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(config_.timeout).count()) + " ms");
+                std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(config_.timeout).count()) +
+                " ms" + laggards);
+  }
+
+  /// Who held checkpoint `f` up, for its timeout message.
+  std::string laggards_locked(const InFlight& f) const {
+    std::string not_cut, not_written;
+    for (std::size_t i = 0; i < participants_.size() && i < f.written.size(); ++i) {
+      if (f.written[i]) continue;
+      auto& list = f.acknowledged[i] ? not_written : not_cut;
+      list += (list.empty() ? "" : ", ") + participants_[i].participant->describe();
+    }
+    std::string out;
+    if (!not_cut.empty())
+      out += "; never cut its state (did not reach a sync point or align its barriers): " + not_cut;
+    if (!not_written.empty()) out += "; state still being written: " + not_written;
+    return out;
   }
 
   /// Whether a failed checkpoint counts towards the tolerable failures: one
@@ -572,6 +624,7 @@ class CheckpointCoordinator {
   std::map<std::uint64_t, InFlight> in_flight_;
   std::deque<Request> requests_;
   std::optional<Clock::time_point> next_periodic_;
+  std::optional<std::int64_t> next_tag_millis_;  // epoch millis: the end of the current tag period
   std::optional<std::uint64_t> latest_completed_;
   std::uint64_t completed_count_ = 0;
   std::uint32_t consecutive_failures_ = 0;

@@ -106,6 +106,10 @@ class ServiceParticipant final : public CheckpointParticipant {
   }
 
   const ParticipantOptions& options() const noexcept { return options_; }
+  std::string describe() const override {
+    return "participant '" + printable_name(options_.uid) + "' subtask " + std::to_string(options_.subtask) + " of " +
+           std::to_string(options_.parallelism);
+  }
 
   /// Where the worker's state is consistent: cuts a pending checkpoint and
   /// delivers notifications. One atomic load when nothing is pending.
@@ -240,8 +244,9 @@ class CheckpointedService {
     return *participants_.back();
   }
 
-  /// Restores every participant from the newest checkpoint that verifies and
-  /// returns its id, or nothing when there is none (a first start).
+  /// Restores every participant from the latest restore point that verifies
+  /// (the newest checkpoint, or a newer savepoint the service stopped with)
+  /// and returns its id, or nothing when there is none (a first start).
   std::optional<std::uint64_t> restore_latest(RestoreOptions options = {}, bool allow_non_restored_state = false) {
     auto snapshot = coordinator_.storage().restore_latest(options);
     if (!snapshot) return std::nullopt;
@@ -267,8 +272,27 @@ class CheckpointedService {
   }
   void stop() { coordinator_.stop(); }
 
+  /// Stops checkpointing and applies the storage's cancellation policy
+  /// (retain or delete its checkpoints; savepoints stay).
+  void cancel() {
+    coordinator_.stop();
+    coordinator_.storage().on_job_cancelled();
+  }
+
   std::shared_future<CheckpointStats> checkpoint_now() { return coordinator_.trigger_checkpoint(); }
+  /// An intermediate savepoint: the service goes on. Listeners are not told
+  /// it completed (nothing is committed through it) and a plain restart
+  /// restores the latest checkpoint, not this savepoint.
   std::shared_future<CheckpointStats> savepoint(std::string name = {}) { return coordinator_.trigger_savepoint(std::move(name)); }
+
+  /// "Stop with savepoint": a last savepoint, after which no checkpoint is
+  /// triggered. Workers keep calling sync_point() until it completes: its
+  /// completion reaches the listeners (they commit through it) and a plain
+  /// restart (restore_latest) continues from it. Call stop() once the future
+  /// is ready; if the savepoint failed, checkpointing goes on.
+  std::shared_future<CheckpointStats> stop_with_savepoint(std::string name = {}) {
+    return coordinator_.trigger_savepoint(std::move(name), /*final=*/true);
+  }
 
   CheckpointCoordinator& coordinator() noexcept { return coordinator_; }
   std::optional<std::uint64_t> restored_from() const noexcept { return restored_from_; }

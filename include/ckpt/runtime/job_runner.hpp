@@ -1,10 +1,12 @@
 #pragma once
 // JobRunner runs a Pipeline once: one thread per subtask, checkpoints by a
-// CheckpointCoordinator, state restored first (from the latest checkpoint by
-// default). run() returns when the job finished — every source exhausted and
-// a final checkpoint taken, so sinks committed everything — or after
-// stop_with_savepoint(); it throws when any task fails (the first error), or
-// when more consecutive checkpoints failed than the config tolerates.
+// CheckpointCoordinator, state restored first (by default from the latest
+// restore point: the newest checkpoint, or a newer savepoint that ended the
+// job). run() returns when the job finished — every source exhausted and a
+// final checkpoint taken, so sinks committed everything — after
+// stop_with_savepoint(), or after cancel(); it throws when any task fails
+// (the first error, as its own class with the task named), or when more
+// consecutive checkpoints failed than the config tolerates.
 
 #include <ckpt/clock.hpp>
 #include <ckpt/error.hpp>
@@ -28,7 +30,8 @@ namespace ckpt {
 
 struct JobOptions {
   enum class Restore : std::uint8_t { latest, none };
-  /// Restore from the newest complete checkpoint (default), or start empty.
+  /// Restore from the latest restore point (default: the newest complete
+  /// checkpoint, or a newer savepoint that ended the job), or start empty.
   Restore restore = Restore::latest;
   RestoreOptions restore_options{};
   /// Restore from this checkpoint or savepoint instead (e.g.
@@ -108,6 +111,7 @@ class JobRunner {
         lock.lock();
       }
     }
+    const bool cancelled = cancelled_ && !failure_ && !all_finished(graph);
     coordinator_.stop();
     for (auto& t : graph.tasks) t->cancel();
     for (auto& t : graph.tasks) t->join();
@@ -116,10 +120,20 @@ class JobRunner {
       tasks_ = nullptr;
     }
     if (failure_) std::rethrow_exception(failure_);
+    // Cancelled while running: retain or delete the checkpoints as the
+    // storage's cancellation policy says (savepoints always stay).
+    if (cancelled) coordinator_.storage().on_job_cancelled();
   }
 
   /// A checkpoint now.
   std::shared_future<CheckpointStats> trigger_checkpoint() { return coordinator_.trigger_checkpoint(); }
+
+  /// A savepoint now; the job goes on. It commits no side effects (its
+  /// transactions are committed by the next checkpoint) and a plain restart
+  /// does not restore it: restore it by name, after rolling its tag back.
+  std::shared_future<CheckpointStats> trigger_savepoint(std::string name = {}) {
+    return coordinator_.trigger_savepoint(std::move(name));
+  }
 
   /// Stops the sources, takes a savepoint with the final barrier and ends the
   /// job once it completed (sinks commit). If the savepoint fails, the job
@@ -128,7 +142,9 @@ class JobRunner {
     return coordinator_.trigger_savepoint(std::move(name), /*final=*/true);
   }
 
-  /// Ends the job without a savepoint.
+  /// Ends the job without a savepoint; run() returns, and the storage's
+  /// cancellation policy (StorageOptions::with_cancellation_policy) retains or
+  /// deletes its checkpoints.
   void cancel() {
     {
       std::lock_guard lock(mutex_);
@@ -170,13 +186,9 @@ class JobRunner {
     {
       std::lock_guard lock(mutex_);
       if (failure_) return;
-      try {
-        std::rethrow_exception(e);
-      } catch (const std::exception& ex) {
-        failure_ = std::make_exception_ptr(Error(errc::job_failed, "task " + task + " failed: " + ex.what()));
-      } catch (...) {
-        failure_ = std::make_exception_ptr(Error(errc::job_failed, "task " + task + " failed"));
-      }
+      // The task's error keeps its class (an IoError stays an IoError) with
+      // the task named; anything else becomes a JobError that nests it.
+      failure_ = with_context(e, "task " + task + " failed: ");
       if (tasks_)
         for (auto& t : *tasks_) t->cancel();
     }

@@ -63,6 +63,7 @@ class StreamTask : public CheckpointParticipant {
     return "'" + uid_ + "' subtask " + std::to_string(subtask_) + " of " + std::to_string(parallelism_);
   }
   const std::string& uid() const noexcept { return uid_; }
+  std::string describe() const override { return "task " + name(); }
   virtual bool is_source() const noexcept { return false; }
 
   /// Before start(): restores this subtask's share of `snapshot`.

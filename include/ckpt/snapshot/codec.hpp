@@ -64,7 +64,7 @@ class Compressor {
  private:
   static void check(std::size_t rc, const char* what) {
     if (ZSTD_isError(rc))
-      throw Error(errc::io_error, std::string("zstd failed ") + what + ": " + ZSTD_getErrorName(rc));
+      throw CheckpointError(errc::checkpoint_aborted, std::string("zstd failed ") + what + ": " + ZSTD_getErrorName(rc));
   }
   Codec codec_;
   int level_;

@@ -19,6 +19,7 @@
 #include <ckpt/hash.hpp>
 #include <ckpt/serial/archive.hpp>
 #include <ckpt/serial/snapshot_data.hpp>
+#include <ckpt/snapshot/framed_file.hpp>
 #include <ckpt/snapshot/state_file_format.hpp>
 
 #include <cereal/types/map.hpp>
@@ -40,7 +41,7 @@ inline constexpr std::uint32_t manifest_format_version = 2;
 /// The oldest manifest format this build still reads.
 inline constexpr std::uint32_t manifest_oldest_format_version = 1;
 inline constexpr std::array<char, 8> manifest_magic{'C', 'K', 'P', 'T', 'M', 'E', 'T', 'A'};
-inline constexpr std::size_t manifest_header_size = 32;
+inline constexpr std::size_t manifest_header_size = frame_header_size;
 inline constexpr const char* manifest_file_name = "_metadata";
 
 enum class SnapshotKind : std::uint8_t { checkpoint = 1, savepoint = 2 };
@@ -159,47 +160,14 @@ struct ManifestV1 {
 };
 }  // namespace detail
 
-inline Bytes encode_manifest(const Manifest& m) {
-  Bytes body = serial::encode(m);
-  Bytes out(manifest_header_size);  // uninitialised: every byte is written below
-  const std::uint64_t size = body.size();
-  const std::uint64_t checksum = hash64(body);
-  const std::uint32_t reserved = 0;
-  std::memcpy(out.data(), manifest_magic.data(), 8);
-  std::memcpy(out.data() + 8, &manifest_format_version, 4);
-  std::memcpy(out.data() + 12, &reserved, 4);
-  std::memcpy(out.data() + 16, &size, 8);
-  std::memcpy(out.data() + 24, &checksum, 8);
-  out.insert(out.end(), body.begin(), body.end());
-  return out;
-}
+inline constexpr FrameFormat manifest_frame{manifest_magic, manifest_format_version, manifest_oldest_format_version,
+                                            "manifest"};
+
+inline Bytes encode_manifest(const Manifest& m) { return encode_framed(manifest_frame, serial::encode(m)); }
 
 /// Verifies and decodes a manifest; `path` names it in errors.
 inline Manifest decode_manifest(ByteSpan bytes, const std::string& path, const ReadLimits& limits = {}) {
-  const auto fail = [&](errc code, const std::string& what) {
-    return CorruptionError(code, path, "manifest", path + ": " + what);
-  };
-  if (bytes.size() > limits.max_manifest_size)
-    throw fail(errc::limit_exceeded, "is " + std::to_string(bytes.size()) + " bytes; the limit is " +
-                                         std::to_string(limits.max_manifest_size));
-  if (bytes.size() < manifest_header_size) throw fail(errc::truncated, "too short for a manifest");
-  if (std::memcmp(bytes.data(), manifest_magic.data(), 8) != 0) throw fail(errc::corrupt_data, "not a ckpt manifest (bad magic)");
-  std::uint32_t version = 0, reserved = 0;
-  std::uint64_t size = 0, checksum = 0;
-  std::memcpy(&version, bytes.data() + 8, 4);
-  std::memcpy(&reserved, bytes.data() + 12, 4);
-  std::memcpy(&size, bytes.data() + 16, 8);
-  std::memcpy(&checksum, bytes.data() + 24, 8);
-  if (version < manifest_oldest_format_version || version > manifest_format_version)
-    throw fail(errc::unsupported_version, "format version " + std::to_string(version) + "; this build reads versions " +
-                                              std::to_string(manifest_oldest_format_version) + " to " +
-                                              std::to_string(manifest_format_version));
-  if (reserved != 0) throw fail(errc::corrupt_data, "reserved header field is not 0");
-  if (size != bytes.size() - manifest_header_size)
-    throw fail(errc::truncated, "body is " + std::to_string(bytes.size() - manifest_header_size) +
-                                    " bytes; the header says " + std::to_string(size));
-  const auto body = bytes.subspan(manifest_header_size);
-  if (hash64(body) != checksum) throw fail(errc::corrupt_data, "checksum mismatch");
+  const auto [version, body] = decode_framed(manifest_frame, bytes, path, limits.max_manifest_size);
   Manifest m;
   if (version == 1) {
     detail::ManifestV1 v1{m};

@@ -59,7 +59,7 @@ class StateFileWriter {
   void add_key_group(std::uint32_t key_group, const StoredBlock& block) {
     if (!index_.blocks.empty() &&
         (index_.blocks.back().kind != BlockKind::key_group || index_.blocks.back().key_group >= key_group))
-      throw Error(errc::invalid_argument, "state file " + file_.path() + ": key group " + std::to_string(key_group) +
+      throw ConfigError(errc::invalid_argument, "state file " + file_.path() + ": key group " + std::to_string(key_group) +
                                               " out of order");
     add(BlockKind::key_group, key_group, block);
     summary_.key_groups.push_back(key_group);

@@ -27,11 +27,13 @@
 #include <ckpt/snapshot/manifest.hpp>
 #include <ckpt/snapshot/state_file_reader.hpp>
 #include <ckpt/snapshot/state_file_writer.hpp>
+#include <ckpt/function/committed_output.hpp>
 #include <ckpt/state/keyed_snapshot_job.hpp>
 #include <ckpt/storage/compression_pool.hpp>
 #include <ckpt/storage/layout.hpp>
 #include <ckpt/storage/snapshot_reader.hpp>
 #include <ckpt/storage/storage_options.hpp>
+#include <ckpt/storage/tag_store.hpp>
 
 #include <algorithm>
 #include <cstdint>
@@ -98,6 +100,16 @@ class PendingSnapshot {
   inline Manifest complete(std::map<std::string, std::string> properties = {});
   /// Removes what was written. Idempotent; never throws.
   inline void abort() noexcept;
+  /// A savepoint only: create its tag when it completes (also without
+  /// TagOptions::savepoint_auto_tag); `automatic` marks a scheduled tag,
+  /// which owns its savepoint. The tag is named like the savepoint, or
+  /// "savepoint-<id>".
+  void tag_on_completion(bool automatic) {
+    std::lock_guard lock(mutex_);
+    tag_ = automatic ? TagRequest::automatic : TagRequest::manual;
+  }
+  /// The name of the tag this savepoint gets (whether or not it gets one).
+  std::string tag_name() const { return name_.empty() ? "savepoint-" + std::to_string(id_) : name_; }
 
  private:
   friend class CheckpointStorage;
@@ -119,6 +131,7 @@ class PendingSnapshot {
     OperatorManifest manifest;
     std::vector<bool> present;
   };
+  enum class TagRequest : std::uint8_t { none, manual, automatic };
 
   CheckpointStorage& storage_;
   std::uint64_t id_;
@@ -127,6 +140,7 @@ class PendingSnapshot {
   std::string dir_;
   std::string name_;
   bool ends_job_ = false;
+  TagRequest tag_ = TagRequest::none;
   std::mutex mutex_;
   std::map<std::string, OperatorEntry> operators_;
   std::vector<std::string> shared_files_;  // to remove on abort
@@ -141,16 +155,21 @@ class CheckpointStorage {
   /// without a manifest, checkpoints beyond the retained number, unreferenced
   /// shared files.
   explicit CheckpointStorage(std::shared_ptr<fs::FileSystem> fs, StorageOptions options = {})
-      : fs_(std::move(fs)), options_(std::move(options)), pool_(options_.compression_threads) {
+      : fs_(std::move(fs)), options_(std::move(options)), pool_(options_.compression_threads), tags_(*fs_, options_.tags) {
     if (options_.retained_checkpoints == 0)
       throw ConfigError(errc::invalid_argument, "at least one checkpoint must be retained");
     if (auto p = fs::path_problem(options_.savepoint_directory); !p.empty())
       throw ConfigError(errc::invalid_name, "savepoint directory: " + p);
+    if (options_.tags.creation_period && options_.tags.creation_period->count() <= 0)
+      throw ConfigError(errc::invalid_argument, "the tag creation period must be positive");
+    if (options_.tags.num_retained_max && *options_.tags.num_retained_max == 0)
+      throw ConfigError(errc::invalid_argument, "tags: num_retained_max must be at least 1");
     (void)Compressor(options_.codec, options_.compression_level);  // validates the level
     lock_ = fs_->try_lock(layout::lock_file);
     if (!lock_)
-      throw Error(errc::locked, fs_->uri() + " is locked by another process writing checkpoints there; "
-                                               "only one writer per checkpoint directory is allowed");
+      throw IoError(errc::locked, std::string(layout::lock_file),
+                    fs_->uri() + " is locked by another process writing checkpoints there; "
+                                 "only one writer per checkpoint directory is allowed");
     remove_temporaries();
     cleanup(std::nullopt);
   }
@@ -216,10 +235,20 @@ class CheckpointStorage {
     const auto dir = fs::join(options_.savepoint_directory, layout::savepoint_dir(id, name));
     if (fs_->exists(fs::join(dir, manifest_file_name)))
       throw CheckpointError(errc::already_exists, "savepoint " + dir + " already exists in " + uri());
+    auto pending = std::unique_ptr<PendingSnapshot>(
+        new PendingSnapshot(*this, id, timestamp_millis, SnapshotKind::savepoint, dir, std::move(name), ends_job));
+    if (options_.tags.savepoint_auto_tag) check_tag_free(pending->tag_name());
     fs_->make_directories(dir);
     note_id(id);
-    return std::unique_ptr<PendingSnapshot>(
-        new PendingSnapshot(*this, id, timestamp_millis, SnapshotKind::savepoint, dir, std::move(name), ends_job));
+    return pending;
+  }
+
+  /// Fails (errc::already_exists) if a tag of that name exists: called before
+  /// a savepoint that will be tagged begins.
+  void check_tag_free(const std::string& tag) {
+    if (tags_.find(tag))
+      throw CheckpointError(errc::already_exists, "tag '" + tag + "' already exists in " + uri() +
+                                                      "; delete it or name the savepoint differently");
   }
 
   /// Complete checkpoints, newest first (those whose manifest reads).
@@ -310,6 +339,48 @@ class CheckpointStorage {
   /// services call it importing the latest checkpoint). Blocks are copied as
   /// stored, each verified on the way.
   inline SnapshotInfo promote_to_savepoint(std::uint64_t checkpoint_id, std::string name = {});
+
+  // -- Tags (tag_store.hpp) ----------------------------------------------------
+
+  /// Tags, oldest savepoint first.
+  std::vector<TagInfo> tags(std::vector<std::string>* problems = nullptr) const { return tags_.list(problems); }
+  std::optional<TagInfo> find_tag(std::string_view name) const { return tags_.find(name); }
+
+  /// Tags an existing savepoint by hand (Paimon's create_tag). It expires
+  /// after TagOptions::default_time_retained, if set.
+  TagInfo create_tag(std::string name, std::uint64_t savepoint_id, std::int64_t now_millis) {
+    validate_name("tag", name);
+    for (const auto& s : savepoints()) {
+      if (s.id != savepoint_id) continue;
+      auto tag = make_tag(std::move(name), s.id, s.directory, now_millis, false);
+      tags_.create(tag);
+      return tag;
+    }
+    throw RestoreError(errc::not_found, "no savepoint with id " + std::to_string(savepoint_id) + " in " + uri() + "/" +
+                                            options_.savepoint_directory + " to tag");
+  }
+
+  /// Deletes a tag; a scheduled tag's savepoint goes with it. errc::not_found
+  /// if there is none.
+  void delete_tag(std::string_view name) {
+    const auto tag = tags_.find(name);
+    if (!tag) throw RestoreError(errc::not_found, "no tag named '" + printable_name(name) + "' in " + uri());
+    tags_.remove(*tag);
+  }
+
+  /// Applies tag retention now (it also runs whenever a tag is created).
+  std::vector<std::string> expire_tags(std::int64_t now_millis) { return tags_.expire(now_millis); }
+
+  /// Rolls the job back to a tag (Paimon's rollback_to): every output loses
+  /// what was committed after the tag's savepoint, the savepoint's state
+  /// becomes the newest checkpoint (a copy, so a plain restart continues
+  /// from it, as does restoring the savepoint itself), and the checkpoints and
+  /// tags after it — a history the job abandons — are deleted. Savepoints are
+  /// kept. No job may run on the storage meanwhile. Run it again if it was
+  /// interrupted: the steps are ordered so that an interrupted rollback
+  /// restores nothing silently wrong (a restart before it is finished fails
+  /// on the sinks' missing parts).
+  inline SnapshotInfo rollback_to_tag(std::string_view name, const std::vector<CommittedOutput*>& outputs);
 
   /// For DELETE_ON_CANCELLATION: removes every checkpoint (savepoints stay).
   void on_job_cancelled() {
@@ -444,6 +515,34 @@ class CheckpointStorage {
     }
   }
 
+  TagInfo make_tag(std::string name, std::uint64_t savepoint_id, std::string directory, std::int64_t now_millis,
+                   bool automatic) const {
+    TagInfo tag{std::move(name), savepoint_id, std::move(directory), now_millis, std::nullopt, automatic};
+    if (options_.tags.default_time_retained) tag.expires_millis = now_millis + options_.tags.default_time_retained->count();
+    return tag;
+  }
+
+  /// A savepoint completed: its tag, if it gets one, and tag retention. The
+  /// savepoint is complete whatever happens here; a failure is reported by
+  /// last_cleanup_error().
+  void tag_savepoint(const PendingSnapshot& p, PendingSnapshot::TagRequest request) {
+    if (request == PendingSnapshot::TagRequest::none && !options_.tags.savepoint_auto_tag) return;
+    try {
+      tags_.create(make_tag(p.tag_name(), p.id(), p.directory(), p.timestamp_millis(),
+                            request == PendingSnapshot::TagRequest::automatic));
+      tags_.expire(p.timestamp_millis());
+      std::lock_guard lock(mutex_);
+      last_cleanup_error_.reset();
+    } catch (const Error& e) {
+      std::lock_guard lock(mutex_);
+      last_cleanup_error_ = std::string("tagging savepoint ") + std::to_string(p.id()) + " failed: " + e.what();
+    }
+  }
+
+  /// Writes `m` with copies of `source`'s blocks into `pending`'s directory:
+  /// self-contained files, each block copied as stored and verified on the way.
+  inline Manifest publish_copy(PendingSnapshot& pending, SnapshotReader& source, Manifest m);
+
   void on_complete(std::uint64_t id, const Manifest& m) {
     {
       std::lock_guard lock(mutex_);
@@ -470,6 +569,7 @@ class CheckpointStorage {
   std::map<std::uint64_t, Manifest> manifests_;  // complete checkpoints read so far
   std::uint64_t highest_id_ = 0;
   std::optional<std::string> last_cleanup_error_;
+  TagStore tags_;
 };
 
 // -- PendingSnapshot ---------------------------------------------------------
@@ -648,10 +748,13 @@ Manifest PendingSnapshot::complete(std::map<std::string, std::string> properties
     }
   }
   storage_.fs_->publish(fs::join(dir_, manifest_file_name), encode_manifest(m));
+  TagRequest tag;
   {
     std::lock_guard lock(mutex_);
     done_ = true;
+    tag = tag_;
   }
+  if (kind_ == SnapshotKind::savepoint) storage_.tag_savepoint(*this, tag);
   storage_.on_complete(id_, m);
   return m;
 }
@@ -681,39 +784,80 @@ SnapshotInfo CheckpointStorage::promote_to_savepoint(std::uint64_t checkpoint_id
   m.name = pending->name_;
   m.ends_job = false;
   m.base_checkpoint_id.reset();
-  Bytes stored;
+  m = publish_copy(*pending, *source, std::move(m));
+  tag_savepoint(*pending, PendingSnapshot::TagRequest::none);
+  return info(m, pending->directory());
+}
+
+SnapshotInfo CheckpointStorage::rollback_to_tag(std::string_view name, const std::vector<CommittedOutput*>& outputs) {
+  const auto tag = tags_.find(name);
+  if (!tag) throw RestoreError(errc::not_found, "no tag named '" + printable_name(name) + "' in " + uri());
+  // The tag's savepoint must verify before anything is changed.
+  SnapshotReader source(fs_, tag->savepoint_directory, options_.limits);
+  source.verify_all();
+  if (source.checkpoint_id() != tag->savepoint_id || source.manifest().kind != SnapshotKind::savepoint)
+    throw CorruptionError(errc::corrupt_data, tag->savepoint_directory, "manifest",
+                          "tag '" + tag->name + "' names savepoint " + std::to_string(tag->savepoint_id) + " but " +
+                              tag->savepoint_directory + " holds " + to_string(source.manifest().kind) + " " +
+                              std::to_string(source.checkpoint_id()));
+  // 1. The outputs lose what was committed after the tag.
+  for (auto* output : outputs) output->rollback_to(tag->savepoint_id);
+  // 2. The tag's state becomes the newest checkpoint: a plain restart continues from it.
+  const auto id = next_checkpoint_id();
+  auto pending = begin_checkpoint(id, source.manifest().timestamp_millis);
+  Manifest m = source.manifest();
+  m.checkpoint_id = id;
+  m.kind = SnapshotKind::checkpoint;
+  m.name.clear();
+  m.ends_job = false;
+  m.base_checkpoint_id.reset();
+  m.properties["ckpt.rolled-back-to-tag"] = tag->name;
+  m = publish_copy(*pending, source, std::move(m));
+  {
+    std::lock_guard lock(mutex_);
+    manifests_[id] = m;
+  }
+  // 3. What came after the tag is an abandoned history.
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& c : scan_checkpoints()) {
+      if (c.id <= tag->savepoint_id || c.id >= id) continue;
+      fs_->remove_all(layout::checkpoint_dir(c.id));
+      manifests_.erase(c.id);
+    }
+  }
+  for (const auto& t : tags_.list())
+    if (t.savepoint_id > tag->savepoint_id) tags_.remove(t);
+  cleanup(std::nullopt);
+  return info(m, pending->directory());
+}
+
+Manifest CheckpointStorage::publish_copy(PendingSnapshot& pending, SnapshotReader& source, Manifest m) {
   for (auto& op : m.operators) {
     for (auto& s : op.subtasks) {
       s.raw_bytes = s.stored_bytes = 0;
       for (std::uint32_t i = 0; i < s.files.size(); ++i) {
         const FileRef ref = s.files[i];
-        const auto from = ref.shared ? fs::join(layout::shared_dir, ref.path) : fs::join(source->directory(), ref.path);
+        const auto from = ref.shared ? fs::join(layout::shared_dir, ref.path) : fs::join(source.directory(), ref.path);
         StateFileReader reader(fs_->open(from), options_.limits, ref.size, ref.index_checksum);
         const auto to_name = op.uid + "-" + std::to_string(s.index) + "-" + std::to_string(i) + std::string(layout::state_suffix);
-        auto out = fs_->create(fs::join(pending->directory(), to_name));
+        auto out = fs_->create(fs::join(pending.directory(), to_name));
         StateFileWriter writer(*out, reader.index().codec);
         if (reader.index().keyed) writer.set_keyed_info(*reader.index().keyed);
+        const auto copy = [&](const BlockEntry& block) {
+          StoredBlock b;
+          reader.read_stored(block, b.stored);  // verified against its checksum
+          b.raw_size = block.raw_size;
+          b.checksum = block.checksum;
+          return b;
+        };
         for (const auto& src : s.key_groups) {
           if (src.file != i) continue;
-          for (auto kg = src.begin; kg < src.end; ++kg) {
-            const auto* block = reader.find_key_group(kg);
-            if (!block) continue;
-            StoredBlock b;
-            reader.read_stored(*block, b.stored);  // verified against its checksum
-            b.raw_size = block->raw_size;
-            b.checksum = block->checksum;
-            writer.add_key_group(kg, b);
-          }
+          for (auto kg = src.begin; kg < src.end; ++kg)
+            if (const auto* block = reader.find_key_group(kg)) writer.add_key_group(kg, copy(*block));
         }
-        if (s.operator_state_file == i) {
-          if (const auto* block = reader.operator_block()) {
-            StoredBlock b;
-            reader.read_stored(*block, b.stored);
-            b.raw_size = block->raw_size;
-            b.checksum = block->checksum;
-            writer.add_operator_state(reader.index().operator_states, b);
-          }
-        }
+        if (s.operator_state_file == i)
+          if (const auto* block = reader.operator_block()) writer.add_operator_state(reader.index().operator_states, copy(*block));
         const auto summary = writer.finish();
         out->commit();
         s.files[i] = FileRef{to_name, false, summary.size, summary.index_checksum};
@@ -722,12 +866,10 @@ SnapshotInfo CheckpointStorage::promote_to_savepoint(std::uint64_t checkpoint_id
       }
     }
   }
-  fs_->publish(fs::join(pending->directory(), manifest_file_name), encode_manifest(m));
-  {
-    std::lock_guard lock(pending->mutex_);
-    pending->done_ = true;
-  }
-  return info(m, pending->directory());
+  fs_->publish(fs::join(pending.directory(), manifest_file_name), encode_manifest(m));
+  std::lock_guard lock(pending.mutex_);
+  pending.done_ = true;
+  return m;
 }
 
 }  // namespace ckpt

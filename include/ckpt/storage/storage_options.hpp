@@ -7,7 +7,9 @@
 #include <ckpt/snapshot/codec.hpp>
 #include <ckpt/snapshot/state_file_format.hpp>
 
+#include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 
 namespace ckpt {
@@ -15,6 +17,44 @@ namespace ckpt {
 /// What happens to retained checkpoints when a job is cancelled (Flink's
 /// ExternalizedCheckpointCleanup).
 enum class CancellationPolicy : std::uint8_t { retain_on_cancellation, delete_on_cancellation };
+
+/// Tags: named, long-lived restore points, each a savepoint (Apache Paimon's
+/// tags; the option names follow Paimon's). Off unless set.
+struct TagOptions {
+  using duration = std::chrono::milliseconds;
+  /// Every savepoint creates a tag named after it: its name, or
+  /// "savepoint-<id>" (Paimon's sink.savepoint.auto-tag).
+  bool savepoint_auto_tag = false;
+  /// Create a tag, with a savepoint of its own, once per period of wall-clock
+  /// time, named after the period it closes ("2026-12-03" daily,
+  /// "2026-12-03T12" hourly, "2026-12-03T12-05" by the minute): Paimon's
+  /// tag.automatic-creation = process-time with tag.creation-period.
+  std::optional<duration> creation_period;
+  /// Automatic (scheduled) tags kept; the oldest go first, with their
+  /// savepoints (tag.num-retained-max).
+  std::optional<std::uint32_t> num_retained_max;
+  /// How long a new tag is kept (tag.default-time-retained); an expired tag is
+  /// removed when the next tag is created or expire_tags() runs.
+  std::optional<duration> default_time_retained;
+
+  static TagOptions defaults() { return {}; }
+  TagOptions& tag_savepoints(bool on = true) {
+    savepoint_auto_tag = on;
+    return *this;
+  }
+  TagOptions& create_every(duration period) {
+    creation_period = period;
+    return *this;
+  }
+  TagOptions& retain_max(std::uint32_t n) {
+    num_retained_max = n;
+    return *this;
+  }
+  TagOptions& retain_for(duration d) {
+    default_time_retained = d;
+    return *this;
+  }
+};
 
 struct StorageOptions {
   /// Complete checkpoints kept; older ones are deleted when a newer completes.
@@ -31,6 +71,7 @@ struct StorageOptions {
   /// Where savepoints go, relative to the storage root.
   std::string savepoint_directory = "savepoints";
   ReadLimits limits{};
+  TagOptions tags{};
 
   static StorageOptions defaults() { return {}; }
   /// Incremental checkpoints, keeping `n` of them.
@@ -63,6 +104,10 @@ struct StorageOptions {
   }
   StorageOptions& with_limits(ReadLimits l) {
     limits = l;
+    return *this;
+  }
+  StorageOptions& with_tags(TagOptions t) {
+    tags = t;
     return *this;
   }
 };

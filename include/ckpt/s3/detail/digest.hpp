@@ -47,18 +47,18 @@ class Digest {
  public:
   explicit Digest(const EVP_MD* md) : ctx_(EVP_MD_CTX_new()) {
     if (!ctx_ || EVP_DigestInit_ex(ctx_.get(), md, nullptr) != 1)
-      throw Error(errc::io_error, "OpenSSL could not initialise a digest");
+      throw IoError(errc::io_error, "", "OpenSSL could not initialise a digest");
   }
   void update(ByteSpan data) {
     if (!data.empty() && EVP_DigestUpdate(ctx_.get(), data.data(), data.size()) != 1)
-      throw Error(errc::io_error, "OpenSSL digest update failed");
+      throw IoError(errc::io_error, "", "OpenSSL digest update failed");
   }
   template <std::size_t N>
   std::array<unsigned char, N> finish() {
     std::array<unsigned char, N> out{};
     unsigned int len = 0;
     if (EVP_DigestFinal_ex(ctx_.get(), out.data(), &len) != 1 || len != N)
-      throw Error(errc::io_error, "OpenSSL digest finalisation failed");
+      throw IoError(errc::io_error, "", "OpenSSL digest finalisation failed");
     return out;
   }
 
@@ -89,7 +89,7 @@ inline Sha256 hmac_sha256(ByteSpan key, ByteSpan data) {
   if (!HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
             reinterpret_cast<const unsigned char*>(data.data()), data.size(), out.data(), &len) ||
       len != out.size())
-    throw Error(errc::io_error, "OpenSSL HMAC-SHA-256 failed");
+    throw IoError(errc::io_error, "", "OpenSSL HMAC-SHA-256 failed");
   return out;
 }
 inline Sha256 hmac_sha256(std::span<const unsigned char> key, std::string_view data) {
@@ -100,7 +100,7 @@ inline Sha256 hmac_sha256(std::span<const unsigned char> key, std::string_view d
 inline std::string random_hex(std::size_t n = 16) {
   std::array<unsigned char, 64> buf{};
   if (n > buf.size() || RAND_bytes(buf.data(), static_cast<int>(n)) != 1)
-    throw Error(errc::io_error, "OpenSSL could not produce random bytes");
+    throw IoError(errc::io_error, "", "OpenSSL could not produce random bytes");
   return hex(std::span<const unsigned char>(buf.data(), n));
 }
 

@@ -185,7 +185,7 @@ class HttpClient {
   static void global_init() {
     static const bool done = [] {
       if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-        throw Error(errc::io_error, "libcurl could not be initialised (curl_global_init failed)");
+        throw IoError(errc::io_error, "", "libcurl could not be initialised (curl_global_init failed)");
       return true;
     }();
     (void)done;
@@ -319,7 +319,7 @@ class HttpClient {
       }
       if (curl_) curl_easy_reset(curl_);
       else curl_ = curl_easy_init();
-      if (!curl_) throw Error(errc::io_error, "libcurl could not create a handle (curl_easy_init failed)");
+      if (!curl_) throw IoError(errc::io_error, "", "libcurl could not create a handle (curl_easy_init failed)");
     }
     Handle(const Handle&) = delete;
     Handle& operator=(const Handle&) = delete;
