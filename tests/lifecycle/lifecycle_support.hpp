@@ -229,7 +229,9 @@ struct Verdict {
 
 /// `complete`: the whole input must be there with every key's counts 1..n
 /// and its final sum; otherwise only no duplicates is checked.
-inline Verdict judge(const std::vector<std::string>& lines, const Input& input, bool complete) {
+/// `per_partition`: keys are counted per partition ("p2/k5"), as the service does.
+inline Verdict judge(const std::vector<std::string>& lines, const Input& input, bool complete,
+                     bool per_partition = false) {
   Verdict v;
   v.lines = lines.size();
   std::map<std::string, int> per_event;
@@ -252,8 +254,9 @@ inline Verdict judge(const std::vector<std::string>& lines, const Input& input, 
   for (std::uint32_t p = 0; p < input.partitions; ++p)
     for (std::uint64_t o = 0; o < input.records; ++o) {
       const auto e = input.event(p, o);
-      ++expected[e.key].first;
-      expected[e.key].second += e.value;
+      const auto key = per_partition ? "p" + std::to_string(p) + "/" + e.key : e.key;
+      ++expected[key].first;
+      expected[key].second += e.value;
       if (!per_event.count(std::to_string(p) + ":" + std::to_string(o))) {
         ++v.lost;
         if (v.first_problem.empty()) v.first_problem = "event " + std::to_string(p) + ":" + std::to_string(o) + " lost";
@@ -277,7 +280,15 @@ class FlakyFileSystem final : public test::ForwardingFileSystem {
  public:
   using ForwardingFileSystem::ForwardingFileSystem;
   /// The next `n` creates and publishes fail.
-  void fail_next(int n) { failures_ = n; }
+  void fail_next(int n) {
+    skip_ = 0;
+    failures_ = n;
+  }
+  /// After `n` more creates and publishes succeed, every one fails until heal().
+  void fail_after(std::uint32_t n) {
+    skip_ = static_cast<int>(n);
+    failures_ = std::numeric_limits<int>::max();
+  }
   void heal() { failures_ = 0; }
 
   std::unique_ptr<fs::WritableFile> create(std::string_view p) override {
@@ -292,10 +303,12 @@ class FlakyFileSystem final : public test::ForwardingFileSystem {
  private:
   void maybe_fail(std::string_view p) {
     if (failures_.load() <= 0) return;
+    if (skip_.fetch_sub(1) > 0) return;
     if (failures_.fetch_sub(1) <= 0) return;
     throw IoError(errc::no_space, std::string(p), "writing " + std::string(p) + " failed: no space left on device (injected)");
   }
   std::atomic<int> failures_{0};
+  std::atomic<int> skip_{0};
 };
 
 }  // namespace ckpt::lifecycle

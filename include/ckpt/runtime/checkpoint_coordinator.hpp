@@ -103,6 +103,14 @@ class CheckpointCoordinator {
     properties_ = std::move(properties);
   }
 
+  /// Requests made before start() wait for it instead of being triggered on
+  /// the caller's thread: for owners that register their participants at
+  /// start (a JobRunner), so that no checkpoint is taken of nobody.
+  void hold_requests_until_started() {
+    std::lock_guard lock(mutex_);
+    hold_until_started_ = true;
+  }
+
   /// Starts periodic checkpoints (when the config has an interval) and the
   /// timeout watch.
   void start() {
@@ -257,7 +265,7 @@ class CheckpointCoordinator {
     }
     if (running_) {
       wake();
-    } else {
+    } else if (!hold_until_started_) {
       drain_requests();  // not started: trigger on the caller's thread (tests drive it this way)
     }
     return future;
@@ -632,6 +640,7 @@ class CheckpointCoordinator {
   bool failure_reported_ = false;
   bool stopped_ = false;
   bool finishing_ = false;
+  bool hold_until_started_ = false;
   std::stop_source poke_;
   std::atomic<bool> running_{false};
   std::jthread thread_;

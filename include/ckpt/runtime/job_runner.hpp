@@ -57,6 +57,9 @@ class JobRunner {
         options_(std::move(options)),
         clock_(options_.clock ? *options_.clock : static_cast<Clock&>(SystemClock::instance())),
         coordinator_(storage, config, clock_) {
+    // A checkpoint asked for before run() registered the tasks waits for them
+    // (taken at once, it would hold no state and become the restore point).
+    coordinator_.hold_requests_until_started();
     env_.coordinator = &coordinator_;
     env_.clock = &clock_;
     env_.mode = config.mode;
@@ -83,8 +86,13 @@ class JobRunner {
   /// Runs the job to its end (see above).
   void run() {
     detail::RuntimeGraph graph;
-    pipeline_.instantiate(graph, env_);
-    restore(graph);
+    try {
+      pipeline_.instantiate(graph, env_);
+      restore(graph);
+    } catch (...) {
+      coordinator_.stop();  // checkpoints asked for meanwhile are declined, not left waiting
+      throw;
+    }
     for (auto& t : graph.tasks) {
       t->register_with(coordinator_);
       if (t->is_source()) ++sources_;
