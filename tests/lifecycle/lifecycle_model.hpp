@@ -200,6 +200,7 @@ inline SessionResult run_pipeline_session(World& w, const SessionPlan& plan,
       failure = std::current_exception();
     }
   });
+  job.wait_running();  // restored (steps such as a full disk are for later checkpoints)
   const auto ended = [&] { return running.wait_for(std::chrono::seconds(0)) == std::future_status::ready; };
   bool crash_asked = false;
   std::optional<Ending> ending;

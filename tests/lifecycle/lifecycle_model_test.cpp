@@ -97,15 +97,15 @@ void run_in_process(Engine engine, std::uint64_t shard, std::uint64_t per_shard)
 class PipelineLifecycle : public ::testing::TestWithParam<int> {};
 class ServiceLifecycle : public ::testing::TestWithParam<int> {};
 
-// 8 x 200 pipeline and 4 x 100 service sequences in CI, 2,000 in all with the
-// 48 below in killed processes.
+// In CI: 8 x 250 pipeline and 4 x 200 service sequences, and 4 x 50 below in
+// killed processes: 3,000 (an eighth of that under TSan).
 TEST_P(PipelineLifecycle, RandomSequencesAreExactlyOnce) {
-  run_in_process(Engine::pipeline, static_cast<std::uint64_t>(GetParam()), sequences(200));
+  run_in_process(Engine::pipeline, static_cast<std::uint64_t>(GetParam()), sequences(250));
 }
 INSTANTIATE_TEST_SUITE_P(Shard, PipelineLifecycle, ::testing::Range(0, 8));
 
 TEST_P(ServiceLifecycle, RandomSequencesAreExactlyOnce) {
-  run_in_process(Engine::service, static_cast<std::uint64_t>(GetParam()), sequences(100));
+  run_in_process(Engine::service, static_cast<std::uint64_t>(GetParam()), sequences(200));
 }
 INSTANTIATE_TEST_SUITE_P(Shard, ServiceLifecycle, ::testing::Range(0, 4));
 
@@ -137,11 +137,14 @@ SessionResult run_in_child(const World& w, const std::string& dir, std::uint64_t
   return result;
 }
 
-TEST(KilledLifecycle, RandomSequencesWithSigkillsAreExactlyOnce) {
+class KilledLifecycle : public ::testing::TestWithParam<int> {};
+
+TEST_P(KilledLifecycle, RandomSequencesWithSigkillsAreExactlyOnce) {
+  const auto shard = static_cast<std::uint64_t>(GetParam());
   std::vector<std::uint64_t> seeds;
   if (const auto seed = only_seed()) seeds.push_back(*seed);
   else
-    for (std::uint64_t i = 0; i < sequences(48); ++i) seeds.push_back(base_seed + (1ULL << 40) + i);
+    for (std::uint64_t i = 0; i < sequences(50); ++i) seeds.push_back(base_seed + (1ULL << 40) + (shard << 32) + i);
   std::uint64_t kills = 0;
   for (const auto seed : seeds) {
     ckpt::test::TempDir dir("lifecycle");
@@ -168,8 +171,9 @@ TEST(KilledLifecycle, RandomSequencesWithSigkillsAreExactlyOnce) {
     });
     ASSERT_EQ(problem, "") << "sequence failed; replay with CKPT_LIFECYCLE_SEED=" << seed;
   }
-  std::printf("[ lifecycle ] killed processes: %zu sequences, %llu SIGKILLs, 0 lost, 0 duplicated\n", seeds.size(),
-              static_cast<unsigned long long>(kills));
+  std::printf("[ lifecycle ] killed processes, shard %llu: %zu sequences, %llu SIGKILLs, 0 lost, 0 duplicated\n",
+              static_cast<unsigned long long>(shard), seeds.size(), static_cast<unsigned long long>(kills));
 }
+INSTANTIATE_TEST_SUITE_P(Shard, KilledLifecycle, ::testing::Range(0, 4));
 
 }  // namespace

@@ -150,6 +150,14 @@ class TransactionalFileSink : public TwoPhaseCommitSink<In, FileTransaction> {
     fs_->remove(txn.pending_path);
   }
 
+  /// After a restore, the transaction that was open at the snapshot: what it
+  /// wrote before the crash was never pre-committed for this snapshot, and
+  /// an uncommitted part is a temporary initialize_state() already removed.
+  /// A part that is there under its pending name was pre-committed for a
+  /// later checkpoint or savepoint, which still needs it (restoring that
+  /// savepoint commits it): it is left alone, invisible.
+  void recover_and_abort(FileTransaction&) override {}
+
  private:
   std::string pending_dir() const { return fs::join(fs::join(directory_, "_pending"), std::to_string(subtask_)); }
 

@@ -261,6 +261,9 @@ class CheckpointedService {
       snapshot.restore(o.uid, o.keyed, o.operator_state);
     }
     snapshot.check_all_restored(allow_non_restored_state);
+    // Before any listener commits what the snapshot pre-committed, it must be
+    // where a restart resumes (a savepoint, or a fallback, is not yet).
+    coordinator_.storage().adopt_restore_point(snapshot);
     restored_from_ = snapshot.checkpoint_id();
     initialize();
   }

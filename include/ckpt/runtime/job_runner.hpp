@@ -51,6 +51,8 @@ struct JobOptions {
 };
 
 class JobRunner {
+  enum class Phase : std::uint8_t { created, running, ended };
+
  public:
   JobRunner(const Pipeline& pipeline, CheckpointStorage& storage, CheckpointConfig config, JobOptions options = {})
       : pipeline_(pipeline),
@@ -91,6 +93,7 @@ class JobRunner {
       restore(graph);
     } catch (...) {
       coordinator_.stop();  // checkpoints asked for meanwhile are declined, not left waiting
+      set_phase(Phase::ended);
       throw;
     }
     for (auto& t : graph.tasks) {
@@ -104,6 +107,7 @@ class JobRunner {
     }
     for (auto& t : graph.tasks) t->start();
     coordinator_.start();
+    set_phase(Phase::running);
     {
       std::unique_lock lock(mutex_);
       while (true) {
@@ -127,10 +131,19 @@ class JobRunner {
       std::lock_guard lock(mutex_);
       tasks_ = nullptr;
     }
+    set_phase(Phase::ended);
     if (failure_) std::rethrow_exception(failure_);
     // Cancelled while running: retain or delete the checkpoints as the
     // storage's cancellation policy says (savepoints always stay).
     if (cancelled) coordinator_.storage().on_job_cancelled();
+  }
+
+  /// Blocks until run() has restored the state and started the tasks (true),
+  /// or ended without getting there (false).
+  bool wait_running() {
+    std::unique_lock lock(mutex_);
+    done_.wait(lock, [&] { return phase_ != Phase::created; });
+    return phase_ == Phase::running;
   }
 
   /// A checkpoint now.
@@ -169,6 +182,9 @@ class JobRunner {
     if (!snapshot) return;
     for (auto& t : graph.tasks) t->restore(*snapshot);
     snapshot->check_all_restored(options_.allow_non_restored_state);
+    // Before any sink commits what the snapshot pre-committed, it must be
+    // where a restart resumes (a savepoint, or a fallback, is not yet).
+    coordinator_.storage().adopt_restore_point(*snapshot);
     restored_from_ = snapshot->checkpoint_id();
   }
 
@@ -182,6 +198,15 @@ class JobRunner {
     if (++finished_sources_ != sources_) return;
     std::lock_guard lock(mutex_);
     final_needed_ = true;
+    done_.notify_all();
+  }
+
+  void set_phase(Phase p) {
+    {
+      std::lock_guard lock(mutex_);
+      if (phase_ == Phase::ended) return;
+      phase_ = p;
+    }
     done_.notify_all();
   }
 
@@ -214,6 +239,7 @@ class JobRunner {
   bool cancelled_ = false;
   bool final_needed_ = false;
   bool final_pending_ = false;
+  Phase phase_ = Phase::created;
   std::vector<std::unique_ptr<detail::StreamTask>>* tasks_ = nullptr;
   std::size_t sources_ = 0;
   std::atomic<std::size_t> finished_sources_{0};

@@ -277,17 +277,8 @@ class CheckpointStorage {
   /// options.fallback_to_previous, which tries the previous one and records
   /// why in the reader's notes().
   std::unique_ptr<SnapshotReader> restore_latest(RestoreOptions options = {}) {
-    std::vector<std::pair<std::uint64_t, std::string>> candidates;  // id, directory
-    {
-      std::lock_guard lock(mutex_);
-      for (const auto& c : scan_checkpoints())
-        if (c.complete) candidates.emplace_back(c.id, layout::checkpoint_dir(c.id));
-      for (const auto& s : savepoints_locked())
-        if (s.ends_job) candidates.emplace_back(s.id, s.directory);
-    }
-    std::sort(candidates.begin(), candidates.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
     std::vector<std::string> notes;
-    for (const auto& [id, dir] : candidates) {
+    for (const auto& [id, dir] : restore_candidates()) {
       const auto what = dir.starts_with(layout::checkpoint_prefix) ? "checkpoint " : "savepoint ";
       try {
         auto reader = std::make_unique<SnapshotReader>(fs_, dir, options_.limits);
@@ -308,6 +299,33 @@ class CheckpointStorage {
     }
     return nullptr;
   }
+
+  /// Makes `snapshot` — about to be restored by name: a savepoint, another
+  /// storage's snapshot, or a checkpoint that is not the latest — this
+  /// storage's restore point before anything restored from it commits: a
+  /// copy of it becomes the newest checkpoint (blocks copied as stored, each
+  /// verified). A restart before the job's next checkpoint then continues
+  /// from it, instead of from an older snapshot that would replay what the
+  /// restored sinks are about to commit. Nothing is copied when it already is
+  /// the restore point, or the restore point is a copy of it. JobRunner and
+  /// CheckpointedService call it when they restore a snapshot they were given.
+  std::optional<SnapshotInfo> adopt_restore_point(SnapshotReader& snapshot) {
+    const auto candidates = restore_candidates();
+    if (!candidates.empty()) {
+      const auto& [id, dir] = candidates.front();
+      if (snapshot.location() == fs_->uri() + "/" + dir) return std::nullopt;
+      if (dir.starts_with(layout::checkpoint_prefix)) {
+        std::lock_guard lock(mutex_);
+        const Manifest* m = manifest_locked(id);
+        if (m && m->properties.count(copy_of_property) && m->properties.at(copy_of_property) == snapshot.location())
+          return std::nullopt;
+      }
+    }
+    return copy_as_checkpoint(snapshot, {});
+  }
+
+  /// The manifest property naming the snapshot a checkpoint is a copy of.
+  static constexpr const char* copy_of_property = "ckpt.copy-of";
 
   /// A specific complete checkpoint; an error if it is missing or does not verify.
   std::unique_ptr<SnapshotReader> open_checkpoint(std::uint64_t id) {
@@ -514,6 +532,24 @@ class CheckpointStorage {
       if (!completed || *id <= *completed) fs_->remove(fs::join(layout::shared_dir, e.name));
     }
   }
+
+  /// Where restore_latest() looks, newest first: (id, directory) of every
+  /// complete checkpoint and every savepoint that ended the job.
+  std::vector<std::pair<std::uint64_t, std::string>> restore_candidates() {
+    std::vector<std::pair<std::uint64_t, std::string>> candidates;
+    {
+      std::lock_guard lock(mutex_);
+      for (const auto& c : scan_checkpoints())
+        if (c.complete) candidates.emplace_back(c.id, layout::checkpoint_dir(c.id));
+      for (const auto& s : savepoints_locked())
+        if (s.ends_job) candidates.emplace_back(s.id, s.directory);
+    }
+    std::sort(candidates.begin(), candidates.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+    return candidates;
+  }
+
+  /// `source`'s state as this storage's newest checkpoint (see adopt_restore_point).
+  inline SnapshotInfo copy_as_checkpoint(SnapshotReader& source, std::map<std::string, std::string> properties);
 
   TagInfo make_tag(std::string name, std::uint64_t savepoint_id, std::string directory, std::int64_t now_millis,
                    bool automatic) const {
@@ -803,20 +839,8 @@ SnapshotInfo CheckpointStorage::rollback_to_tag(std::string_view name, const std
   // 1. The outputs lose what was committed after the tag.
   for (auto* output : outputs) output->rollback_to(tag->savepoint_id);
   // 2. The tag's state becomes the newest checkpoint: a plain restart continues from it.
-  const auto id = next_checkpoint_id();
-  auto pending = begin_checkpoint(id, source.manifest().timestamp_millis);
-  Manifest m = source.manifest();
-  m.checkpoint_id = id;
-  m.kind = SnapshotKind::checkpoint;
-  m.name.clear();
-  m.ends_job = false;
-  m.base_checkpoint_id.reset();
-  m.properties["ckpt.rolled-back-to-tag"] = tag->name;
-  m = publish_copy(*pending, source, std::move(m));
-  {
-    std::lock_guard lock(mutex_);
-    manifests_[id] = m;
-  }
+  const auto copy = copy_as_checkpoint(source, {{"ckpt.rolled-back-to-tag", tag->name}});
+  const auto id = copy.id;
   // 3. What came after the tag is an abandoned history.
   {
     std::lock_guard lock(mutex_);
@@ -829,6 +853,25 @@ SnapshotInfo CheckpointStorage::rollback_to_tag(std::string_view name, const std
   for (const auto& t : tags_.list())
     if (t.savepoint_id > tag->savepoint_id) tags_.remove(t);
   cleanup(std::nullopt);
+  return copy;
+}
+
+SnapshotInfo CheckpointStorage::copy_as_checkpoint(SnapshotReader& source, std::map<std::string, std::string> properties) {
+  const auto id = next_checkpoint_id();
+  auto pending = begin_checkpoint(id, source.manifest().timestamp_millis);
+  Manifest m = source.manifest();
+  m.checkpoint_id = id;
+  m.kind = SnapshotKind::checkpoint;
+  m.name.clear();
+  m.ends_job = false;
+  m.base_checkpoint_id.reset();
+  for (auto& [k, v] : properties) m.properties[k] = std::move(v);
+  m.properties[copy_of_property] = source.location();
+  m = publish_copy(*pending, source, std::move(m));
+  {
+    std::lock_guard lock(mutex_);
+    manifests_[id] = m;
+  }
   return info(m, pending->directory());
 }
 
@@ -839,7 +882,7 @@ Manifest CheckpointStorage::publish_copy(PendingSnapshot& pending, SnapshotReade
       for (std::uint32_t i = 0; i < s.files.size(); ++i) {
         const FileRef ref = s.files[i];
         const auto from = ref.shared ? fs::join(layout::shared_dir, ref.path) : fs::join(source.directory(), ref.path);
-        StateFileReader reader(fs_->open(from), options_.limits, ref.size, ref.index_checksum);
+        StateFileReader reader(source.file_system()->open(from), options_.limits, ref.size, ref.index_checksum);
         const auto to_name = op.uid + "-" + std::to_string(s.index) + "-" + std::to_string(i) + std::string(layout::state_suffix);
         auto out = fs_->create(fs::join(pending.directory(), to_name));
         StateFileWriter writer(*out, reader.index().codec);
