@@ -108,6 +108,7 @@ class JobRunner {
     for (auto& t : graph.tasks) t->start();
     coordinator_.start();
     set_phase(Phase::running);
+    bool cancelled = false;
     {
       std::unique_lock lock(mutex_);
       while (true) {
@@ -122,17 +123,19 @@ class JobRunner {
         coordinator_.trigger_final_checkpoint();
         lock.lock();
       }
+      cancelled = cancelled_ && !failure_ && !all_finished(graph);
     }
-    const bool cancelled = cancelled_ && !failure_ && !all_finished(graph);
     coordinator_.stop();
     for (auto& t : graph.tasks) t->cancel();
     for (auto& t : graph.tasks) t->join();
+    std::exception_ptr failure;
     {
-      std::lock_guard lock(mutex_);
+      std::lock_guard lock(mutex_);  // a late checkpoint failure may still arrive
       tasks_ = nullptr;
+      failure = failure_;
     }
     set_phase(Phase::ended);
-    if (failure_) std::rethrow_exception(failure_);
+    if (failure) std::rethrow_exception(failure);
     // Cancelled while running: retain or delete the checkpoints as the
     // storage's cancellation policy says (savepoints always stay).
     if (cancelled) coordinator_.storage().on_job_cancelled();
