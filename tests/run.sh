@@ -3,9 +3,9 @@
 #
 #   tests/run.sh            everything CI runs: the whole suite (with the header,
 #                           layering and CMake consumer checks) under
-#                           ASan+UBSan, the S3 tests against a loopback server,
-#                           each fuzzer for a short fixed time, and the whole
-#                           suite under TSan
+#                           ASan+UBSan (clang), the S3 tests against a loopback
+#                           server, each fuzzer for a short fixed time, and the
+#                           concurrent parts of the suite under TSan (GCC)
 #   tests/run.sh --long     the optimised suite too, and everything with the
 #                           long crash loops and fuzz runs
 #   tests/run.sh --quick    the optimised suite only (the quickest check)
@@ -28,7 +28,7 @@ done
 
 # shellcheck source=../cmake/deps.sh
 source cmake/deps.sh
-if [ "$mode" = quick ]; then ckpt_install_deps core; else ckpt_install_deps core s3 fuzz; fi
+if [ "$mode" = quick ]; then ckpt_install_deps core; else ckpt_install_deps core clang s3; fi
 
 export CKPT_TEST_MODE=$mode
 jobs=$(nproc 2>/dev/null || echo 2)

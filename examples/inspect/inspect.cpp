@@ -12,6 +12,7 @@
 
 #include <unistd.h>
 
+#include <charconv>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -40,7 +41,12 @@ int main(int argc, char** argv) {
     if (args[i] == "--json") {
       json = true;
     } else if (args[i] == "--limit" && i + 1 < args.size()) {
-      limit = std::stoul(args[++i]);
+      const auto& text = args[++i];
+      const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), limit);
+      if (ec != std::errc() || end != text.data() + text.size()) {
+        std::cerr << "ckpt-inspect: --limit needs a number of entries, not '" << ckpt::printable_name(text) << "'\n";
+        return 2;
+      }
     } else if (args[i] == "-h" || args[i] == "--help") {
       return usage();
     } else {

@@ -56,7 +56,22 @@ inline std::string utc(std::int64_t millis) {
   return out.str();
 }
 
-/// `list <storage-uri>`: checkpoints and savepoints, newest first. Read-only:
+/// The tags of a storage (Paimon's tags): name, savepoint, creation and
+/// expiry; a tag file that does not verify is shown as damaged.
+inline void list_tags(fs::FileSystem& fs, std::ostream& out) {
+  std::vector<std::string> problems;
+  const auto tags = TagStore(fs, TagOptions::defaults()).list(&problems);
+  if (tags.empty() && problems.empty()) return;
+  out << "\n" << std::setw(24) << "tag" << std::setw(8) << "id" << std::setw(22) << "created (UTC)" << std::setw(22)
+      << "expires (UTC)" << "savepoint\n";
+  for (const auto& t : tags)
+    out << std::setw(24) << t.name << std::setw(8) << t.savepoint_id << std::setw(22) << utc(t.created_millis)
+        << std::setw(22) << (t.expires_millis ? utc(*t.expires_millis) : std::string("never")) << fs.uri() << "/"
+        << t.savepoint_directory << (t.automatic ? "  (scheduled: deleted with its tag)" : "") << "\n";
+  for (const auto& p : problems) out << "DAMAGED tag: " << p << "\n";
+}
+
+/// `list <storage-uri>`: checkpoints and savepoints, newest first, then tags. Read-only:
 /// no lock is taken, nothing is cleaned.
 inline void list(std::string_view storage_uri, std::ostream& out, const std::string& savepoint_dir = "savepoints") {
   auto fs = fs::open_file_system(storage_uri);
@@ -81,26 +96,29 @@ inline void list(std::string_view storage_uri, std::ostream& out, const std::str
       const auto m = read_manifest(*fs, path);
       out << std::setw(11) << to_string(m.kind) << std::setw(8) << id << std::setw(22) << utc(m.timestamp_millis)
           << std::setw(12) << human_bytes(m.stored_bytes()) << std::setw(8) << ratio(m.raw_bytes(), m.stored_bytes())
-          << fs->uri() << "/" << dir << (m.name.empty() ? "" : "  (" + m.name + ")") << "\n";
+          << fs->uri() << "/" << dir << (m.name.empty() ? "" : "  (" + printable_name(m.name) + ")") << "\n";
     } catch (const Error& e) {
       out << std::setw(11) << "DAMAGED" << std::setw(8) << id << e.what() << "\n";
     }
   }
+  list_tags(*fs, out);
 }
 
 /// `show <snapshot-uri>`: the manifest, as text.
 inline void show(const SnapshotReader& snapshot, std::ostream& out) {
   const auto& m = snapshot.manifest();
-  out << to_string(m.kind) << " " << m.checkpoint_id << (m.name.empty() ? "" : " '" + m.name + "'") << " taken "
+  // Names and properties come from a file: escaped, so no control character reaches the terminal.
+  const auto p = [](const std::string& text) { return printable_name(text, 256); };
+  out << to_string(m.kind) << " " << m.checkpoint_id << (m.name.empty() ? "" : " '" + p(m.name) + "'") << " taken "
       << utc(m.timestamp_millis) << "\n  at " << snapshot.location() << "\n";
   if (m.base_checkpoint_id) out << "  incremental: shares unchanged key groups with checkpoint " << *m.base_checkpoint_id << "\n";
-  for (const auto& [k, v] : m.properties) out << "  property " << k << " = " << v << "\n";
+  for (const auto& [k, v] : m.properties) out << "  property " << p(k) << " = " << p(v) << "\n";
   for (const auto& op : m.operators) {
-    out << "operator '" << op.uid << "': parallelism " << op.parallelism;
-    if (op.max_parallelism) out << ", max parallelism " << op.max_parallelism << ", keys " << op.key_type;
+    out << "operator '" << p(op.uid) << "': parallelism " << op.parallelism;
+    if (op.max_parallelism) out << ", max parallelism " << op.max_parallelism << ", keys " << p(op.key_type);
     out << "\n";
     for (const auto& s : op.keyed_states)
-      out << "  keyed state '" << s.name << "': " << to_string(s.kind) << " of " << s.value_type << " (version "
+      out << "  keyed state '" << p(s.name) << "': " << to_string(s.kind) << " of " << p(s.value_type) << " (version "
           << s.value_version << (s.ttl ? ", with TTL" : "") << ")\n";
     for (const auto& s : op.subtasks) {
       out << "  subtask " << s.index;
@@ -108,7 +126,7 @@ inline void show(const SnapshotReader& snapshot, std::ostream& out) {
       out << ", " << s.files.size() << (s.files.size() == 1 ? " file, " : " files, ") << human_bytes(s.raw_bytes)
           << " -> " << human_bytes(s.stored_bytes) << " (" << ratio(s.raw_bytes, s.stored_bytes) << ")\n";
       for (const auto& o : s.operator_states)
-        out << "    operator state '" << o.name << "': " << to_string(o.distribution) << " list of " << o.element_type
+        out << "    operator state '" << p(o.name) << "': " << to_string(o.distribution) << " list of " << p(o.element_type)
             << ", " << o.element_count << " elements\n";
     }
   }
@@ -253,13 +271,22 @@ inline std::string dump(SnapshotReader& snapshot, const std::string& uid, const 
   const StateMeta* keyed = nullptr;
   for (const auto& s : op->keyed_states)
     if (s.name == state) keyed = &s;
+  // A name the decoder cannot parse (a user type's demangled name, or a
+  // hostile one) is a type it cannot decode, not a parser error.
+  const auto parse = [](const std::string& text) {
+    try {
+      return parse_type(text);
+    } catch (const TypeParseError&) {
+      return TypeNode{"(unparsed)", {}};
+    }
+  };
   if (keyed) {
-    const auto key_type = parse_type(op->key_type);
+    const auto key_type = parse(op->key_type);
     // What each entry stores: the value, or with TTL the value and its time
     // (per element for lists, per entry for maps).
-    auto stored_type = parse_type(keyed->value_type);
-    if (keyed->ttl) {
-      if (keyed->kind == StateKind::list || keyed->kind == StateKind::map) {
+    auto stored_type = parse(keyed->value_type);
+    if (keyed->ttl && decodable(stored_type)) {
+      if ((keyed->kind == StateKind::list || keyed->kind == StateKind::map) && !stored_type.args.empty()) {
         auto& element = stored_type.args.back();
         element = TypeNode{"ttl", {element}};
       } else {
@@ -267,9 +294,10 @@ inline std::string dump(SnapshotReader& snapshot, const std::string& uid, const 
       }
     }
     if (!decodable(key_type) || !decodable(stored_type))
-      throw ConfigError(errc::invalid_argument, "state '" + state + "' holds " + keyed->value_type + " keyed by " +
-                                                    op->key_type + ", which ckpt-inspect cannot decode without the "
-                                                    "program's types");
+      throw ConfigError(errc::invalid_argument, "state '" + printable_name(state) + "' holds " +
+                                                    printable_name(keyed->value_type, 256) + " keyed by " +
+                                                    printable_name(op->key_type, 256) +
+                                                    ", which ckpt-inspect cannot decode without the program's types");
     w.Key("kind");
     w.String(to_string(keyed->kind));
     w.Key("key_type");
@@ -279,13 +307,16 @@ inline std::string dump(SnapshotReader& snapshot, const std::string& uid, const 
     w.Key("entries");
     w.StartArray();
     for (const auto& snap : snapshot.keyed_state(uid, KeyGroupRange{0, op->max_parallelism})) {
+      if (limit != 0 && written >= limit) break;
       std::optional<std::uint32_t> index;
       for (std::uint32_t i = 0; i < snap.states.size(); ++i)
         if (snap.states[i].name == state) index = i;
       if (!index) continue;
       const auto& meta = snap.states[*index];
       for (const auto& block : snap.key_groups) {
-        const serial::ReadContext ctx{snap.origin, "key group " + std::to_string(block.key_group)};
+        if (limit != 0 && written >= limit) break;  // --limit 1 decodes one key group, not all
+        const auto block_name = "key group " + std::to_string(block.key_group);  // ctx views it
+        const serial::ReadContext ctx{snap.origin, block_name};
         for (const auto& section : serial::parse_sections(block.data, snap.states.size(), ctx)) {
           if (section.state_index != *index) continue;
           serial::guarded_read(ctx, [&] {
@@ -312,9 +343,10 @@ inline std::string dump(SnapshotReader& snapshot, const std::string& uid, const 
       for (const auto& o : s.operator_states)
         if (o.name == state) info = &o;
     if (!info) throw ConfigError(errc::not_found, "operator '" + uid + "' has no state named '" + state + "'");
-    const auto type = parse_type(info->element_type);
+    const auto type = parse(info->element_type);
     if (!decodable(type))
-      throw ConfigError(errc::invalid_argument, "operator state '" + state + "' holds " + info->element_type +
+      throw ConfigError(errc::invalid_argument, "operator state '" + printable_name(state) + "' holds " +
+                                                    printable_name(info->element_type, 256) +
                                                     ", which ckpt-inspect cannot decode without the program's types");
     w.Key("kind");
     w.String(to_string(info->distribution));
@@ -327,7 +359,8 @@ inline std::string dump(SnapshotReader& snapshot, const std::string& uid, const 
       for (const auto& entry : snap.states) {
         if (entry.name != state) continue;
         for (std::size_t i = 0; i < entry.elements.size() && (limit == 0 || written < limit); ++i, ++written) {
-          const serial::ReadContext ctx{snap.origin, "operator state '" + state + "'"};
+          const auto block_name = "operator state '" + state + "'";  // ctx views it
+          const serial::ReadContext ctx{snap.origin, block_name};
           std::vector<std::string> one;
           serial::guarded_read(ctx, [&] {
             serial::InputArchive ar(entry.elements[i], ctx);

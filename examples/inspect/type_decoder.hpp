@@ -36,9 +36,19 @@ class TypeParseError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+/// No stored type name is longer or nested deeper: a hostile manifest's
+/// names are refused before they cost a deep recursion.
+inline constexpr std::size_t max_type_name_length = 4096;
+inline constexpr std::size_t max_type_depth = 32;
+
 inline TypeNode parse_type(std::string_view text) {
-  std::size_t pos = 0;
+  if (text.size() > max_type_name_length)
+    throw TypeParseError("a type name of " + std::to_string(text.size()) + " characters (at most " +
+                         std::to_string(max_type_name_length) + ")");
+  std::size_t pos = 0, depth = 0;
   const auto parse = [&](auto&& self) -> TypeNode {
+    if (++depth > max_type_depth)
+      throw TypeParseError("a type name nested deeper than " + std::to_string(max_type_depth) + " levels");
     TypeNode node;
     while (pos < text.size() && text[pos] != '<' && text[pos] != ',' && text[pos] != '>') node.name += text[pos++];
     if (pos < text.size() && text[pos] == '<') {
@@ -56,6 +66,7 @@ inline TypeNode parse_type(std::string_view text) {
         }
       }
     }
+    --depth;
     return node;
   };
   auto root = parse(parse);
@@ -67,17 +78,24 @@ inline TypeNode parse_type(std::string_view text) {
 inline bool decodable(const TypeNode& t) {
   static const std::vector<std::string> leaves{"bool", "char", "i8", "i16", "i32", "i64", "u8", "u16", "u32", "u64",
                                                "f32", "f64", "string"};
-  static const std::vector<std::string> containers{"vector", "deque", "list", "set", "unordered_set", "optional",
-                                                   "pair", "tuple", "map", "unordered_map", "ttl", "array"};
-  const bool leaf = std::find(leaves.begin(), leaves.end(), t.name) != leaves.end();
-  if (leaf) return t.args.empty();
-  if (std::find(containers.begin(), containers.end(), t.name) == containers.end()) {
-    // array<T,N> has a number as its second argument.
-    return !t.name.empty() && std::all_of(t.name.begin(), t.name.end(), [](char c) { return c >= '0' && c <= '9'; });
+  static const std::vector<std::string> one_argument{"vector", "deque", "list", "set", "unordered_set", "optional", "ttl"};
+  const auto is = [&](const std::vector<std::string>& names) {
+    return std::find(names.begin(), names.end(), t.name) != names.end();
+  };
+  const auto all_decodable = [&](std::size_t from) {
+    return std::all_of(t.args.begin() + static_cast<std::ptrdiff_t>(from), t.args.end(),
+                       [](const TypeNode& a) { return decodable(a); });
+  };
+  if (is(leaves)) return t.args.empty();
+  if (is(one_argument)) return t.args.size() == 1 && all_decodable(0);
+  if (t.name == "pair" || t.name == "map" || t.name == "unordered_map") return t.args.size() == 2 && all_decodable(0);
+  if (t.name == "tuple") return !t.args.empty() && all_decodable(0);
+  if (t.name == "array") {  // array<T,N>: N a number of at most six digits
+    if (t.args.size() != 2 || !decodable(t.args[0]) || !t.args[1].args.empty()) return false;
+    const auto& n = t.args[1].name;
+    return !n.empty() && n.size() <= 6 && std::all_of(n.begin(), n.end(), [](char c) { return c >= '0' && c <= '9'; });
   }
-  for (const auto& a : t.args)
-    if (!decodable(a)) return false;
-  return true;
+  return false;  // a user type: needs the program's types
 }
 
 /// Reads one value of type `t` (ckpt's binary cereal encoding) and writes it as JSON.

@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <fstream>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -40,6 +41,29 @@ TEST_F(Inspect, ListsCheckpointsAndSavepoints) {
   EXPECT_THAT(out.str(), HasSubstr("/chk-1"));
   EXPECT_THAT(out.str(), HasSubstr("savepoint  1"));
   EXPECT_THAT(out.str(), HasSubstr("savepoints/savepoint-1-v1  (v1)"));
+}
+
+TEST_F(Inspect, ListsTagsWithTheirSavepoints) {
+  {
+    auto storage = ckpt::CheckpointStorage::open(dir.uri());
+    storage->create_tag("release-1", 1, 1'764'766'800'000);  // 2025-12-03T13:00:00Z
+  }
+  std::ofstream(dir.path() / "tags" / "forged") << "not a tag";
+  std::ostringstream out;
+  ckpt::inspect::list(dir.uri(), out);
+  const auto text = out.str();
+  EXPECT_THAT(text, HasSubstr("created (UTC)"));
+  EXPECT_THAT(text, HasSubstr("release-1"));
+  EXPECT_THAT(text, HasSubstr("2025-12-03T13:00:00Z  never"));
+  EXPECT_THAT(text, HasSubstr("/savepoints/savepoint-1-v1"));
+  EXPECT_THAT(text, HasSubstr("DAMAGED tag: "));
+  EXPECT_THAT(text, HasSubstr("forged"));
+}
+
+TEST_F(Inspect, ListShowsNoTagTableWithoutTags) {
+  std::ostringstream out;
+  ckpt::inspect::list(dir.uri(), out);
+  EXPECT_THAT(out.str(), ::testing::Not(HasSubstr("created (UTC)")));
 }
 
 TEST_F(Inspect, ShowsTheManifest) {
@@ -110,6 +134,59 @@ TEST_F(Inspect, TheProgram) {
   EXPECT_THAT(run(bin + " dump --limit 3 " + dir.uri() + "/chk-1 counter count"), HasSubstr("\"entries\""));
   EXPECT_THAT(run(bin + " show " + dir.uri() + "/chk-9"), HasSubstr("[exit 1]"));
   EXPECT_THAT(run(bin), HasSubstr("[exit 2]"));
+  const auto bad_limit = run(bin + " dump --limit abc " + dir.uri() + "/chk-1 counter count");
+  EXPECT_THAT(bad_limit, HasSubstr("--limit needs a number of entries, not 'abc'"));
+  EXPECT_THAT(bad_limit, HasSubstr("[exit 2]"));
+  EXPECT_THAT(run(bin + " dump --limit 99999999999999999999999 " + dir.uri() + "/chk-1 counter count"),
+              HasSubstr("[exit 2]"));
+}
+
+TEST_F(Inspect, DumpStopsAtItsLimit) {
+  const auto one = ckpt::inspect::dump(*open(), "counter", "count", 1);
+  std::size_t entries = 0;
+  for (std::size_t at = one.find("\"key\""); at != std::string::npos; at = one.find("\"key\"", at + 1)) ++entries;
+  EXPECT_EQ(entries, 1u);
+}
+
+TEST(TypeNames, HostileNamesAreRefusedNotRecursedInto) {
+  std::string deep;
+  for (int i = 0; i < 20000; ++i) deep += "vector<";
+  deep += "i64";
+  for (int i = 0; i < 20000; ++i) deep += ">";
+  EXPECT_THROW(ckpt::inspect::parse_type(deep), ckpt::inspect::TypeParseError);
+  EXPECT_THROW(ckpt::inspect::parse_type(std::string(5000, 'x')), ckpt::inspect::TypeParseError);
+  EXPECT_NO_THROW(ckpt::inspect::parse_type("vector<vector<map<string,i64>>>"));
+}
+
+TEST(TypeNames, AContainerNeedsItsArguments) {
+  using ckpt::inspect::decodable;
+  using ckpt::inspect::parse_type;
+  EXPECT_FALSE(decodable(parse_type("vector")));
+  EXPECT_FALSE(decodable(parse_type("map<i64>")));
+  EXPECT_FALSE(decodable(parse_type("pair<i64,i64,i64>")));
+  EXPECT_FALSE(decodable(parse_type("array<i64,99999999>")));
+  EXPECT_FALSE(decodable(parse_type("array<i64,x>")));
+  EXPECT_FALSE(decodable(parse_type("i64<i64>")));
+  EXPECT_FALSE(decodable(parse_type("my::Account")));
+  EXPECT_TRUE(decodable(parse_type("array<i64,16>")));
+  EXPECT_TRUE(decodable(parse_type("unordered_map<string,ttl<vector<f64>>>")));
+}
+
+TEST(Show, ControlCharactersInAManifestNeverReachTheTerminal) {
+  ckpt::test::TempDir dir;
+  {
+    auto storage = ckpt::CheckpointStorage::open(dir.uri());
+    auto ops = ckpt::test::make_operators("counter", 1);
+    auto pending = storage->begin_checkpoint(1, 0);
+    pending->write(ops[0]->snapshot(1));
+    pending->complete({{"note\x07", "\x1b]0;pwned\x07\x1b[2J"}});
+  }
+  std::ostringstream out;
+  ckpt::inspect::show(*ckpt::CheckpointStorage::open_snapshot(dir.uri() + "/chk-1"), out);
+  const auto text = out.str();
+  EXPECT_EQ(text.find('\x1b'), std::string::npos);
+  EXPECT_EQ(text.find('\x07'), std::string::npos);
+  EXPECT_THAT(text, HasSubstr("property note\\x07 = \\x1b]0;pwned\\x07\\x1b[2J"));
 }
 
 }  // namespace

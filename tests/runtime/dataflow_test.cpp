@@ -1,10 +1,12 @@
 // Pipelines end to end: bounded runs, failures with restarts (exactly-once
 // output), barrier alignment, at-least-once, stop with savepoint and a restart
 // at another parallelism, task failures.
+#include <ckpt/fs/file_util.hpp>
 #include <ckpt/fs/memory_file_system.hpp>
 #include <ckpt/function/transactional_file_sink.hpp>
 #include <ckpt/runtime/job_runner.hpp>
 #include <ckpt/runtime/supervisor.hpp>
+#include <ckpt/snapshot/state_file_reader.hpp>
 
 #include "pipeline_util.hpp"
 
@@ -242,6 +244,40 @@ TEST(Dataflow, StopWithSavepointThenRestartAtAnotherParallelism) {
   job.run();
   EXPECT_EQ(job.restored_from(), savepoint->checkpoint_id());
   expect_exactly_once(*fs);
+}
+
+TEST(Dataflow, ABlockFailingItsChecksumDuringARestoreFallsBackToThePreviousRestorePoint) {
+  auto fs = std::make_shared<ckpt::fs::MemoryFileSystem>();
+  ckpt::CheckpointStorage storage(fs, ckpt::StorageOptions::defaults().retain(2));
+  {
+    ckpt::Pipeline p;
+    build(p, fs, 2, 2, 1, /*bounded=*/false);
+    ckpt::JobRunner job(p, storage, ckpt::CheckpointConfig::every(2ms));
+    run_until_checkpoints(job, 3, "stop");
+  }
+  // The restore point is the savepoint the job stopped with: damage one
+  // key-group block of the keyed operator in it (the index still verifies).
+  const auto previous = storage.checkpoints().front().id;
+  const auto savepoint = storage.savepoints().front();
+  const auto path = savepoint.directory + "/" +
+                    storage.open_savepoint("stop")->manifest().find("count")->subtasks[1].files[0].path;
+  auto bytes = ckpt::fs::read_file(*fs, path, 1 << 26);
+  const auto block = ckpt::StateFileReader(fs->open(path)).index().blocks.back();
+  bytes[block.offset + block.stored_size / 2] ^= std::byte{0x10};
+  fs->remove(path);
+  fs->publish(path, bytes);
+
+  ckpt::Pipeline p;
+  build(p, fs, 2, 2, 1, /*bounded=*/true);
+  ckpt::JobRunner job(p, storage, ckpt::CheckpointConfig::every(2ms));
+  job.run();
+  EXPECT_EQ(job.restored_from(), previous) << "the partly restored tasks were replaced by the previous checkpoint's";
+  // A snapshot named explicitly never falls back.
+  auto named = std::shared_ptr<ckpt::SnapshotReader>(storage.open_savepoint("stop"));
+  ckpt::Pipeline again;
+  build(again, fs, 2, 2, 1, /*bounded=*/true);
+  EXPECT_THROW(ckpt::JobRunner(again, storage, ckpt::CheckpointConfig::on_demand(), ckpt::JobOptions::from_savepoint(named)).run(),
+               ckpt::CorruptionError);
 }
 
 TEST(Dataflow, RestoreWithoutAnOperatorNeedsAllowNonRestoredState) {

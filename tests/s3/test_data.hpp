@@ -2,6 +2,7 @@
 // Deterministic test bytes and small helpers shared by the S3 tests.
 #include <ckpt/bytes.hpp>
 #include <ckpt/fs/file_system.hpp>
+#include <ckpt/fs/file_util.hpp>
 
 #include <cstdint>
 #include <cstring>
@@ -31,11 +32,7 @@ inline Bytes read_all(fs::FileSystem& fs, std::string_view path) {
   return out;
 }
 
-inline void write_file(fs::FileSystem& fs, std::string_view path, ByteSpan data) {
-  auto f = fs.create(path);
-  f->append(data);
-  f->commit();
-}
+using fs::write_file;  // the library's: creates, fills and commits a file
 
 inline bool same(ByteSpan a, ByteSpan b) { return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size()) == 0; }
 

@@ -32,20 +32,29 @@ seeds=$build/seeds
 rm -rf "$seeds"
 "$build/ckpt_fuzz_seeds" "$seeds"
 
-status=0
-summary=()
-for target in manifest state_file; do
+# The targets run side by side (one core each on a 2-core machine).
+targets=(manifest state_file)
+for target in "${targets[@]}"; do
   corpus=$build/corpus/$target  # grows across runs; the seeds are regenerated each time
   mkdir -p "$corpus"
-  log=$build/fuzz-$target.log
   echo "== fuzzing $target for ${seconds}s"
-  set +e
-  ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-    "$build/ckpt_fuzz_$target" "$corpus" "$seeds/$target" \
-      -max_total_time="$seconds" -rss_limit_mb=1024 -malloc_limit_mb=128 -timeout=10 \
-      -print_final_stats=1 -artifact_prefix="$build/crash-$target-" >"$log" 2>&1
-  rc=$?
-  set -e
+  (
+    set +e
+    ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+      "$build/ckpt_fuzz_$target" "$corpus" "$seeds/$target" \
+        -max_total_time="$seconds" -rss_limit_mb=1024 -malloc_limit_mb=128 -timeout=10 \
+        -print_final_stats=1 -artifact_prefix="$build/crash-$target-" >"$build/fuzz-$target.log" 2>&1
+    echo $? >"$build/fuzz-$target.rc"
+  ) &
+done
+wait
+
+status=0
+summary=()
+for target in "${targets[@]}"; do
+  corpus=$build/corpus/$target
+  log=$build/fuzz-$target.log
+  rc=$(cat "$build/fuzz-$target.rc")
   runs=$(sed -n 's/^Done \([0-9]*\) runs in \([0-9]*\) second.*/\1/p' "$log" | tail -1)
   secs=$(sed -n 's/^Done \([0-9]*\) runs in \([0-9]*\) second.*/\2/p' "$log" | tail -1)
   rss=$(sed -n 's/^stat::peak_rss_mb: *//p' "$log" | tail -1)

@@ -31,20 +31,10 @@ class FlakyRemoveFileSystem final : public ckpt::test::ForwardingFileSystem {
   }
 };
 
-/// Changes the keys of roughly `fraction` of the key groups.
 void touch_some(ckpt::test::Operator& op, int round, std::uint32_t every_nth_key_group) {
-  for (std::uint64_t k = 0; k < kKeys; ++k) {
-    if (!op.owns(k) || op.keyed.key_group_of(k) % every_nth_key_group != 0) continue;
-    op.keyed.set_current_key(k);
-    op.count.update(ckpt::test::expected_count(k, round));
-  }
+  ckpt::test::touch_key_groups(op, kKeys, round, every_nth_key_group);
 }
-
-std::set<std::string> shared_files(ckpt::fs::FileSystem& fs) {
-  std::set<std::string> out;
-  for (const auto& e : fs.list("shared")) out.insert(e.name);
-  return out;
-}
+using ckpt::test::shared_files;
 
 TEST(Incremental, OnlyChangedKeyGroupsAreWrittenAndChainsRestoreLikeFullSnapshots) {
   auto fs = std::make_shared<ckpt::fs::MemoryFileSystem>();

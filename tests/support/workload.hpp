@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -75,6 +76,23 @@ class Operator {
   ReducingState<std::int64_t> sum;
   ListState<std::int64_t> offsets;
 };
+
+/// Sets the count of every owned key in [0, keys) whose key group is a
+/// multiple of `every_nth_key_group` to round `round` (an incremental change).
+inline void touch_key_groups(Operator& op, std::uint64_t keys, int round, std::uint32_t every_nth_key_group) {
+  for (std::uint64_t k = 0; k < keys; ++k) {
+    if (!op.owns(k) || op.keyed.key_group_of(k) % every_nth_key_group != 0) continue;
+    op.keyed.set_current_key(k);
+    op.count.update(expected_count(k, round));
+  }
+}
+
+/// The names of the files in a storage's shared/ directory.
+inline std::set<std::string> shared_files(fs::FileSystem& fs) {
+  std::set<std::string> out;
+  for (const auto& e : fs.list("shared")) out.insert(e.name);
+  return out;
+}
 
 /// Writes one checkpoint of all `ops` and completes it.
 inline Manifest checkpoint(CheckpointStorage& storage, std::vector<std::unique_ptr<Operator>>& ops,

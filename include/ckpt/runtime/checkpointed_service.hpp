@@ -247,10 +247,20 @@ class CheckpointedService {
   /// Restores every participant from the latest restore point that verifies
   /// (the newest checkpoint, or a newer savepoint the service stopped with)
   /// and returns its id, or nothing when there is none (a first start).
+  ///
+  /// A block that fails its checksum halfway leaves the participants' backends
+  /// (which are yours) partly restored: that is an error, and the storage
+  /// remembers the snapshot as damaged, so a restart with fresh backends — a
+  /// Supervisor's next attempt — restores the previous restore point instead.
   std::optional<std::uint64_t> restore_latest(RestoreOptions options = {}, bool allow_non_restored_state = false) {
     auto snapshot = coordinator_.storage().restore_latest(options);
     if (!snapshot) return std::nullopt;
-    restore(*snapshot, allow_non_restored_state);
+    try {
+      restore(*snapshot, allow_non_restored_state);
+    } catch (const CorruptionError& e) {
+      if (options.fallback_to_previous) coordinator_.storage().mark_damaged(*snapshot, e.what());
+      throw;
+    }
     return snapshot->checkpoint_id();
   }
 

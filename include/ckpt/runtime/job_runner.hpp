@@ -179,11 +179,29 @@ class JobRunner {
 
  private:
   void restore(detail::RuntimeGraph& graph) {
+    auto& storage = coordinator_.storage();
     std::shared_ptr<SnapshotReader> snapshot = options_.restore_from;
+    const bool named = snapshot != nullptr;
     if (!snapshot && options_.restore == JobOptions::Restore::latest)
-      snapshot = coordinator_.storage().restore_latest(options_.restore_options);
+      snapshot = storage.restore_latest(options_.restore_options);
     if (!snapshot) return;
-    for (auto& t : graph.tasks) t->restore(*snapshot);
+    for (;;) {
+      try {
+        for (auto& t : graph.tasks) t->restore(*snapshot);
+        break;
+      } catch (const CorruptionError& e) {
+        // A block failed its checksum halfway: the partly restored tasks are
+        // thrown away and the previous restore point is tried (never for a
+        // snapshot the user named); the storage remembers, so a restart by
+        // the Supervisor does not try this one again.
+        if (named || !options_.restore_options.fallback_to_previous) throw;
+        storage.mark_damaged(*snapshot, e.what());
+        graph = detail::RuntimeGraph{};
+        pipeline_.instantiate(graph, env_);
+        snapshot = storage.restore_latest(options_.restore_options);  // its notes() say why
+        if (!snapshot) throw;
+      }
+    }
     snapshot->check_all_restored(options_.allow_non_restored_state);
     // Before any sink commits what the snapshot pre-committed, it must be
     // where a restart resumes (a savepoint, or a fallback, is not yet).

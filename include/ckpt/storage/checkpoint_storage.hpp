@@ -280,6 +280,13 @@ class CheckpointStorage {
     std::vector<std::string> notes;
     for (const auto& [id, dir] : restore_candidates()) {
       const auto what = dir.starts_with(layout::checkpoint_prefix) ? "checkpoint " : "savepoint ";
+      if (options.fallback_to_previous) {
+        std::unique_lock lock(mutex_);
+        if (auto it = damaged_.find(fs_->uri() + "/" + dir); it != damaged_.end()) {
+          notes.push_back(what + std::to_string(id) + " was skipped: an earlier restore found it damaged: " + it->second);
+          continue;
+        }
+      }
       try {
         auto reader = std::make_unique<SnapshotReader>(fs_, dir, options_.limits);
         reader->set_threads(options_.compression_threads);
@@ -298,6 +305,15 @@ class CheckpointStorage {
       throw RestoreError(errc::corrupt_data, "no retained checkpoint in " + uri() + " verifies:" + all);
     }
     return nullptr;
+  }
+
+  /// Marks a restore point found damaged while it was being restored (a
+  /// block failed its checksum): from now on restore_latest() skips it, with
+  /// a note, unless told not to fall back. In this process only: a damaged
+  /// file is not proof for ever (it may be repaired), so nothing is written.
+  void mark_damaged(const SnapshotReader& snapshot, std::string why) {
+    std::lock_guard lock(mutex_);
+    damaged_[snapshot.location()] = std::move(why);
   }
 
   /// Makes `snapshot` — about to be restored by name: a savepoint, another
@@ -412,6 +428,13 @@ class CheckpointStorage {
   /// Applies retention now (it also runs after every completed checkpoint).
   void cleanup() { cleanup(std::nullopt); }
 
+  /// What opening the storage had to leave alone: a checkpoint directory it
+  /// could not look into (restore_latest() skips it too, with a note).
+  std::vector<std::string> notes() {
+    std::lock_guard lock(mutex_);
+    return notes_;
+  }
+
   /// Why the cleanup after the last completed checkpoint failed, if it did.
   std::optional<std::string> last_cleanup_error() {
     std::lock_guard lock(mutex_);
@@ -424,6 +447,7 @@ class CheckpointStorage {
   struct Scanned {
     std::uint64_t id;
     bool complete;
+    std::string problem;  // the directory could not be looked into (e.g. EACCES): neither complete nor garbage
   };
 
   static SnapshotInfo info(const Manifest& m, std::string dir) {
@@ -435,8 +459,14 @@ class CheckpointStorage {
   void remove_temporaries() {
     fs_->remove_temporaries("");
     fs_->remove_temporaries(layout::shared_dir);
-    for (const auto& e : fs_->list(""))
-      if (e.type == fs::EntryType::directory && layout::parse_checkpoint_dir(e.name)) fs_->remove_temporaries(e.name);
+    for (const auto& e : fs_->list("")) {
+      if (e.type != fs::EntryType::directory || !layout::parse_checkpoint_dir(e.name)) continue;
+      try {
+        fs_->remove_temporaries(e.name);
+      } catch (const Error& error) {  // one directory that cannot be read must not stop the job
+        notes_.push_back(e.name + " was left alone: " + error.what());
+      }
+    }
     fs_->remove_temporaries(options_.savepoint_directory);
     for (const auto& e : fs_->list(options_.savepoint_directory))
       if (e.type == fs::EntryType::directory && layout::parse_savepoint_dir(e.name))
@@ -453,8 +483,13 @@ class CheckpointStorage {
     std::vector<Scanned> out;
     for (const auto& e : fs_->list("")) {
       if (e.type != fs::EntryType::directory) continue;
-      if (const auto id = layout::parse_checkpoint_dir(e.name))
-        out.push_back({*id, fs_->exists(fs::join(e.name, manifest_file_name))});
+      const auto id = layout::parse_checkpoint_dir(e.name);
+      if (!id) continue;
+      try {
+        out.push_back({*id, fs_->exists(fs::join(e.name, manifest_file_name)), {}});
+      } catch (const Error& error) {
+        out.push_back({*id, false, error.what()});
+      }
     }
     std::sort(out.begin(), out.end(), [](const Scanned& a, const Scanned& b) { return a.id > b.id; });
     return out;
@@ -482,6 +517,10 @@ class CheckpointStorage {
     if (auto it = manifests_.find(id); it != manifests_.end()) return &it->second;
     try {
       auto m = read_manifest(*fs_, fs::join(layout::checkpoint_dir(id), manifest_file_name), options_.limits);
+      // One copied in from elsewhere (another id, or a savepoint) is not this
+      // checkpoint: unreadable, so it neither counts for retention nor lets a
+      // file it may use go.
+      if (m.checkpoint_id != id || m.kind != SnapshotKind::checkpoint) return nullptr;
       return &manifests_.emplace(id, std::move(m)).first->second;
     } catch (const Error&) {
       return nullptr;
@@ -505,15 +544,26 @@ class CheckpointStorage {
     std::lock_guard lock(mutex_);
     const auto scanned = scan_checkpoints();
     std::set<std::string> referenced;  // shared files the kept checkpoints need
+    // A checkpoint whose manifest (or directory) cannot be read now may read
+    // later (a permission fixed, a manifest repaired), and it may use any
+    // shared file written up to its id: those all stay.
+    std::uint64_t unread_up_to = 0;
     std::uint32_t kept = 0;
     for (const auto& c : scanned) {
       const auto dir = layout::checkpoint_dir(c.id);
+      if (!c.problem.empty()) {
+        unread_up_to = std::max(unread_up_to, c.id);
+        continue;
+      }
       if (!c.complete) {
         if (!completed || c.id < *completed) fs_->remove_all(dir);
         continue;
       }
       const Manifest* m = manifest_locked(c.id);
-      if (!m) continue;  // unreadable: never counted, never deleted (it is evidence)
+      if (!m) {  // unreadable: never counted, never deleted (it is evidence), nor what it may use
+        unread_up_to = std::max(unread_up_to, c.id);
+        continue;
+      }
       if (kept < options_.retained_checkpoints) {
         ++kept;
         for (const auto& op : m->operators)
@@ -528,7 +578,7 @@ class CheckpointStorage {
     for (const auto& e : fs_->list(layout::shared_dir)) {
       if (e.type != fs::EntryType::file || referenced.count(e.name)) continue;
       const auto id = layout::parse_shared_file_checkpoint(e.name);
-      if (!id) continue;  // not ours
+      if (!id || *id <= unread_up_to) continue;  // not ours, or maybe an unreadable checkpoint's
       if (!completed || *id <= *completed) fs_->remove(fs::join(layout::shared_dir, e.name));
     }
   }
@@ -539,8 +589,8 @@ class CheckpointStorage {
     std::vector<std::pair<std::uint64_t, std::string>> candidates;
     {
       std::lock_guard lock(mutex_);
-      for (const auto& c : scan_checkpoints())
-        if (c.complete) candidates.emplace_back(c.id, layout::checkpoint_dir(c.id));
+      for (const auto& c : scan_checkpoints())  // an unreadable one is tried, so its problem is noted
+        if (c.complete || !c.problem.empty()) candidates.emplace_back(c.id, layout::checkpoint_dir(c.id));
       for (const auto& s : savepoints_locked())
         if (s.ends_job) candidates.emplace_back(s.id, s.directory);
     }
@@ -605,6 +655,8 @@ class CheckpointStorage {
   std::map<std::uint64_t, Manifest> manifests_;  // complete checkpoints read so far
   std::uint64_t highest_id_ = 0;
   std::optional<std::string> last_cleanup_error_;
+  std::vector<std::string> notes_;
+  std::map<std::string, std::string> damaged_;  // location -> why (mark_damaged)
   TagStore tags_;
 };
 

@@ -28,6 +28,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -92,10 +93,29 @@ class SnapshotReader {
       : fs_(std::move(fs)),
         dir_(std::move(dir)),
         limits_(limits),
-        manifest_(read_manifest(*fs_, fs::join(dir_, manifest_file_name), limits_)) {}
+        manifest_(read_manifest(*fs_, fs::join(dir_, manifest_file_name), limits_)) {
+    check_directory_agrees();
+  }
 
   const Manifest& manifest() const noexcept { return manifest_; }
   std::uint64_t checkpoint_id() const noexcept { return manifest_.checkpoint_id; }
+
+  /// A manifest copied into another directory by hand (cp -a chk-2 chk-9), or
+  /// one claiming another id or kind than its directory's name, is refused:
+  /// restored as "latest" it would be the wrong state. A snapshot moved under
+  /// a name of its own (not chk-<id> or savepoint-<id>...) has nothing to disagree with.
+  void check_directory_agrees() const {
+    const auto name = fs::filename(dir_);
+    std::optional<std::uint64_t> id = layout::parse_checkpoint_dir(name);
+    auto kind = SnapshotKind::checkpoint;
+    if (!id && (id = layout::parse_savepoint_dir(name))) kind = SnapshotKind::savepoint;
+    if (!id || (*id == manifest_.checkpoint_id && kind == manifest_.kind)) return;
+    const auto path = fs::join(dir_, manifest_file_name);
+    throw CorruptionError(errc::corrupt_data, path, "manifest",
+                          location() + "/" + std::string(manifest_file_name) + " describes " + to_string(manifest_.kind) +
+                              " " + std::to_string(manifest_.checkpoint_id) + ", but its directory is '" +
+                              printable_name(name) + "' (copied or renamed by hand?)");
+  }
   /// Where the snapshot is, for messages: the storage URI and directory.
   std::string location() const { return fs_->uri() + "/" + dir_; }
   const std::string& directory() const noexcept { return dir_; }
