@@ -74,7 +74,7 @@ inline void list_tags(fs::FileSystem& fs, std::ostream& out) {
 /// `list <storage-uri>`: checkpoints and savepoints, newest first, then tags. Read-only:
 /// no lock is taken, nothing is cleaned.
 inline void list(std::string_view storage_uri, std::ostream& out, const std::string& savepoint_dir = "savepoints") {
-  auto fs = fs::open_file_system(storage_uri);
+  auto fs = fs::open_existing_file_system(storage_uri);  // never creates what it was asked to list
   std::vector<std::pair<std::uint64_t, std::string>> dirs;
   for (const auto& e : fs->list(""))
     if (e.type == fs::EntryType::directory)

@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <sstream>
@@ -133,6 +134,13 @@ TEST_F(Inspect, TheProgram) {
   EXPECT_THAT(run(bin + " verify " + dir.uri() + "/chk-1"), HasSubstr("OK: "));
   EXPECT_THAT(run(bin + " dump --limit 3 " + dir.uri() + "/chk-1 counter count"), HasSubstr("\"entries\""));
   EXPECT_THAT(run(bin + " show " + dir.uri() + "/chk-9"), HasSubstr("[exit 1]"));
+  // Read-only, also on a path that is not there: nothing is created.
+  for (const auto* command : {" list ", " show ", " verify "}) {
+    EXPECT_THAT(run(bin + command + dir.uri() + "/missing/chk-1"), HasSubstr("[exit 1]")) << command;
+    EXPECT_FALSE(std::filesystem::exists(dir.path() / "missing")) << command;
+  }
+  EXPECT_THAT(run(bin + " dump " + dir.uri() + "/missing/chk-1 counter count"), HasSubstr("[exit 1]"));
+  EXPECT_FALSE(std::filesystem::exists(dir.path() / "missing"));
   EXPECT_THAT(run(bin), HasSubstr("[exit 2]"));
   const auto bad_limit = run(bin + " dump --limit abc " + dir.uri() + "/chk-1 counter count");
   EXPECT_THAT(bad_limit, HasSubstr("--limit needs a number of entries, not 'abc'"));

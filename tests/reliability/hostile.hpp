@@ -231,6 +231,22 @@ struct HostileCase {
 inline const std::string hostile_dir = "chk-1";
 inline const std::string hostile_file = "chk-1/counter-0.state";
 
+/// Replaces the operator-state block of hostile_file with one state whose
+/// element count is `count`, followed by `zeros` zero bytes.
+inline void forge_operator_state_count(fs::FileSystem& fs, std::uint64_t count, std::uint64_t zeros) {
+  forge_state_file(fs, hostile_dir, hostile_file, [count, zeros](const BlockEntry& b, StoredBlock& s) {
+    if (b.kind != BlockKind::operator_state) return;
+    Bytes raw;
+    serial::OutputArchive ar(raw);
+    const std::uint64_t states = 1;
+    ar.saveBinary(&states, 8);
+    ar(std::string("offsets"), Distribution::even_split, std::string("i64"), std::uint32_t{0});
+    ar.saveBinary(&count, 8);
+    raw.resize(raw.size() + static_cast<std::size_t>(zeros), std::byte{0});
+    s = stored_block(raw);
+  });
+}
+
 inline std::vector<HostileCase> hostile_cases() {
   std::vector<HostileCase> out;
   out.push_back({"a manifest whose operator list claims 2^62 entries",
@@ -284,19 +300,15 @@ inline std::vector<HostileCase> hostile_cases() {
                  },
                  errc::limit_exceeded, hostile_file});
   out.push_back({"an operator-state entry claiming 2^62 elements",
-                 [](fs::FileSystem& fs) {
-                   forge_state_file(fs, hostile_dir, hostile_file, [](const BlockEntry& b, StoredBlock& s) {
-                     if (b.kind != BlockKind::operator_state) return;
-                     Bytes raw;
-                     serial::OutputArchive ar(raw);
-                     const std::uint64_t states = 1;
-                     ar.saveBinary(&states, 8);
-                     ar(std::string("offsets"), Distribution::even_split, std::string("i64"), std::uint32_t{0});
-                     ar.saveBinary(&huge_count, 8);
-                     s = stored_block(raw);
-                   });
-                 },
+                 [](fs::FileSystem& fs) { forge_operator_state_count(fs, huge_count, 0); },
                  errc::limit_exceeded, hostile_file});
+  out.push_back({"an operator-state entry claiming as many elements as its 16 MiB block has bytes",
+                 [](fs::FileSystem& fs) {
+                   // Each element needs 8 bytes of length at least: a reader that
+                   // sized its list by the count first would ask for 384 MiB.
+                   forge_operator_state_count(fs, std::uint64_t{16} << 20, std::uint64_t{16} << 20);
+                 },
+                 errc::truncated, hostile_file});
   out.push_back({"a zstd frame claiming 2^40 bytes, as its index does",
                  [](fs::FileSystem& fs) {
                    forge_state_file(fs, hostile_dir, hostile_file, [](const BlockEntry& b, StoredBlock& s) {

@@ -9,11 +9,13 @@
 #include <ckpt/storage/checkpoint_storage.hpp>
 
 #include "forwarding_file_system.hpp"
+#include "temp_dir.hpp"
 #include "workload.hpp"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <set>
 #include <string>
 
@@ -251,6 +253,80 @@ TEST(Consistency, AManifestThatDisagreesWithItsDirectoryIsRefusedAndTheFallbackA
   EXPECT_THROW(storage.open_checkpoint(9), ckpt::CorruptionError);
   EXPECT_THROW(ckpt::CheckpointStorage::open_snapshot(fs->uri() + "/chk-9"), ckpt::CorruptionError);
   EXPECT_EQ(storage.next_checkpoint_id(), 11u) << "ids still grow past every directory";
+}
+
+TEST(ReadLimits, WhatOneSnapshotMayDecodeInAllIsBoundedBeforeAnythingIsDecompressed) {
+  auto fs = std::make_shared<ckpt::fs::MemoryFileSystem>();
+  two_checkpoints(fs);
+  std::uint64_t raw = 0;
+  {
+    const ckpt::StateFileReader file(fs->open("chk-2/op-0.state"));
+    for (const auto& b : file.index().blocks)
+      if (b.kind == ckpt::BlockKind::key_group) raw += b.raw_size;
+  }
+  auto limits = ckpt::ReadLimits::defaults();
+  limits.max_restore_bytes = raw - 1;  // every block is within max_block_size; together they are not
+  {
+    ckpt::CheckpointStorage storage(fs, ckpt::StorageOptions::defaults().retain(2).with_limits(limits));
+    auto snapshot = storage.open_checkpoint(2);
+    auto ops = ckpt::test::make_operators("op", 1);
+    try {
+      snapshot->restore("op", &ops[0]->keyed, &ops[0]->store);
+      ADD_FAILURE() << "restored more than max_restore_bytes";
+    } catch (const ckpt::CorruptionError& e) {
+      EXPECT_EQ(e.code(), ckpt::errc::limit_exceeded);
+      EXPECT_THAT(e.what(), HasSubstr("chk-2/op-0.state"));
+      EXPECT_THAT(e.what(), HasSubstr("max_restore_bytes"));
+    }
+    EXPECT_EQ(ops[0]->keyed.size("count"), 0u) << "nothing was decoded before the limit was checked";
+  }
+  limits.max_restore_bytes = raw + (std::uint64_t{1} << 20);  // and the operator state
+  ckpt::CheckpointStorage enough(fs, ckpt::StorageOptions::defaults().retain(2).with_limits(limits));
+  auto restored = ckpt::test::restore_operators(*enough.open_checkpoint(2), "op", 1);
+  EXPECT_EQ(restored[0]->keyed.size("count"), kKeys);
+  EXPECT_GE(ckpt::ReadLimits::defaults().max_restore_bytes, std::uint64_t{1} << 28) << "the default is physical memory";
+}
+
+/// Every path under `root`, for before-and-after comparisons.
+std::set<std::string> tree(const std::filesystem::path& root) {
+  std::set<std::string> out;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(root)) out.insert(e.path().string());
+  return out;
+}
+
+TEST(ReadPaths, ReadingAMissingPathCreatesNothing) {
+  ckpt::test::TempDir dir;
+  {
+    auto storage = ckpt::CheckpointStorage::open(dir.uri() + "/job");  // a first start creates its directory
+    auto ops = ckpt::test::make_operators("op", 1);
+    ckpt::test::checkpoint(*storage, ops, 1);
+  }
+  const auto before = tree(dir.path());
+  const auto missing = dir.uri() + "/nothing-here";
+  EXPECT_THROW(ckpt::CheckpointStorage::open_snapshot(missing + "/chk-1"), ckpt::IoError);
+  EXPECT_THROW(ckpt::CheckpointStorage::open_snapshot(dir.uri() + "/job/chk-7"), ckpt::Error);
+  try {
+    ckpt::CheckpointStorage::open(missing, ckpt::StorageOptions::defaults().must_exist());
+    ADD_FAILURE() << "a storage that must exist opened on a missing directory";
+  } catch (const ckpt::IoError& e) {
+    EXPECT_EQ(e.code(), ckpt::errc::not_found);
+    EXPECT_THAT(e.what(), HasSubstr("nothing-here"));
+  }
+  EXPECT_EQ(tree(dir.path()), before) << "a read path changed the disk";
+  // A storage that must exist opens when it does.
+  EXPECT_NO_THROW(ckpt::CheckpointStorage::open(dir.uri() + "/job", ckpt::StorageOptions::defaults().must_exist()));
+}
+
+TEST(ReadPaths, AUriWithoutItsSlashesIsRefusedWithAdvice) {
+  try {
+    ckpt::fs::Uri::parse("file:relative/dir");
+    ADD_FAILURE() << "file:relative parsed as a directory named 'file:relative'";
+  } catch (const ckpt::ConfigError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("file:///absolute/path"));
+  }
+  EXPECT_THROW(ckpt::fs::Uri::parse("s3:bucket/prefix"), ckpt::ConfigError);
+  EXPECT_EQ(ckpt::fs::Uri::parse("./file:relative").path, "./file:relative");
+  EXPECT_EQ(ckpt::fs::Uri::parse("relative/dir:1").path, "relative/dir:1");
 }
 
 }  // namespace

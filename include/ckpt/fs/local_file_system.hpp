@@ -271,8 +271,17 @@ class LocalFileSystem : public FileSystem {
     /// TEST ONLY. Skips every directory fsync, so committed files can vanish
     /// on power loss. It exists so a power-loss test can show that it does.
     bool unsafe_skip_directory_sync = false;
+    /// Whether a missing root is created (with its parents). Read paths —
+    /// open_snapshot, ckpt-inspect — say no, so they never change the disk.
+    bool create_root = true;
 
     static Options defaults() { return {}; }
+    /// defaults(), but a missing root is errc::not_found instead of created.
+    static Options existing_root() {
+      Options o;
+      o.create_root = false;
+      return o;
+    }
     /// TEST ONLY: defaults() with unsafe_skip_directory_sync.
     static Options unsafe_without_directory_sync() {
       Options o;
@@ -291,8 +300,9 @@ class LocalFileSystem : public FileSystem {
     }
   };
 
-  /// Opens (creating it and its parents with dir_mode if missing) the
-  /// directory `root_dir`. A relative `root_dir` is made absolute.
+  /// Opens (creating it and its parents with dir_mode if missing, unless
+  /// Options::create_root is false) the directory `root_dir`. A relative
+  /// `root_dir` is made absolute.
   explicit LocalFileSystem(std::string root_dir, Options options = Options::defaults(),
                            std::shared_ptr<Os> os = PosixOs::shared())
       : options_(options) {
@@ -566,6 +576,8 @@ class LocalFileSystem : public FileSystem {
     auto& os = *context_->os;
     constexpr int flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC;
     auto r = os.open_at(AT_FDCWD, root_.c_str(), flags, 0);
+    if (r.error == ENOENT && !options_.create_root)
+      throw IoError(errc::not_found, "", "the directory '" + root_ + "' does not exist");
     if (r.error == ENOENT) {
       create_root();
       r = os.open_at(AT_FDCWD, root_.c_str(), flags, 0);

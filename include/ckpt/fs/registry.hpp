@@ -39,14 +39,15 @@ inline void reject_query(const Uri& uri) {
     throw ConfigError(errc::invalid_argument, "a " + uri.scheme + ":// URI takes no query parameters");
 }
 
-inline std::shared_ptr<FileSystem> open_local_file_system(const Uri& uri) {
+inline std::shared_ptr<FileSystem> open_local_file_system(const Uri& uri,
+                                                          LocalFileSystem::Options options = LocalFileSystem::Options::defaults()) {
   reject_query(uri);
   if (!uri.authority.empty() && uri.authority != "localhost")
     throw ConfigError(errc::invalid_argument, "a file:// URI names a local directory, not the host '" +
                                                   uri.authority +
                                                   "': write file:///absolute/path (three slashes)");
   if (uri.path.empty()) throw ConfigError(errc::invalid_argument, "a file:// URI needs a directory path");
-  return std::make_shared<LocalFileSystem>(uri.path);
+  return std::make_shared<LocalFileSystem>(uri.path, options);
 }
 
 inline std::shared_ptr<FileSystem> open_memory_file_system(const Uri& uri) {
@@ -92,7 +93,7 @@ class FileSystemRegistry {
 
  private:
   FileSystemRegistry() {
-    factories_["file"] = open_local_file_system;
+    factories_["file"] = [](const Uri& uri) { return open_local_file_system(uri); };
     factories_["mem"] = open_memory_file_system;
   }
 
@@ -145,6 +146,20 @@ inline std::shared_ptr<FileSystem> open_file_system(const Uri& uri) {
 
 inline std::shared_ptr<FileSystem> open_file_system(std::string_view uri) {
   return open_file_system(Uri::parse(uri));
+}
+
+/// As open_file_system(), for a path that must already be there: a local
+/// directory that does not exist is IoError(errc::not_found) instead of being
+/// created. Read paths (open_snapshot, ckpt-inspect) and storages opened with
+/// StorageOptions::must_exist() use it; other schemes create nothing on open.
+/// (A file:// URI always opens the built-in local file system here.)
+inline std::shared_ptr<FileSystem> open_existing_file_system(const Uri& uri) {
+  if (uri.scheme != "file") return open_file_system(uri);
+  return detail::open_local_file_system(uri, LocalFileSystem::Options::existing_root());
+}
+
+inline std::shared_ptr<FileSystem> open_existing_file_system(std::string_view uri) {
+  return open_existing_file_system(Uri::parse(uri));
 }
 
 }  // namespace ckpt::fs

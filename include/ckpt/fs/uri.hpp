@@ -37,6 +37,13 @@ struct Uri {
     const auto separator = text.find("://");
     const auto first_slash = text.find('/');
     if (separator == std::string_view::npos || first_slash < separator) {
+      // "file:relative" is a URI missing its "//", not a directory of that name.
+      if (const auto colon = text.find(':'); colon != std::string_view::npos && colon < first_slash &&
+                                             valid_scheme(lower(text.substr(0, colon))))
+        throw invalid("'" + std::string(text.substr(0, std::min<std::size_t>(colon, 32))) +
+                      ":' starts a URI without '//': write " + lower(text.substr(0, std::min<std::size_t>(colon, 32))) +
+                      "://... (a local directory is file:///absolute/path, three slashes), or ./" +
+                      "name for a relative directory whose name has a colon");
       Uri out;  // a plain path, taken literally
       out.scheme = "file";
       out.path = std::string(text);

@@ -10,6 +10,7 @@
 #include <ckpt/serial/map_walk.hpp>
 #include <ckpt/serial/snapshot_data.hpp>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <type_traits>
@@ -101,7 +102,8 @@ std::vector<T> read_column(InputArchive& ar, std::uint64_t n) {
     if (!bytes.empty()) std::memcpy(out.data(), bytes.data(), bytes.size());  // memcpy from or to null is UB, even for 0 bytes
   } else {
     ar.check_length(n);
-    out.reserve(static_cast<std::size_t>(n));
+    // No more than the bytes left could hold: a length is not a promise.
+    out.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(n, ar.remaining() / sizeof(T))));
     for (std::uint64_t i = 0; i < n; ++i) {
       T value{};
       ar(value);

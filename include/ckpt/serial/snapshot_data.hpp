@@ -24,6 +24,7 @@
 #include <cereal/types/string.hpp>
 #include <cereal/types/vector.hpp>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <string>
@@ -133,11 +134,14 @@ struct OperatorStateEntry {
   void load(Archive& ar) {
     cereal::size_type count = 0;
     ar(name, distribution, element_type, element_version, cereal::make_size_tag(count));
-    elements.resize(static_cast<std::size_t>(count));
-    for (auto& e : elements) {
+    // Grown as elements arrive, never resized to the count first: a hostile
+    // count of (bytes - 1) would otherwise cost 24 bytes of vector per byte.
+    elements.clear();
+    elements.reserve(static_cast<std::size_t>(std::min<cereal::size_type>(count, 1024)));
+    for (cereal::size_type i = 0; i < count; ++i) {
       cereal::size_type size = 0;
       ar(cereal::make_size_tag(size));
-      e.resize(static_cast<std::size_t>(size));
+      auto& e = elements.emplace_back(static_cast<std::size_t>(size));
       ar(cereal::binary_data(e.data(), e.size()));
     }
   }

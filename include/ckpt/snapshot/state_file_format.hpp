@@ -26,6 +26,8 @@
 #include <cereal/types/string.hpp>
 #include <cereal/types/vector.hpp>
 
+#include <unistd.h>
+
 #include <array>
 #include <cstdint>
 #include <optional>
@@ -101,14 +103,26 @@ struct FileIndex {
 
 /// Limits on what a reader accepts, so a hostile file cannot make it allocate
 /// without bound.
+/// The machine's physical memory: more decoded state than that cannot be
+/// restored onto the heap anyway.
+inline std::uint64_t physical_memory_bytes() noexcept {
+  const long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGESIZE);
+  return pages > 0 && page > 0 ? static_cast<std::uint64_t>(pages) * static_cast<std::uint64_t>(page)
+                               : std::uint64_t{1} << 40;
+}
+
 struct ReadLimits {
   std::uint64_t max_block_size = std::uint64_t{1} << 30;    // a block's decompressed size
   std::uint64_t max_index_size = std::uint64_t{64} << 20;   // a state file's index
   std::uint64_t max_manifest_size = std::uint64_t{64} << 20;
+  /// Decompressed bytes one snapshot reader may decode over all its restores
+  /// (what the indexes promise, counted before anything is decompressed): a
+  /// small file claiming gigabytes is refused up front. Default: physical memory.
+  std::uint64_t max_restore_bytes = physical_memory_bytes();
 
   static ReadLimits defaults() { return {}; }
   /// Small limits, for tests that prove memory stays under a cap.
-  static ReadLimits tight(std::uint64_t bytes) { return {bytes, bytes, bytes}; }
+  static ReadLimits tight(std::uint64_t bytes) { return {bytes, bytes, bytes, bytes}; }
 };
 
 }  // namespace ckpt

@@ -179,7 +179,8 @@ class CheckpointStorage {
   /// The storage at a URI: file:///dir, mem://store/prefix, s3://bucket/prefix
   /// (with ckpt::s3), or a scheme registered with fs::register_file_system().
   static std::unique_ptr<CheckpointStorage> open(std::string_view uri, StorageOptions options = {}) {
-    return std::make_unique<CheckpointStorage>(fs::open_file_system(uri), std::move(options));
+    return std::make_unique<CheckpointStorage>(
+        options.create_if_missing ? fs::open_file_system(uri) : fs::open_existing_file_system(uri), std::move(options));
   }
 
   /// A checkpoint or savepoint by its own URI (".../chk-7", ".../savepoints/savepoint-7-v2"),
@@ -194,7 +195,7 @@ class CheckpointStorage {
     if (auto p = fs::path_problem(dir); !p.empty())
       throw ConfigError(errc::invalid_argument, "'" + parsed.redacted() + "' does not name a snapshot directory: " + p);
     parsed.path = slash == std::string::npos ? std::string(".") : (slash == 0 ? std::string("/") : parsed.path.substr(0, slash));
-    auto reader = std::make_unique<SnapshotReader>(fs::open_file_system(parsed), dir, limits);
+    auto reader = std::make_unique<SnapshotReader>(fs::open_existing_file_system(parsed), dir, limits);
     reader->verify_files();
     return reader;
   }

@@ -162,6 +162,7 @@ class SnapshotReader {
     for_each_keyed_block(
         uid, key_groups, out,
         [&](std::size_t snapshot, StateFileReader& r, const BlockEntry& block, std::uint32_t kg) {
+          charge(r, block);
           KeyGroupBlock b{kg, {}};
           r.read_block(block, b.data, decompressor_);
           out[snapshot].key_groups.push_back(std::move(b));
@@ -181,6 +182,7 @@ class SnapshotReader {
         continue;
       }
       auto& r = reader_locked(s.files[*s.operator_state_file]);
+      if (const auto* block = r.operator_block()) charge(r, *block);
       out.push_back(r.read_operator_state(decompressor_));
     }
     return out;
@@ -278,6 +280,7 @@ class SnapshotReader {
     for_each_keyed_block(
         uid, key_groups, headers,
         [&](std::size_t snapshot, StateFileReader& r, const BlockEntry& block, std::uint32_t kg) {
+          charge(r, block);  // all of them before the first is decompressed
           blocks.push_back({snapshot, kg});
           sources.push_back({&r, &block});
           raw_bytes += block.raw_size;
@@ -318,6 +321,17 @@ class SnapshotReader {
     keyed.restore(headers, blocks, fetch, threads);
   }
 
+  /// Counts what a block will decode to against ReadLimits::max_restore_bytes.
+  void charge(const StateFileReader& r, const BlockEntry& block) {
+    decoded_ += block.raw_size;
+    if (decoded_ <= limits_.max_restore_bytes) return;
+    throw CorruptionError(errc::limit_exceeded, r.path(), StateFileReader::name(block),
+                          r.path() + ", " + StateFileReader::name(block) + ": restoring " + location() +
+                              " would decode more than " + std::to_string(limits_.max_restore_bytes) +
+                              " bytes (ReadLimits::max_restore_bytes; its indexes claim at least " +
+                              std::to_string(decoded_) + ")");
+  }
+
   std::string resolve(const FileRef& f) const {
     return f.shared ? fs::join(layout::shared_dir, f.path) : fs::join(dir_, f.path);
   }
@@ -339,6 +353,7 @@ class SnapshotReader {
   std::shared_ptr<fs::FileSystem> fs_;
   std::string dir_;
   ReadLimits limits_;
+  std::uint64_t decoded_ = 0;  // bytes charge() counted
   Manifest manifest_;
   mutable std::mutex mutex_;
   std::map<std::string, std::unique_ptr<StateFileReader>> readers_;

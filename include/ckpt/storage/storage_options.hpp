@@ -72,11 +72,19 @@ struct StorageOptions {
   std::string savepoint_directory = "savepoints";
   ReadLimits limits{};
   TagOptions tags{};
+  /// Whether CheckpointStorage::open(uri) creates a missing local directory:
+  /// yes by default, for a service's first start; must_exist() makes a
+  /// missing one an error naming it, for a restart that expects its state.
+  bool create_if_missing = true;
 
   static StorageOptions defaults() { return {}; }
   /// Incremental checkpoints, keeping `n` of them.
   static StorageOptions incremental_checkpoints(std::uint32_t n = 3) { return StorageOptions{}.retain(n).with_incremental(true); }
 
+  StorageOptions& must_exist() {
+    create_if_missing = false;
+    return *this;
+  }
   StorageOptions& retain(std::uint32_t n) {
     retained_checkpoints = n;
     return *this;
