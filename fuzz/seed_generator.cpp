@@ -25,6 +25,11 @@ void save(const std::filesystem::path& dir, const std::string& name, const ckpt:
   out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
 }
 
+ckpt::Bytes bytes_of(const std::string& text) {
+  const auto* p = reinterpret_cast<const std::byte*>(text.data());
+  return {p, p + text.size()};
+}
+
 std::string flat(std::string path) {
   for (auto& c : path)
     if (c == '/') c = '_';
@@ -69,6 +74,11 @@ int main(int argc, char** argv) {
       save(out / "manifest", setup.name + "-" + flat(manifest_path), bytes);
       ++manifests;
       const auto m = ckpt::decode_manifest(bytes, manifest_path);
+      for (const auto& op : m.operators) {  // the type names a dump parses, each with no value bytes
+        save(out / "type_name", setup.name + "-key-" + op.uid, bytes_of(op.key_type));
+        for (const auto& st : op.keyed_states)
+          save(out / "type_name", setup.name + "-" + op.uid + "-" + st.name, bytes_of(st.value_type));
+      }
       for (const auto& op : m.operators)
         for (const auto& s : op.subtasks)
           for (const auto& f : s.files) {

@@ -60,8 +60,8 @@ TEST(Lifecycle, APlainRestartAfterStopWithSavepointContinuesFromTheSavepoint) {
     ckpt::Pipeline p;
     build_pipeline(p, input, controls, out, {});
     ckpt::JobRunner job(p, storage, ckpt::CheckpointConfig::on_demand());
+    controls->hold = input.records / 2;  // before the job starts: its sources must not run ahead
     Running running(job);
-    controls->hold = input.records / 2;
     controls->wait_tapped(events_below(input, input.records / 2));
     completed(job.trigger_checkpoint());  // through half the input
     controls->hold = input.records * 3 / 4;
@@ -91,8 +91,8 @@ TEST(Lifecycle, AnIntermediateSavepointCommitsNothingSoACrashAfterItDuplicatesNo
     ckpt::Pipeline p;
     build_pipeline(p, input, controls, out, {});
     ckpt::JobRunner job(p, storage, ckpt::CheckpointConfig::on_demand().with_tolerable_failed_checkpoints(1));
+    controls->hold = input.records / 3;  // before the job starts: its sources must not run ahead
     Running running(job);
-    controls->hold = input.records / 3;
     controls->wait_tapped(events_below(input, input.records / 3));
     checkpoint = completed(job.trigger_checkpoint()).id;
     controls->hold = input.records * 2 / 3;
@@ -128,8 +128,8 @@ TEST(Lifecycle, TheTransactionOfAnIntermediateSavepointIsCommittedByTheNextCheck
   ckpt::Pipeline p;
   build_pipeline(p, input, controls, out, {});
   ckpt::JobRunner job(p, storage, ckpt::CheckpointConfig::on_demand());
+  controls->hold = input.records / 2;  // before the job starts: its sources must not run ahead
   Running running(job);
-  controls->hold = input.records / 2;
   controls->wait_tapped(events_below(input, input.records / 2));
   completed(job.trigger_savepoint());
   completed(job.trigger_checkpoint());  // commits what the savepoint pre-committed
@@ -150,8 +150,8 @@ std::uint64_t run_with_a_tag(ckpt::CheckpointStorage& storage, std::shared_ptr<c
   ckpt::Pipeline p;
   build_pipeline(p, input, controls, out, {});
   ckpt::JobRunner job(p, storage, ckpt::CheckpointConfig::on_demand());
+  controls->hold = input.records / 4;  // before the job starts: its sources must not run ahead
   Running running(job);
-  controls->hold = input.records / 4;
   controls->wait_tapped(events_below(input, input.records / 4));
   completed(job.trigger_checkpoint());
   controls->hold = input.records / 2;

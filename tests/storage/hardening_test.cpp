@@ -287,6 +287,28 @@ TEST(ReadLimits, WhatOneSnapshotMayDecodeInAllIsBoundedBeforeAnythingIsDecompres
   EXPECT_GE(ckpt::ReadLimits::defaults().max_restore_bytes, std::uint64_t{1} << 28) << "the default is physical memory";
 }
 
+TEST(OneWriter, ALockFileDeletedByHandLetsNoSecondWriterIn) {
+  ckpt::test::TempDir dir;
+  auto first = ckpt::CheckpointStorage::open(dir.uri());
+  auto ops = ckpt::test::make_operators("op", 1);
+  ops[0]->fill(100, 0);
+  auto pending = first->begin_checkpoint(1, 0);  // in flight: no manifest yet
+  pending->write(ops[0]->snapshot(1));
+  std::filesystem::remove(dir.path() / "_lock");
+  try {
+    ckpt::CheckpointStorage::open(dir.uri());  // would sweep checkpoint 1 as a crashed writer's leftover
+    ADD_FAILURE() << "a second writer got in";
+  } catch (const ckpt::IoError& e) {
+    EXPECT_EQ(e.code(), ckpt::errc::locked);
+  }
+  pending->complete();
+  EXPECT_EQ(first->checkpoints().size(), 1u);
+  first.reset();
+  auto second = ckpt::CheckpointStorage::open(dir.uri());  // the holder is gone: free
+  auto restored = ckpt::test::restore_operators(*second->restore_latest(), "op", 1);
+  EXPECT_EQ(restored[0]->keyed.size("count"), 100u);
+}
+
 /// Every path under `root`, for before-and-after comparisons.
 std::set<std::string> tree(const std::filesystem::path& root) {
   std::set<std::string> out;

@@ -33,6 +33,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <mutex>
 #include <span>
 #include <string>
@@ -250,11 +251,12 @@ class LocalWritableFile final : public WritableFile {
 
 class LocalLock final : public Lock {
  public:
-  explicit LocalLock(Fd fd) : fd_(std::move(fd)) {}
-  // Closing the descriptor releases the flock; so does the holder's death.
+  LocalLock(Fd fd, std::optional<Fd> directory) : fd_(std::move(fd)), directory_(std::move(directory)) {}
+  // Closing the descriptors releases the flocks; so does the holder's death.
 
  private:
   Fd fd_;
+  std::optional<Fd> directory_;  // the lock file's directory, locked too
 };
 
 }  // namespace detail
@@ -529,7 +531,21 @@ class LocalFileSystem : public FileSystem {
     const int e = os.flock(fd.get(), LOCK_EX | LOCK_NB);
     if (e == EWOULDBLOCK) return nullptr;
     if (e != 0) throw error(e, path, "lock");
-    return std::make_unique<detail::LocalLock>(std::move(fd));
+    // The directory is locked as well, through a descriptor of its own: a
+    // lock file deleted by hand lets a second writer lock a new one, but not
+    // the directory, which nothing deletes while the storage is in use.
+    // Where directories cannot be flocked (some network file systems), the
+    // lock file alone is the lock, as before.
+    if (!parent(path).empty()) return std::make_unique<detail::LocalLock>(std::move(fd), std::nullopt);
+    const auto d = os.open_at(AT_FDCWD, root_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+    if (!d.ok()) throw error(d.error, path, "lock");
+    detail::Fd directory(context_->os, d.value);
+    const int de = os.flock(directory.get(), LOCK_EX | LOCK_NB);
+    if (de == EWOULDBLOCK) return nullptr;
+    if (de == EBADF || de == ENOLCK || de == EINVAL || de == EOPNOTSUPP)
+      return std::make_unique<detail::LocalLock>(std::move(fd), std::nullopt);
+    if (de != 0) throw error(de, path, "lock");
+    return std::make_unique<detail::LocalLock>(std::move(fd), std::move(directory));
   }
 
  private:
