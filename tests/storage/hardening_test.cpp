@@ -309,6 +309,23 @@ TEST(OneWriter, ALockFileDeletedByHandLetsNoSecondWriterIn) {
   EXPECT_EQ(restored[0]->keyed.size("count"), 100u);
 }
 
+TEST(Consistency, AForgedStateNameInAManifestIsRefusedAsOnWrite) {
+  auto fs = std::make_shared<ckpt::fs::MemoryFileSystem>();
+  two_checkpoints(fs);
+  const std::string path = "chk-2/_metadata";
+  auto m = ckpt::decode_manifest(ckpt::fs::read_file(*fs, path, 1 << 20), path);
+  m.operators.at(0).keyed_states.at(0).name = "count\x1b]0;pwned\x07";
+  replace(*fs, path, ckpt::encode_manifest(m));  // re-signed: only the name is wrong
+  try {
+    ckpt::CheckpointStorage::open_snapshot(fs->uri() + "/chk-2");
+    ADD_FAILURE() << "a manifest with a control character in a state name was accepted";
+  } catch (const ckpt::CorruptionError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("state name 'count\\x1b]0;pwned\\x07' must not contain NUL or control characters"));
+  }
+  ckpt::CheckpointStorage storage(fs, ckpt::StorageOptions::defaults().retain(2));
+  EXPECT_EQ(storage.restore_latest()->manifest().checkpoint_id, 1u);  // the fallback applies
+}
+
 /// Every path under `root`, for before-and-after comparisons.
 std::set<std::string> tree(const std::filesystem::path& root) {
   std::set<std::string> out;

@@ -44,8 +44,14 @@ inline void validate_manifest(const Manifest& m, const std::string& path) {
     return CorruptionError(errc::corrupt_data, path, "manifest", path + ": " + what);
   };
   std::set<std::string, std::less<>> uids;
+  // Every name is checked as it was on write: a forged one (control
+  // characters for a terminal, a path) goes no further.
+  if (!m.name.empty())
+    if (auto p = name_problem("savepoint name", m.name); !p.empty()) throw fail(p);
   for (const auto& op : m.operators) {
     if (auto p = name_problem("operator uid", op.uid); !p.empty()) throw fail(p);
+    for (const auto& st : op.keyed_states)
+      if (auto p = name_problem("state name", st.name); !p.empty()) throw fail("operator '" + op.uid + "': " + p);
     if (!uids.insert(op.uid).second) throw fail("operator '" + op.uid + "' is listed twice");
     if (op.parallelism == 0 || op.subtasks.size() != op.parallelism)
       throw fail("operator '" + op.uid + "' has parallelism " + std::to_string(op.parallelism) + " but " +
@@ -58,6 +64,8 @@ inline void validate_manifest(const Manifest& m, const std::string& path) {
       if (s.index != i) throw fail(where + " is out of order");
       for (const auto& f : s.files)
         if (auto p = fs::path_problem(f.path); !p.empty()) throw fail(where + ": " + p);
+      for (const auto& o : s.operator_states)
+        if (auto p = name_problem("operator state name", o.name); !p.empty()) throw fail(where + ": " + p);
       if (s.operator_state_file && *s.operator_state_file >= s.files.size())
         throw fail(where + ": bad file reference");
       if (!s.key_groups.empty() && (op.max_parallelism == 0 || s.key_group_begin >= s.key_group_end ||
