@@ -3,7 +3,9 @@
 // (as `ckpt-inspect dump` does with a state's stored type and its bytes). A
 // name must parse or be refused with TypeParseError; a decodable one decodes
 // the bytes or fails with a ckpt::Error naming the block. Never a crash, a
-// deep recursion or an allocation beyond what the bytes could hold.
+// deep recursion or an allocation beyond what the bytes could hold. The
+// name's portable spelling (what a restore compares) must be a fixed point:
+// names read from a snapshot are rewritten once and compared as they are.
 
 #include "type_decoder.hpp"
 
@@ -14,6 +16,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <string>
 #include <string_view>
 
@@ -24,6 +27,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const ckpt::ByteSpan bytes = nul == std::string_view::npos
                                    ? ckpt::ByteSpan()
                                    : ckpt::ByteSpan(reinterpret_cast<const std::byte*>(data) + nul + 1, size - nul - 1);
+  const auto portable = ckpt::portable_type_name(name);
+  if (ckpt::portable_type_name(portable) != portable) std::abort();  // not idempotent
   ckpt::inspect::TypeNode type;
   try {
     type = ckpt::inspect::parse_type(name);

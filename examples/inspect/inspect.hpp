@@ -277,7 +277,7 @@ inline std::string dump(SnapshotReader& snapshot, const std::string& uid, const 
     try {
       return parse_type(text);
     } catch (const TypeParseError&) {
-      return TypeNode{"(unparsed)", {}};
+      return TypeNode{"(unparsed)", {}, {}, false};
     }
   };
   if (keyed) {
@@ -288,9 +288,9 @@ inline std::string dump(SnapshotReader& snapshot, const std::string& uid, const 
     if (keyed->ttl && decodable(stored_type)) {
       if ((keyed->kind == StateKind::list || keyed->kind == StateKind::map) && !stored_type.args.empty()) {
         auto& element = stored_type.args.back();
-        element = TypeNode{"ttl", {element}};
+        element = TypeNode{"ttl", {element}, {}, true};
       } else {
-        stored_type = TypeNode{"ttl", {stored_type}};
+        stored_type = TypeNode{"ttl", {stored_type}, {}, true};
       }
     }
     if (!decodable(key_type) || !decodable(stored_type))

@@ -1,18 +1,21 @@
 #pragma once
 // Decodes serialized state without its C++ types, from the stable type names
 // recorded in snapshots ("u64", "string", "vector<pair<string,f64>>",
-// "unordered_map<string,ttl<i64>>", ...), into JSON. Only types built from
-// ckpt's named fundamentals and standard containers can be decoded; a user
-// type (a demangled class name) cannot, and says so.
+// "unordered_map<string,ttl<i64>>", ...), into JSON. Types built from ckpt's
+// named fundamentals, standard containers and the library's own source and
+// sink states can be decoded; a user type (a demangled class name) cannot,
+// and says so.
 
 #include <ckpt/error.hpp>
 #include <ckpt/serial/archive.hpp>
+#include <ckpt/serial/portable_type_name.hpp>
 #include <ckpt/serial/snapshot_data.hpp>
 
 #include <rapidjson/prettywriter.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <memory>
@@ -26,52 +29,42 @@ using JsonWriter = rapidjson::PrettyWriter<rapidjson::StringBuffer>;
 using CompactJsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
 
 /// A parsed type name: "map<string,vector<i64>>" -> {map, [{string}, {vector, [{i64}]}]}.
-struct TypeNode {
-  std::string name;
-  std::vector<TypeNode> args;
-};
+using TypeNode = ckpt::TypeNameNode;
 
 class TypeParseError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
 };
 
-/// No stored type name is longer or nested deeper: a hostile manifest's
-/// names are refused before they cost a deep recursion.
-inline constexpr std::size_t max_type_name_length = 4096;
-inline constexpr std::size_t max_type_depth = 32;
+inline constexpr std::size_t max_type_name_length = ckpt::max_type_name_length;
+inline constexpr std::size_t max_type_depth = ckpt::max_type_name_depth;
 
 inline TypeNode parse_type(std::string_view text) {
-  if (text.size() > max_type_name_length)
-    throw TypeParseError("a type name of " + std::to_string(text.size()) + " characters (at most " +
-                         std::to_string(max_type_name_length) + ")");
-  std::size_t pos = 0, depth = 0;
-  const auto parse = [&](auto&& self) -> TypeNode {
-    if (++depth > max_type_depth)
-      throw TypeParseError("a type name nested deeper than " + std::to_string(max_type_depth) + " levels");
-    TypeNode node;
-    while (pos < text.size() && text[pos] != '<' && text[pos] != ',' && text[pos] != '>') node.name += text[pos++];
-    if (pos < text.size() && text[pos] == '<') {
-      ++pos;
-      while (true) {
-        node.args.push_back(self(self));
-        if (pos >= text.size()) throw TypeParseError("unbalanced '<' in " + std::string(text));
-        if (text[pos] == ',') {
-          ++pos;
-          continue;
-        }
-        if (text[pos] == '>') {
-          ++pos;
-          break;
-        }
-      }
-    }
-    --depth;
-    return node;
-  };
-  auto root = parse(parse);
-  if (pos != text.size()) throw TypeParseError("unexpected text after a type in " + std::string(text));
-  return root;
+  TypeNode t;
+  std::string why;
+  if (!parse_type_name(text, t, why)) throw TypeParseError(why);
+  return t;
+}
+
+/// A field of one of the library's own state types.
+struct Field {
+  std::string_view name;
+  TypeNode type;
+};
+
+/// The fields of a library type that sources and sinks keep in state (the
+/// partitioned source's offsets, the two-phase-commit sink's transactions),
+/// in the order their serialize() writes them; empty for any other type.
+inline std::vector<Field> library_fields(const TypeNode& t) {
+  const auto leaf = [](std::string name) { return TypeNode{std::move(name), {}, {}, false}; };
+  const bool plain = !t.has_args && t.next.empty();
+  if (t.name == "ckpt::PartitionOffset" && plain) return {{"partition", leaf("u32")}, {"offset", leaf("u64")}};
+  if (t.name == "ckpt::FileTransaction" && plain)
+    return {{"pending_path", leaf("string")}, {"final_path", leaf("string")}, {"empty", leaf("bool")}};
+  if (t.name == "ckpt::TwoPhaseCommitSink" && t.args.size() == 2 && t.next.size() == 1 && t.next[0].name == "::Entry" &&
+      !t.next[0].has_args && t.next[0].next.empty())
+    return {{"checkpoint_id", leaf("u64")}, {"transaction", t.args[1]}};
+  return {};
 }
 
 /// Whether every part of `t` is one the decoder knows.
@@ -86,7 +79,10 @@ inline bool decodable(const TypeNode& t) {
     return std::all_of(t.args.begin() + static_cast<std::ptrdiff_t>(from), t.args.end(),
                        [](const TypeNode& a) { return decodable(a); });
   };
-  if (is(leaves)) return t.args.empty();
+  if (const auto fields = library_fields(t); !fields.empty())
+    return std::all_of(fields.begin(), fields.end(), [](const Field& f) { return decodable(f.type); });
+  if (!t.next.empty()) return false;  // a nested type of a user template
+  if (is(leaves)) return !t.has_args;
   if (is(one_argument)) return t.args.size() == 1 && all_decodable(0);
   if (t.name == "pair" || t.name == "map" || t.name == "unordered_map") return t.args.size() == 2 && all_decodable(0);
   if (t.name == "tuple") return !t.args.empty() && all_decodable(0);
@@ -108,7 +104,14 @@ void decode_value(const TypeNode& t, serial::InputArchive& ar, Writer& out) {
     else out.Uint64(static_cast<std::uint64_t>(v));
   };
   const auto& n = t.name;
-  if (n == "bool") {
+  if (const auto fields = library_fields(t); !fields.empty()) {
+    out.StartObject();
+    for (const auto& f : fields) {
+      out.Key(f.name.data(), static_cast<rapidjson::SizeType>(f.name.size()));
+      decode_value(f.type, ar, out);
+    }
+    out.EndObject();
+  } else if (n == "bool") {
     bool v = false;
     ar(v);
     out.Bool(v);

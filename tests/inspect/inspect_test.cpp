@@ -198,3 +198,39 @@ TEST(Show, ControlCharactersInAManifestNeverReachTheTerminal) {
 }
 
 }  // namespace
+
+namespace {
+
+// tests/storage/data/names-v1: a checkpoint whose manifest spells std::string
+// as libstdc++ did (opened in place: reading it changes nothing).
+std::unique_ptr<ckpt::SnapshotReader> open_names_v1() {
+  return ckpt::CheckpointStorage::open_snapshot("file://" CKPT_TEST_DATA_DIR "/names-v1/chk-1");
+}
+
+TEST(LibraryStates, TheSinksAndSourcesOwnStatesDecodeFromAnOldSnapshot) {
+  auto snapshot = open_names_v1();
+  const auto sink = ckpt::inspect::dump(*snapshot, "named", "two-phase-commit-transactions");
+  EXPECT_THAT(sink, HasSubstr("\"element_type\": \"ckpt::TwoPhaseCommitSink<string,ckpt::FileTransaction>::Entry\""));
+  EXPECT_THAT(sink, HasSubstr("{\"checkpoint_id\":3,\"transaction\":{\"pending_path\":\"out/.pending-3\","
+                              "\"final_path\":\"out/part-c3-0\",\"empty\":false}}"));
+  const auto offsets = ckpt::inspect::dump(*snapshot, "named", "partition-offsets");
+  EXPECT_THAT(offsets, HasSubstr("{\"partition\":1,\"offset\":42}"));
+}
+
+TEST(LibraryStates, AUserTypeNeedsTheProgramsTypesNeverAParserError) {
+  auto snapshot = open_names_v1();
+  for (const auto* state : {"wrapped", "durations"}) {
+    try {
+      (void)ckpt::inspect::dump(*snapshot, "named", state);
+      ADD_FAILURE() << state << " decoded without its types";
+    } catch (const ckpt::ConfigError& e) {
+      EXPECT_THAT(e.what(), HasSubstr("cannot decode without the program's types")) << state;
+    }
+  }
+  std::ostringstream out;
+  ckpt::inspect::show(*snapshot, out);
+  EXPECT_THAT(out.str(), HasSubstr("ckpt::test::Wrapper<string>"));
+  EXPECT_THAT(out.str(), ::testing::Not(HasSubstr("__cxx11")));
+}
+
+}  // namespace

@@ -20,6 +20,7 @@
 #include <ckpt/bytes.hpp>
 #include <ckpt/error.hpp>
 #include <ckpt/serial/archive.hpp>
+#include <ckpt/serial/portable_type_name.hpp>
 
 #include <cereal/types/string.hpp>
 #include <cereal/types/vector.hpp>
@@ -75,6 +76,7 @@ struct StateMeta {
   template <class Archive>
   void serialize(Archive& ar) {
     ar(name, kind, key_type, value_type, value_version, key_encoding, value_encoding, ttl);
+    serial::portable_on_load(ar, key_type, value_type);
   }
   friend bool operator==(const StateMeta&, const StateMeta&) = default;
 };
@@ -110,6 +112,7 @@ struct KeyedStateSnapshot {
   template <class Archive>
   void serialize(Archive& ar) {
     ar(max_parallelism, key_group_begin, key_group_end, key_type, states, key_groups);
+    serial::portable_on_load(ar, key_type);
   }
 };
 
@@ -134,6 +137,7 @@ struct OperatorStateEntry {
   void load(Archive& ar) {
     cereal::size_type count = 0;
     ar(name, distribution, element_type, element_version, cereal::make_size_tag(count));
+    element_type = portable_type_name(element_type);
     // Grown as elements arrive, never resized to the count first: a hostile
     // count of (bytes - 1) would otherwise cost 24 bytes of vector per byte.
     elements.clear();

@@ -3,9 +3,13 @@
 // state restored into another type is a clear error instead of garbage.
 // Fundamental types get fixed-width names ("u64", "f64"), standard containers
 // are spelled from their parts ("vector<string>"), and any other type uses its
-// demangled name, which GCC and Clang agree on (the Itanium ABI). Specialize
-// ckpt::TypeName<T> to give a type a name of your own, e.g. to rename a class
-// without breaking old snapshots.
+// demangled name (which GCC and Clang agree on: the Itanium ABI) made
+// portable: the standard types inside it are spelled as above, so the name
+// does not depend on the standard library (portable_type_name.hpp).
+// Specialize ckpt::TypeName<T> to give a type a name of your own, e.g. to
+// rename a class without breaking old snapshots.
+
+#include <ckpt/serial/portable_type_name.hpp>
 
 #include <boost/core/demangle.hpp>
 #include <boost/unordered/unordered_flat_map_fwd.hpp>
@@ -32,7 +36,7 @@ namespace ckpt {
 
 template <class T, class Enable = void>
 struct TypeName {
-  static std::string get() { return boost::core::demangle(typeid(T).name()); }
+  static std::string get() { return portable_type_name(boost::core::demangle(typeid(T).name())); }
 };
 
 template <class T>

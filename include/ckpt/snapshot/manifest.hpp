@@ -18,6 +18,7 @@
 #include <ckpt/error.hpp>
 #include <ckpt/hash.hpp>
 #include <ckpt/serial/archive.hpp>
+#include <ckpt/serial/portable_type_name.hpp>
 #include <ckpt/serial/snapshot_data.hpp>
 #include <ckpt/snapshot/framed_file.hpp>
 #include <ckpt/snapshot/state_file_format.hpp>
@@ -103,6 +104,7 @@ struct OperatorManifest {
   template <class Archive>
   void serialize(Archive& ar) {
     ar(uid, parallelism, max_parallelism, key_type, keyed_states, subtasks);
+    serial::portable_on_load(ar, key_type);
   }
 };
 

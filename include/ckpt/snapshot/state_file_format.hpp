@@ -19,6 +19,7 @@
 // unverified is ever decompressed or deserialized. The manifest records each
 // file's size and index checksum: a chain from the manifest to every byte.
 
+#include <ckpt/serial/portable_type_name.hpp>
 #include <ckpt/serial/snapshot_data.hpp>
 #include <ckpt/snapshot/codec.hpp>
 
@@ -70,6 +71,7 @@ struct KeyedFileInfo {
   template <class Archive>
   void serialize(Archive& ar) {
     ar(max_parallelism, key_group_begin, key_group_end, key_type, states);
+    serial::portable_on_load(ar, key_type);
   }
   friend bool operator==(const KeyedFileInfo&, const KeyedFileInfo&) = default;
 };
@@ -85,6 +87,7 @@ struct OperatorStateInfo {
   template <class Archive>
   void serialize(Archive& ar) {
     ar(name, distribution, element_type, element_version, element_count);
+    serial::portable_on_load(ar, element_type);
   }
   friend bool operator==(const OperatorStateInfo&, const OperatorStateInfo&) = default;
 };
