@@ -326,10 +326,17 @@ TEST(Consistency, AForgedStateNameInAManifestIsRefusedAsOnWrite) {
   EXPECT_EQ(storage.restore_latest()->manifest().checkpoint_id, 1u);  // the fallback applies
 }
 
-/// Every path under `root`, for before-and-after comparisons.
+/// Every path under `root` with its size and modification time, for
+/// before-and-after comparisons.
 std::set<std::string> tree(const std::filesystem::path& root) {
   std::set<std::string> out;
-  for (const auto& e : std::filesystem::recursive_directory_iterator(root)) out.insert(e.path().string());
+  for (const auto& e : std::filesystem::recursive_directory_iterator(root)) {
+    auto line = e.path().string();
+    if (e.is_regular_file())
+      line += " " + std::to_string(e.file_size()) + " " +
+              std::to_string(e.last_write_time().time_since_epoch().count());
+    out.insert(line);
+  }
   return out;
 }
 
@@ -354,6 +361,58 @@ TEST(ReadPaths, ReadingAMissingPathCreatesNothing) {
   EXPECT_EQ(tree(dir.path()), before) << "a read path changed the disk";
   // A storage that must exist opens when it does.
   EXPECT_NO_THROW(ckpt::CheckpointStorage::open(dir.uri() + "/job", ckpt::StorageOptions::defaults().must_exist()));
+}
+
+TEST(ReadPaths, AReadOnlyStorageListsRestoresAndOpensSavepointsBesideItsWriterAndChangesNothing) {
+  ckpt::test::TempDir dir;
+  const auto uri = dir.uri() + "/job";
+  auto writer = ckpt::CheckpointStorage::open(uri, ckpt::StorageOptions::defaults().retain(2));  // holds the lock
+  auto ops = ckpt::test::make_operators("op", 1);
+  ops[0]->fill(kKeys, 0);
+  ckpt::test::checkpoint(*writer, ops, 1);
+  writer->promote_to_savepoint(1, "before-upgrade");
+  ops[0]->fill(kKeys, 1);
+  ckpt::test::checkpoint(*writer, ops, 2);
+  std::filesystem::create_directories(dir.path() / "job" / "chk-9");  // a crashed writer's leftover: kept
+  const auto before = tree(dir.path());
+
+  auto reader = ckpt::CheckpointStorage::open(uri, ckpt::StorageOptions::read_only_access());
+  EXPECT_EQ(reader->checkpoints().size(), 2u);
+  ASSERT_EQ(reader->savepoints().size(), 1u);
+  expect_same_counts(*reader->restore_latest(), *ops[0]);
+  auto savepoint = reader->open_savepoint("before-upgrade");
+  auto restored = ckpt::test::restore_operators(*savepoint, "op", 1);
+  restored[0]->expect(kKeys, 0);
+  (void)reader->open_checkpoint(1);
+
+  // Whatever would write is refused, naming the storage and the option.
+  const auto refused = [&](const char* what, auto&& call) {
+    try {
+      call();
+      ADD_FAILURE() << what << " wrote through a read-only storage";
+    } catch (const ckpt::ConfigError& e) {
+      EXPECT_EQ(e.code(), ckpt::errc::invalid_argument) << what;
+      EXPECT_THAT(e.what(), HasSubstr("read_only_access()")) << what;
+      EXPECT_THAT(e.what(), HasSubstr(uri)) << what;
+    }
+  };
+  refused("a checkpoint", [&] { (void)reader->begin_checkpoint(3, 0); });
+  refused("a savepoint", [&] { (void)reader->begin_savepoint(3, 0, "x"); });
+  refused("a promotion", [&] { (void)reader->promote_to_savepoint(2, "y"); });
+  refused("a tag", [&] { (void)reader->create_tag("t", 1, 0); });
+  refused("cleanup", [&] { reader->cleanup(); });
+  refused("a rollback", [&] { (void)reader->rollback_to_tag("t", {}); });
+  refused("adopting a restore point", [&] { (void)reader->adopt_restore_point(*savepoint); });
+  EXPECT_EQ(tree(dir.path()), before) << "a read-only storage changed the disk";
+
+  // On a missing directory it is an error naming the path, and creates nothing.
+  try {
+    ckpt::CheckpointStorage::open(dir.uri() + "/nothing-here", ckpt::StorageOptions::read_only_access());
+    ADD_FAILURE() << "a read-only storage opened on a missing directory";
+  } catch (const ckpt::IoError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("nothing-here"));
+  }
+  EXPECT_FALSE(std::filesystem::exists(dir.path() / "nothing-here"));
 }
 
 TEST(ReadPaths, AUriWithoutItsSlashesIsRefusedWithAdvice) {

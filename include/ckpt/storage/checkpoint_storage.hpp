@@ -153,7 +153,8 @@ class CheckpointStorage {
   /// Takes the storage's lock (errc::locked if another live process holds
   /// it) and cleans what a crashed writer left: temporary files, checkpoints
   /// without a manifest, checkpoints beyond the retained number, unreferenced
-  /// shared files.
+  /// shared files. A read-only storage (StorageOptions::read_only_access())
+  /// does neither.
   explicit CheckpointStorage(std::shared_ptr<fs::FileSystem> fs, StorageOptions options = {})
       : fs_(std::move(fs)), options_(std::move(options)), pool_(options_.compression_threads), tags_(*fs_, options_.tags) {
     if (options_.retained_checkpoints == 0)
@@ -165,6 +166,7 @@ class CheckpointStorage {
     if (options_.tags.num_retained_max && *options_.tags.num_retained_max == 0)
       throw ConfigError(errc::invalid_argument, "tags: num_retained_max must be at least 1");
     (void)Compressor(options_.codec, options_.compression_level);  // validates the level
+    if (options_.read_only) return;  // no lock, no cleanup: nothing here changes the storage
     lock_ = fs_->try_lock(layout::lock_file);
     if (!lock_)
       throw IoError(errc::locked, std::string(layout::lock_file),
@@ -180,7 +182,8 @@ class CheckpointStorage {
   /// (with ckpt::s3), or a scheme registered with fs::register_file_system().
   static std::unique_ptr<CheckpointStorage> open(std::string_view uri, StorageOptions options = {}) {
     return std::make_unique<CheckpointStorage>(
-        options.create_if_missing ? fs::open_file_system(uri) : fs::open_existing_file_system(uri), std::move(options));
+        options.create_if_missing && !options.read_only ? fs::open_file_system(uri) : fs::open_existing_file_system(uri),
+        std::move(options));
   }
 
   /// A checkpoint or savepoint by its own URI (".../chk-7", ".../savepoints/savepoint-7-v2"),
@@ -217,6 +220,7 @@ class CheckpointStorage {
   }
 
   std::unique_ptr<PendingSnapshot> begin_checkpoint(std::uint64_t id, std::int64_t timestamp_millis) {
+    require_writable("a checkpoint");
     const auto dir = layout::checkpoint_dir(id);
     if (fs_->exists(fs::join(dir, manifest_file_name)))
       throw CheckpointError(errc::already_exists, "checkpoint " + std::to_string(id) + " already exists in " + uri());
@@ -232,6 +236,7 @@ class CheckpointStorage {
   /// commit through it and it becomes the restore point for restore_latest().
   std::unique_ptr<PendingSnapshot> begin_savepoint(std::uint64_t id, std::int64_t timestamp_millis,
                                                    std::string name = {}, bool ends_job = false) {
+    require_writable("a savepoint");
     if (!name.empty()) validate_name("savepoint name", name);
     const auto dir = fs::join(options_.savepoint_directory, layout::savepoint_dir(id, name));
     if (fs_->exists(fs::join(dir, manifest_file_name)))
@@ -384,6 +389,7 @@ class CheckpointStorage {
   /// Tags an existing savepoint by hand (Paimon's create_tag). It expires
   /// after TagOptions::default_time_retained, if set.
   TagInfo create_tag(std::string name, std::uint64_t savepoint_id, std::int64_t now_millis) {
+    require_writable("creating a tag");
     validate_name("tag", name);
     for (const auto& s : savepoints()) {
       if (s.id != savepoint_id) continue;
@@ -398,13 +404,17 @@ class CheckpointStorage {
   /// Deletes a tag; a scheduled tag's savepoint goes with it. errc::not_found
   /// if there is none.
   void delete_tag(std::string_view name) {
+    require_writable("deleting a tag");
     const auto tag = tags_.find(name);
     if (!tag) throw RestoreError(errc::not_found, "no tag named '" + printable_name(name) + "' in " + uri());
     tags_.remove(*tag);
   }
 
   /// Applies tag retention now (it also runs whenever a tag is created).
-  std::vector<std::string> expire_tags(std::int64_t now_millis) { return tags_.expire(now_millis); }
+  std::vector<std::string> expire_tags(std::int64_t now_millis) {
+    require_writable("expiring tags");
+    return tags_.expire(now_millis);
+  }
 
   /// Rolls the job back to a tag (Paimon's rollback_to): every output loses
   /// what was committed after the tag's savepoint, the savepoint's state
@@ -419,6 +429,7 @@ class CheckpointStorage {
 
   /// For DELETE_ON_CANCELLATION: removes every checkpoint (savepoints stay).
   void on_job_cancelled() {
+    require_writable("deleting checkpoints on cancellation");
     if (options_.on_cancellation != CancellationPolicy::delete_on_cancellation) return;
     std::lock_guard lock(mutex_);
     for (const auto& c : scan_checkpoints()) fs_->remove_all(layout::checkpoint_dir(c.id));
@@ -427,7 +438,10 @@ class CheckpointStorage {
   }
 
   /// Applies retention now (it also runs after every completed checkpoint).
-  void cleanup() { cleanup(std::nullopt); }
+  void cleanup() {
+    require_writable("cleanup");
+    cleanup(std::nullopt);
+  }
 
   /// What opening the storage had to leave alone: a checkpoint directory it
   /// could not look into (restore_latest() skips it too, with a note).
@@ -444,6 +458,12 @@ class CheckpointStorage {
 
  private:
   friend class PendingSnapshot;
+
+  void require_writable(const char* what) const {
+    if (options_.read_only)
+      throw ConfigError(errc::invalid_argument, fs_->uri() + " was opened read-only (StorageOptions::read_only_access()): " +
+                                                    what + " would change it");
+  }
 
   struct Scanned {
     std::uint64_t id;
@@ -879,6 +899,7 @@ SnapshotInfo CheckpointStorage::promote_to_savepoint(std::uint64_t checkpoint_id
 }
 
 SnapshotInfo CheckpointStorage::rollback_to_tag(std::string_view name, const std::vector<CommittedOutput*>& outputs) {
+  require_writable("a rollback");
   const auto tag = tags_.find(name);
   if (!tag) throw RestoreError(errc::not_found, "no tag named '" + printable_name(name) + "' in " + uri());
   // The tag's savepoint must verify before anything is changed.

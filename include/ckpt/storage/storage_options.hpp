@@ -76,6 +76,12 @@ struct StorageOptions {
   /// yes by default, for a service's first start; must_exist() makes a
   /// missing one an error naming it, for a restart that expects its state.
   bool create_if_missing = true;
+  /// Whether the storage is only read (read_only()): no lock, no cleanup, no
+  /// file or directory created; listing, open_checkpoint(), open_savepoint()
+  /// and restore_latest() work, and every call that would write is refused
+  /// with errc::invalid_argument naming the storage. For a second process
+  /// that inspects or restores from a storage another process may own.
+  bool read_only = false;
 
   static StorageOptions defaults() { return {}; }
   /// Incremental checkpoints, keeping `n` of them.
@@ -84,6 +90,15 @@ struct StorageOptions {
   StorageOptions& must_exist() {
     create_if_missing = false;
     return *this;
+  }
+  /// Reads the storage without ever changing it (implies must_exist()). A
+  /// writer working meanwhile may delete what a reader is reading: the read
+  /// then fails with a clear error, never with wrong state.
+  static StorageOptions read_only_access() {
+    StorageOptions o;
+    o.read_only = true;
+    o.create_if_missing = false;
+    return o;
   }
   StorageOptions& retain(std::uint32_t n) {
     retained_checkpoints = n;
