@@ -246,6 +246,18 @@ TEST(Dataflow, StopWithSavepointThenRestartAtAnotherParallelism) {
   expect_exactly_once(*fs);
 }
 
+/// Flips a bit in the last key-group block of the keyed operator's second
+/// subtask in the snapshot at `directory`: its manifest and index still
+/// verify, the block fails its checksum only when a restore reads it.
+void damage_a_keyed_block(ckpt::fs::FileSystem& fs, const std::string& directory, ckpt::SnapshotReader& snapshot) {
+  const auto path = directory + "/" + snapshot.manifest().find("count")->subtasks[1].files[0].path;
+  auto bytes = ckpt::fs::read_file(fs, path, 1 << 26);
+  const auto block = ckpt::StateFileReader(fs.open(path)).index().blocks.back();
+  bytes[block.offset + block.stored_size / 2] ^= std::byte{0x10};
+  fs.remove(path);
+  fs.publish(path, bytes);
+}
+
 TEST(Dataflow, ABlockFailingItsChecksumDuringARestoreFallsBackToThePreviousRestorePoint) {
   auto fs = std::make_shared<ckpt::fs::MemoryFileSystem>();
   ckpt::CheckpointStorage storage(fs, ckpt::StorageOptions::defaults().retain(2));
@@ -258,26 +270,60 @@ TEST(Dataflow, ABlockFailingItsChecksumDuringARestoreFallsBackToThePreviousResto
   // The restore point is the savepoint the job stopped with: damage one
   // key-group block of the keyed operator in it (the index still verifies).
   const auto previous = storage.checkpoints().front().id;
-  const auto savepoint = storage.savepoints().front();
-  const auto path = savepoint.directory + "/" +
-                    storage.open_savepoint("stop")->manifest().find("count")->subtasks[1].files[0].path;
-  auto bytes = ckpt::fs::read_file(*fs, path, 1 << 26);
-  const auto block = ckpt::StateFileReader(fs->open(path)).index().blocks.back();
-  bytes[block.offset + block.stored_size / 2] ^= std::byte{0x10};
-  fs->remove(path);
-  fs->publish(path, bytes);
+  damage_a_keyed_block(*fs, storage.savepoints().front().directory, *storage.open_savepoint("stop"));
 
   ckpt::Pipeline p;
   build(p, fs, 2, 2, 1, /*bounded=*/true);
   ckpt::JobRunner job(p, storage, ckpt::CheckpointConfig::every(2ms));
   job.run();
   EXPECT_EQ(job.restored_from(), previous) << "the partly restored tasks were replaced by the previous checkpoint's";
+  // What the damaged savepoint's sinks committed is rolled back: the replay
+  // from the previous checkpoint commits it again, once.
+  expect_exactly_once(*fs);
   // A snapshot named explicitly never falls back.
   auto named = std::shared_ptr<ckpt::SnapshotReader>(storage.open_savepoint("stop"));
   ckpt::Pipeline again;
   build(again, fs, 2, 2, 1, /*bounded=*/true);
   EXPECT_THROW(ckpt::JobRunner(again, storage, ckpt::CheckpointConfig::on_demand(), ckpt::JobOptions::from_savepoint(named)).run(),
                ckpt::CorruptionError);
+}
+
+TEST(Dataflow, AFallbackRollsBackWhatTheSkippedRestorePointsCommittedSoNothingIsCommittedTwice) {
+  auto fs = std::make_shared<ckpt::fs::MemoryFileSystem>();
+  ckpt::CheckpointStorage storage(fs, ckpt::StorageOptions::defaults().retain(1000));
+  {
+    // The first checkpoint is cut while the sources are held halfway; the
+    // later ones and the savepoint commit the rest.
+    auto hold = std::make_shared<std::atomic<std::uint64_t>>(kRecords / 2);
+    ckpt::Pipeline p;
+    build(p, fs, 2, 2, 1, /*bounded=*/false, nullptr, hold);
+    ckpt::JobRunner job(p, storage, ckpt::CheckpointConfig::every(2ms));
+    job.coordinator().add_listener([hold](const ckpt::CheckpointStats& s) {
+      if (s.outcome == ckpt::CheckpointOutcome::completed) hold->store(std::numeric_limits<std::uint64_t>::max());
+    });
+    run_until_checkpoints(job, 4, "stop");
+  }
+  // Every restore point but the oldest checkpoint is damaged: the restore
+  // falls back to it, past output the others committed.
+  const auto oldest = storage.checkpoints().back().id;
+  damage_a_keyed_block(*fs, storage.savepoints().front().directory, *storage.open_savepoint("stop"));
+  for (const auto& c : storage.checkpoints())
+    if (c.id != oldest) damage_a_keyed_block(*fs, c.directory, *storage.open_checkpoint(c.id));
+  std::size_t committed_after_oldest = 0;
+  for (const auto& e : fs->list("out")) {
+    const auto id = ckpt::detail::committed_part_checkpoint(e.name);
+    if (id && *id > oldest) committed_after_oldest += ckpt::fs::read_file(*fs, "out/" + e.name, 1 << 26).size();
+  }
+  ASSERT_GT(committed_after_oldest, 0u) << "nothing was committed after the checkpoint the restore falls back to";
+
+  ckpt::Pipeline p;
+  build(p, fs, 2, 2, 1, /*bounded=*/true);
+  ckpt::JobRunner job(p, storage, ckpt::CheckpointConfig::every(2ms));
+  job.run();
+  EXPECT_EQ(job.restored_from(), oldest);
+  ASSERT_FALSE(job.restore_notes().empty());
+  EXPECT_THAT(job.restore_notes().back(), HasSubstr("rolled back"));
+  expect_exactly_once(*fs);  // the replay from the oldest checkpoint committed it all again, once
 }
 
 TEST(Dataflow, RestoreWithoutAnOperatorNeedsAllowNonRestoredState) {

@@ -8,6 +8,7 @@
 
 #include <ckpt/function/checkpoint_listener.hpp>
 #include <ckpt/function/checkpointed_function.hpp>
+#include <ckpt/function/committed_output.hpp>
 #include <ckpt/clock.hpp>
 
 #include <cstdint>
@@ -33,6 +34,10 @@ class StreamFunction : public CheckpointedFunction, public CheckpointListener {
   void notify_checkpoint_aborted(std::uint64_t) override {}
   /// Called once after the last record (or when the job is cancelled).
   virtual void close() {}
+  /// What this function committed outside ckpt (a sink's output), so a job
+  /// that falls back to an older checkpoint can remove what it will commit
+  /// again; nullptr when there is nothing to roll back.
+  virtual CommittedOutput* committed_output() { return nullptr; }
 };
 
 enum class SourceStatus : std::uint8_t {

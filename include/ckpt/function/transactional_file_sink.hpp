@@ -88,9 +88,7 @@ class TransactionalFileSink : public TwoPhaseCommitSink<In, FileTransaction> {
 
   /// Writes `format(record) + "\n"` per record into part files under `directory` of `fs`.
   TransactionalFileSink(std::shared_ptr<fs::FileSystem> fs, std::string directory, Format format)
-      : fs_(std::move(fs)), directory_(std::move(directory)), format_(std::move(format)) {
-    fs::validate_path(directory_);
-  }
+      : fs_(std::move(fs)), directory_(std::move(directory)), format_(std::move(format)), output_(fs_, directory_) {}
 
   void initialize_state(FunctionInitializationContext& ctx) override {
     subtask_ = ctx.subtask_index();
@@ -101,6 +99,8 @@ class TransactionalFileSink : public TwoPhaseCommitSink<In, FileTransaction> {
 
   /// Parts committed by this instance so far.
   std::uint64_t committed_parts() const noexcept { return committed_; }
+  /// Its directory's committed parts, which name their checkpoints.
+  CommittedOutput* committed_output() override { return &output_; }
 
  protected:
   FileTransaction begin_transaction() override {
@@ -164,6 +164,7 @@ class TransactionalFileSink : public TwoPhaseCommitSink<In, FileTransaction> {
   std::shared_ptr<fs::FileSystem> fs_;
   std::string directory_;
   Format format_;
+  FileSinkOutput output_;  // after fs_ and directory_, which it is made of (and validates)
   std::uint32_t subtask_ = 0;
   std::uint64_t counter_ = 0;
   std::uint64_t committed_ = 0;

@@ -21,10 +21,12 @@
 #include <condition_variable>
 #include <exception>
 #include <future>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace ckpt {
 
@@ -84,6 +86,9 @@ class JobRunner {
   CheckpointCoordinator& coordinator() noexcept { return coordinator_; }
   /// The checkpoint or savepoint this run restored from.
   std::optional<std::uint64_t> restored_from() const noexcept { return restored_from_; }
+  /// What the restore had to say: restore points it skipped and why, and what
+  /// the sinks rolled back because of it (empty after a plain restore).
+  const std::vector<std::string>& restore_notes() const noexcept { return restore_notes_; }
 
   /// Runs the job to its end (see above).
   void run() {
@@ -203,10 +208,23 @@ class JobRunner {
       }
     }
     snapshot->check_all_restored(options_.allow_non_restored_state);
+    // A fallback (restore_latest skipped a newer restore point: its notes say
+    // which) replays what the skipped ones committed: the sinks remove it first.
+    if (!named && !snapshot->notes().empty()) roll_back_outputs(graph, *snapshot);
+    restore_notes_ = snapshot->notes();
     // Before any sink commits what the snapshot pre-committed, it must be
     // where a restart resumes (a savepoint, or a fallback, is not yet).
     coordinator_.storage().adopt_restore_point(*snapshot);
     restored_from_ = snapshot->checkpoint_id();
+  }
+
+  static void roll_back_outputs(detail::RuntimeGraph& graph, SnapshotReader& snapshot) {
+    std::map<std::string, std::uint64_t> removed;  // per output: subtasks of one sink share it
+    for (auto& t : graph.tasks)
+      if (auto* output = t->committed_output()) removed[output->describe()] += output->rollback_to(snapshot.checkpoint_id());
+    for (const auto& [output, n] : removed)
+      snapshot.add_note("rolled back " + std::to_string(n) + " item(s) of " + output + " committed after " +
+                        std::to_string(snapshot.checkpoint_id()) + ", the restore point the job fell back to");
   }
 
   bool all_finished(const detail::RuntimeGraph& graph) const {
@@ -265,6 +283,7 @@ class JobRunner {
   std::size_t sources_ = 0;
   std::atomic<std::size_t> finished_sources_{0};
   std::optional<std::uint64_t> restored_from_;
+  std::vector<std::string> restore_notes_;
 };
 
 }  // namespace ckpt

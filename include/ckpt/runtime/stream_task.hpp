@@ -72,6 +72,8 @@ class StreamTask : public CheckpointParticipant {
     restored_from_ = snapshot.checkpoint_id();
   }
   void register_with(CheckpointCoordinator& c) { index_ = c.add_participant(*this, is_source()); }
+  /// Before start(): what the task's function committed outside ckpt, if anything.
+  CommittedOutput* committed_output() { return function().committed_output(); }
 
   void start() {
     thread_ = std::jthread([this] {
