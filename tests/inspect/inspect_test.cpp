@@ -2,12 +2,15 @@
 // the program itself.
 #include "inspect.hpp"
 
+#include "hostile.hpp"
+
 #include "temp_dir.hpp"
 #include "workload.hpp"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -231,6 +234,46 @@ TEST(LibraryStates, AUserTypeNeedsTheProgramsTypesNeverAParserError) {
   ckpt::inspect::show(*snapshot, out);
   EXPECT_THAT(out.str(), HasSubstr("ckpt::test::Wrapper<string>"));
   EXPECT_THAT(out.str(), ::testing::Not(HasSubstr("__cxx11")));
+}
+
+}  // namespace
+
+namespace {
+
+// Issue 15: ckpt-inspect's commands on every hostile snapshot of the
+// reliability suite (tests/reliability/hostile.hpp), under the ASan build in
+// CI: each command succeeds or fails with a ckpt::Error, and for each forged
+// file some command refuses it naming the file.
+TEST(HostileSnapshots, EveryCommandRefusesThemNamingTheFileAndNeverCrashes) {
+  for (const auto& c : ckpt::rel::hostile_cases()) {
+    auto fs = std::make_shared<ckpt::fs::MemoryFileSystem>();
+    ckpt::rel::write_checkpoints(fs, ckpt::StorageOptions::defaults(), 1);
+    c.forge(*fs);
+    std::vector<std::string> refusals;
+    const auto command = [&](auto&& run) {
+      try {
+        run();
+      } catch (const ckpt::Error& e) {
+        refusals.emplace_back(e.what());
+      }
+    };
+    std::unique_ptr<ckpt::SnapshotReader> snapshot;
+    command([&] { snapshot = std::make_unique<ckpt::SnapshotReader>(fs, ckpt::rel::hostile_dir, c.limits); });
+    if (snapshot) {
+      std::ostringstream out;
+      command([&] { ckpt::inspect::show(*snapshot, out); });
+      command([&] { (void)ckpt::inspect::manifest_json(snapshot->manifest()); });
+      command([&] { ckpt::inspect::verify(*snapshot, out); });
+      for (const auto& op : snapshot->manifest().operators) {
+        for (const auto& s : op.keyed_states) command([&] { (void)ckpt::inspect::dump(*snapshot, op.uid, s.name); });
+        for (const auto& sub : op.subtasks)
+          for (const auto& o : sub.operator_states) command([&] { (void)ckpt::inspect::dump(*snapshot, op.uid, o.name, 3); });
+      }
+    }
+    const bool named = std::any_of(refusals.begin(), refusals.end(),
+                                   [&](const std::string& what) { return what.find(c.file) != std::string::npos; });
+    EXPECT_TRUE(named) << c.name << ": no command refused it naming " << c.file;
+  }
 }
 
 }  // namespace
