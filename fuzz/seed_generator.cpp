@@ -1,9 +1,11 @@
 // Writes the fuzzers' seed corpus: real manifests and state files, written by
 // CheckpointStorage from the reliability job (keyed state of every kind and
 // operator list state), full and incremental, compressed and not, and a
-// savepoint. Generated in the build; nothing binary is committed.
+// savepoint; and a few short programs for the directory fuzzer (see
+// directory_fuzzer.cpp for what each byte does). Generated in the build;
+// nothing binary is committed.
 //
-//   ckpt_fuzz_seeds <dir>   ->  <dir>/manifest/*, <dir>/state_file/*
+//   ckpt_fuzz_seeds <dir>   ->  <dir>/manifest/*, <dir>/state_file/*, <dir>/type_name/*, <dir>/directory/*
 
 #include <ckpt/fs/file_util.hpp>
 #include <ckpt/fs/memory_file_system.hpp>
@@ -16,6 +18,7 @@
 #include <fstream>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace {
 
@@ -88,6 +91,26 @@ int main(int argc, char** argv) {
           }
     }
   }
-  std::printf("seed corpus: %zu manifests, %zu state files in %s\n", manifests, state_files, out.c_str());
+  // The directory fuzzer's input: a flags byte (bit 0: the incremental
+  // storage, bit 1: with the savepoint that ended the job), then operations.
+  const std::vector<std::vector<unsigned char>> programs = {
+      {0x00},                                // the checkpoints as written
+      {0x01},                                // ... incremental
+      {0x03},                                // ... and the savepoint that ended the job
+      {0x00, 0, 1, 0, 9},                    // cp -a chk-2 chk-9
+      {0x03, 0, 4, 0, 10},                   // a savepoint copied in as checkpoint 10
+      {0x00, 6, 2, 1, 7},                    // chk-3's manifest claims id 7
+      {0x01, 5, 2, 0, 0x40, 0x00, 0x5a, 1},  // chk-3's manifest damaged (not re-signed)
+      {0x00, 5, 1, 0, 0x60, 0x00, 0x01, 0},  // chk-2's manifest changed and re-signed
+      {0x00, 2, 0, 1},                       // chk-1 and chk-2 swapped
+      {0x01, 1, 2, 1, 5},                    // chk-3 moved to savepoints/savepoint-5
+      {0x05, 4, 7, 0, 0, 3, 0, 1, 4},        // a file deleted; retain 2
+  };
+  for (std::size_t i = 0; i < programs.size(); ++i) {
+    const auto* p = reinterpret_cast<const std::byte*>(programs[i].data());
+    save(out / "directory", "program-" + std::to_string(i), ckpt::Bytes(p, p + programs[i].size()));
+  }
+  std::printf("seed corpus: %zu manifests, %zu state files, %zu directory programs in %s\n", manifests, state_files,
+              programs.size(), out.c_str());
   return 0;
 }

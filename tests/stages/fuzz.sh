@@ -26,14 +26,14 @@ ckpt_install_deps core fuzz
 build=$root/build/fuzz
 jobs=$(nproc 2>/dev/null || echo 2)
 CXX=clang++ cmake -S fuzz -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build "$build" -j "$jobs" --target ckpt_fuzz_manifest ckpt_fuzz_state_file ckpt_fuzz_type_name ckpt_fuzz_seeds
+cmake --build "$build" -j "$jobs" --target ckpt_fuzz_manifest ckpt_fuzz_state_file ckpt_fuzz_type_name ckpt_fuzz_directory ckpt_fuzz_seeds
 
 seeds=$build/seeds
 rm -rf "$seeds"
 "$build/ckpt_fuzz_seeds" "$seeds"
 
 # The targets run side by side.
-targets=(manifest state_file type_name)
+targets=(manifest state_file type_name directory)
 for target in "${targets[@]}"; do
   corpus=$build/corpus/$target  # grows across runs; the seeds are regenerated each time
   mkdir -p "$corpus"
