@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <cstring>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 namespace ckpt {
@@ -115,9 +116,11 @@ std::vector<T> read_column(InputArchive& ar, std::uint64_t n) {
 }  // namespace detail
 
 /// Reads what write_entries() wrote and calls insert(key&&, value&&) for each
-/// entry. The whole payload must be consumed.
-template <class K, class V, class Insert>
-void read_entries(ByteSpan payload, const ReadContext& context, Insert&& insert) {
+/// entry. The whole payload must be consumed. reserve(n) is called once
+/// before the first insert, with a count the payload has proven (its bytes
+/// hold n fixed-size entries, or n entries were decoded): never an untrusted one.
+template <class K, class V, class Insert, class Reserve>
+void read_entries(ByteSpan payload, const ReadContext& context, Insert&& insert, Reserve&& reserve) {
   guarded_read(context, [&] {
     InputArchive ar(payload, context);
     std::uint64_t n = 0;
@@ -129,6 +132,7 @@ void read_entries(ByteSpan payload, const ReadContext& context, Insert&& insert)
                                           std::to_string(ar.remaining()) + " bytes remain");
       const auto keys = ar.take(static_cast<std::size_t>(n) * sizeof(K));
       const auto values = ar.take(static_cast<std::size_t>(n) * sizeof(V));
+      reserve(static_cast<std::size_t>(n));
       if constexpr (std::is_same_v<K, bool>) detail::check_bools(ar, keys);
       if constexpr (std::is_same_v<V, bool>) detail::check_bools(ar, values);
       detail::for_each_interleaved(static_cast<std::size_t>(n), [&](std::size_t i) {
@@ -141,11 +145,17 @@ void read_entries(ByteSpan payload, const ReadContext& context, Insert&& insert)
     } else {
       auto keys = detail::read_column<K>(ar, n);
       auto values = detail::read_column<V>(ar, n);
+      reserve(keys.size());
       detail::for_each_interleaved(keys.size(), [&](std::size_t i) { insert(std::move(keys[i]), std::move(values[i])); });
     }
     if (ar.remaining() != 0)
       ar.fail(errc::corrupt_data, std::to_string(ar.remaining()) + " unexpected bytes after the entries");
   });
+}
+
+template <class K, class V, class Insert>
+void read_entries(ByteSpan payload, const ReadContext& context, Insert&& insert) {
+  read_entries<K, V>(payload, context, std::forward<Insert>(insert), [](std::size_t) {});
 }
 
 /// The entry count at the start of a section payload, for reserving.
@@ -154,6 +164,7 @@ inline std::uint64_t entry_count(ByteSpan payload) noexcept {
   if (payload.size() >= sizeof n) std::memcpy(&n, payload.data(), sizeof n);
   return n;
 }
+
 
 }  // namespace serial
 }  // namespace ckpt

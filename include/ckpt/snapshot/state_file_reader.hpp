@@ -120,11 +120,18 @@ class StateFileReader {
     return out;
   }
 
-  /// Reads and verifies every block; `progress(done, total)` after each.
+  /// Reads and verifies every block, one at a time; `progress(done, total)`
+  /// after each. A block larger than a whole restore may decode
+  /// (ReadLimits::max_restore_bytes) is refused before it is decompressed:
+  /// no restore could use it, and verifying it would cost its size.
   void verify_all(const std::function<void(std::size_t, std::size_t)>& progress = {}) {
     Decompressor d;
     Bytes raw;
     for (std::size_t i = 0; i < index_.blocks.size(); ++i) {
+      if (index_.blocks[i].raw_size > limits_.max_restore_bytes)
+        fail(errc::limit_exceeded, name(index_.blocks[i]),
+             "decompresses to " + std::to_string(index_.blocks[i].raw_size) +
+                 " bytes; a restore may decode at most " + std::to_string(limits_.max_restore_bytes));
       read_block(index_.blocks[i], raw, d);
       if (index_.blocks[i].kind == BlockKind::key_group && index_.keyed)
         serial::parse_sections(raw, index_.keyed->states.size(), {path(), name(index_.blocks[i])});

@@ -524,7 +524,11 @@ class CheckpointStorage {
       const auto path = fs::join(dir, manifest_file_name);
       if (!fs_->exists(path)) continue;
       try {
-        out.push_back(info(read_manifest(*fs_, path, options_.limits), dir));
+        auto m = read_manifest(*fs_, path, options_.limits);
+        // One copied in from elsewhere (a checkpoint, another id or name) is
+        // not this savepoint: not listed, so nothing tags or restores it.
+        if (m.kind != SnapshotKind::savepoint || layout::savepoint_dir(m.checkpoint_id, m.name) != e.name) continue;
+        out.push_back(info(m, dir));
       } catch (const Error&) {
         // A damaged savepoint is not listed; open_savepoint() names it an error.
       }

@@ -165,21 +165,22 @@ class KeyedTable final : public KeyedTableBase {
   void read_key_group(std::size_t slot, ByteSpan payload, const StateMeta& written,
                       const serial::ReadContext& context, std::int64_t now) override {
     Map& map = shards_[slot];
-    // Never reserve more than the payload could hold: the count is untrusted.
-    map.reserve(map.size() + static_cast<std::size_t>(std::min<std::uint64_t>(serial::entry_count(payload), payload.size())));
     const auto put = [&](Key&& k, Stored&& v) { map.insert_or_assign(std::move(k), std::move(v)); };
+    // For as many entries as the payload proved it holds (its count is untrusted).
+    const auto reserve = [&](std::size_t n) { map.reserve(map.size() + n); };
     if (written.ttl == Ttl) {
-      serial::read_entries<Key, Stored>(payload, context, put);
+      serial::read_entries<Key, Stored>(payload, context, put, reserve);
     } else if constexpr (Ttl) {
       // Written without TTL: every entry starts its time-to-live now.
-      serial::read_entries<Key, Plain>(payload, context, [&](Key&& k, Plain&& v) {
-        put(std::move(k), TtlForm<Plain>::wrap(std::move(v), now));
-      });
+      serial::read_entries<Key, Plain>(
+          payload, context, [&](Key&& k, Plain&& v) { put(std::move(k), TtlForm<Plain>::wrap(std::move(v), now)); },
+          reserve);
     } else {
       // Written with TTL, read without: the timestamps are dropped.
       serial::read_entries<Key, typename TtlForm<Plain>::type>(
           payload, context,
-          [&](Key&& k, typename TtlForm<Plain>::type&& v) { put(std::move(k), TtlForm<Plain>::unwrap(std::move(v))); });
+          [&](Key&& k, typename TtlForm<Plain>::type&& v) { put(std::move(k), TtlForm<Plain>::unwrap(std::move(v))); },
+          reserve);
     }
   }
 
