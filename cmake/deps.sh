@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages ckpt needs, or says exactly which ones are missing.
 # Usage: cmake/deps.sh [group...]   groups: core (always), rocksdb (the benchmarks' RocksDB
-# baselines, bench/run.sh), s3, clang (the asan preset and the fuzzers; fuzz is the same)
+# baselines, bench/run.sh), s3, metrics (ckpt::metrics and its tests: RapidJSON, curl and the
+# Prometheus text parser), clang (the asan preset and the fuzzers; fuzz is the same)
 # Sourced by examples/demo.sh, tests/run.sh and bench/run.sh; never downloads anything
 # but Debian packages.
 set -euo pipefail
@@ -15,6 +16,7 @@ ckpt_packages() {
       core) ;;
       rocksdb) pkgs+=(librocksdb-dev) ;;
       s3) pkgs+=(libcurl4-openssl-dev libssl-dev nodejs npm) ;;
+      metrics) pkgs+=(rapidjson-dev curl python3-prometheus-client) ;;
       clang|fuzz) pkgs+=(clang libclang-rt-14-dev) ;;
       *) echo "cmake/deps.sh: unknown group '$group'" >&2; return 2 ;;
     esac

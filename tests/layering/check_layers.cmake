@@ -13,6 +13,7 @@ set(_order
   "function"  # what users write: functions, sources, sinks
   "storage"   # checkpoint directories, restore
   "runtime"   # coordinator, service mode, pipelines
+  "metrics"   # the optional checkpoint metrics and their HTTP endpoint (consume CheckpointStats)
   "testing"   # the harness
   "umbrella") # ckpt.hpp
 set(_base error bytes names clock hash version detail)
