@@ -158,13 +158,13 @@ void read_entries(ByteSpan payload, const ReadContext& context, Insert&& insert)
   read_entries<K, V>(payload, context, std::forward<Insert>(insert), [](std::size_t) {});
 }
 
-/// The entry count at the start of a section payload, for reserving.
+/// The entry count at the start of a section payload, as written: untrusted
+/// in a file read back (read_entries' reserve callback gets a proven one).
 inline std::uint64_t entry_count(ByteSpan payload) noexcept {
   std::uint64_t n = 0;
   if (payload.size() >= sizeof n) std::memcpy(&n, payload.data(), sizeof n);
   return n;
 }
-
 
 }  // namespace serial
 }  // namespace ckpt

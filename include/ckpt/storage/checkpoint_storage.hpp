@@ -429,8 +429,8 @@ class CheckpointStorage {
 
   /// For DELETE_ON_CANCELLATION: removes every checkpoint (savepoints stay).
   void on_job_cancelled() {
-    require_writable("deleting checkpoints on cancellation");
     if (options_.on_cancellation != CancellationPolicy::delete_on_cancellation) return;
+    require_writable("deleting checkpoints on cancellation");
     std::lock_guard lock(mutex_);
     for (const auto& c : scan_checkpoints()) fs_->remove_all(layout::checkpoint_dir(c.id));
     fs_->remove_all(std::string(layout::shared_dir));
