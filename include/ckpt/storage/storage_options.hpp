@@ -76,7 +76,7 @@ struct StorageOptions {
   /// yes by default, for a service's first start; must_exist() makes a
   /// missing one an error naming it, for a restart that expects its state.
   bool create_if_missing = true;
-  /// Whether the storage is only read (read_only()): no lock, no cleanup, no
+  /// Whether the storage is only read (read_only_access()): no lock, no cleanup, no
   /// file or directory created; listing, open_checkpoint(), open_savepoint()
   /// and restore_latest() work, and every call that would write is refused
   /// with errc::invalid_argument naming the storage. For a second process
