@@ -311,7 +311,12 @@ class CheckpointCoordinator {
       if (!f.completing && (!next || f.deadline < *next)) next = f.deadline;
     if (next_periodic_ && (!next || *next_periodic_ < *next)) next = next_periodic_;
     if (next_tag_millis_) {
-      const auto tag = clock_.now() + std::chrono::milliseconds(std::max<std::int64_t>(0, *next_tag_millis_ - clock_.epoch_millis()));
+      // The steady clock is read before the wall clock: a clock that moves
+      // between the two reads then makes this deadline early (one more turn
+      // of the loop), never late (a sleep past the period's end).
+      const auto steady = clock_.now();
+      const auto wall = clock_.epoch_millis();
+      const auto tag = steady + std::chrono::milliseconds(std::max<std::int64_t>(0, *next_tag_millis_ - wall));
       if (!next || tag < *next) next = tag;
     }
     return next;
