@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages ckpt needs, or says exactly which ones are missing.
-# Usage: cmake/deps.sh [group...]   groups: core (always), rocksdb (the benchmarks' RocksDB
+# Usage: cmake/deps.sh [group...]   groups: core (always), rocksdb (ckpt::rocksdb and its tests, the benchmarks' RocksDB
 # baselines, bench/run.sh), s3, metrics (ckpt::metrics and its tests: RapidJSON, curl and the
 # Prometheus text parser), clang (the asan preset and the fuzzers; fuzz is the same)
 # Sourced by examples/demo.sh, tests/run.sh and bench/run.sh; never downloads anything

@@ -10,6 +10,7 @@ set(_order
   "serial"    # cereal glue, snapshot data
   "snapshot"  # the format: codec, state files, manifests
   "state"     # primitives, backends, timers
+  "rocksdb"   # the optional RocksDB keyed state backend (beside state/, never included by it)
   "function"  # what users write: functions, sources, sinks
   "storage"   # checkpoint directories, restore
   "runtime"   # coordinator, service mode, pipelines

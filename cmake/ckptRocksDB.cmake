@@ -1,0 +1,20 @@
+# The optional RocksDB keyed state backend (include/ckpt/rocksdb): its own
+# target, ckpt::rocksdb, so the core target never names RocksDB. Debian's
+# librocksdb-dev (7.8) ships a CMake package; prefer its shared library.
+include(ckptOptionalTarget)
+set(_found OFF)
+if(NOT CKPT_ROCKSDB STREQUAL "OFF")
+  find_package(RocksDB CONFIG QUIET)
+  if(RocksDB_FOUND AND EXISTS "${PROJECT_SOURCE_DIR}/include/ckpt/rocksdb")
+    set(_found ON)
+  endif()
+endif()
+ckpt_optional_target(rocksdb ${_found} "apt-get install librocksdb-dev")
+if(CKPT_ROCKSDB_ENABLED)
+  if(TARGET RocksDB::rocksdb-shared)
+    set(CKPT_ROCKSDB_LIBRARY RocksDB::rocksdb-shared)
+  else()
+    set(CKPT_ROCKSDB_LIBRARY RocksDB::rocksdb)
+  endif()
+  target_link_libraries(ckpt_rocksdb INTERFACE ${CKPT_ROCKSDB_LIBRARY})
+endif()

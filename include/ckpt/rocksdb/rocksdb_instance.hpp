@@ -1,0 +1,146 @@
+#pragma once
+// One backend's RocksDB database in its working directory: checks the
+// directory before anything is opened (missing, not a directory, not
+// writable, already used by another open backend: a clear error naming it),
+// starts from an empty database (local files are a cache of the last
+// checkpoint, never restored from: restore reads checkpoint storage), and
+// keeps one column family per state, created on first use (Flink's layout).
+
+#include <ckpt/error.hpp>
+#include <ckpt/rocksdb/rocksdb_options.hpp>
+#include <ckpt/rocksdb/status.hpp>
+
+#include <rocksdb/db.h>
+
+#include <cerrno>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <system_error>
+#include <unistd.h>
+
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace ckpt::rocksdb {
+
+namespace detail {
+/// An exclusive flock on <working directory>/LOCK, held while the backend is
+/// open: a second backend on the same directory, in this process or another,
+/// is refused. (flock locks belong to the open file, so two opens in one
+/// process conflict too.)
+class DirectoryLock {
+ public:
+  explicit DirectoryLock(const std::filesystem::path& dir) {
+    const std::string d = dir.string();
+    std::error_code ec;
+    const auto st = std::filesystem::status(dir, ec);
+    if (!std::filesystem::exists(st))
+      throw IoError(errc::not_found, d, "RocksDB working directory '" + d + "' does not exist (expected an existing, writable directory)");
+    if (!std::filesystem::is_directory(st))
+      throw IoError(errc::invalid_argument, d, "RocksDB working directory '" + d + "' is not a directory");
+    const std::string lock = (dir / "LOCK").string();
+    fd_ = ::open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd_ < 0) {
+      const int e = errno;
+      throw IoError(e == EACCES || e == EPERM || e == EROFS ? errc::permission_denied : errc::io_error, d,
+                    "RocksDB working directory '" + d + "' is not writable: cannot create '" + lock +
+                        "': " + std::generic_category().message(e),
+                    std::error_code(e, std::generic_category()));
+    }
+    if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+      const int e = errno;
+      ::close(fd_);
+      fd_ = -1;
+      throw IoError(e == EWOULDBLOCK ? errc::already_exists : errc::io_error, d,
+                    "RocksDB working directory '" + d + "' is already used by another open backend (" +
+                        lock + " is locked)",
+                    std::error_code(e, std::generic_category()));
+    }
+  }
+  DirectoryLock(const DirectoryLock&) = delete;
+  DirectoryLock& operator=(const DirectoryLock&) = delete;
+  ~DirectoryLock() {
+    if (fd_ >= 0) ::close(fd_);  // closing releases the flock
+  }
+
+ private:
+  int fd_ = -1;
+};
+}  // namespace detail
+
+class RocksDBInstance {
+ public:
+  explicit RocksDBInstance(RocksDBOptions options)
+      : options_((options.validate(), std::move(options))),
+        lock_(options_.working_directory),
+        shared_(SharedResources::for_budget(options_)) {
+    path_ = (options_.working_directory / "db").string();
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);  // a previous run's files: never restored from
+    if (ec)
+      throw IoError(errc::io_error, path_, "cannot clear the RocksDB directory '" + path_ + "': " + ec.message(), ec);
+    ::rocksdb::DBOptions db;
+    make_options(options_, shared_, db, cf_options_);
+    db.create_if_missing = true;
+    db.create_missing_column_families = true;
+    std::vector<::rocksdb::ColumnFamilyDescriptor> cfs{{::rocksdb::kDefaultColumnFamilyName, cf_options_}};
+    std::vector<::rocksdb::ColumnFamilyHandle*> handles;
+    ::rocksdb::DB* raw = nullptr;
+    check(::rocksdb::DB::Open(db, path_, cfs, &handles, &raw), path_, "open");
+    db_.reset(raw);
+    default_cf_ = handles.at(0);
+  }
+  RocksDBInstance(const RocksDBInstance&) = delete;
+  RocksDBInstance& operator=(const RocksDBInstance&) = delete;
+  ~RocksDBInstance() {
+    for (auto& [name, h] : column_families_) db_->DestroyColumnFamilyHandle(h);
+    if (default_cf_ != nullptr) db_->DestroyColumnFamilyHandle(default_cf_);
+    db_.reset();
+  }
+
+  /// The column family of state `name`, created with the backend's options on first use.
+  ::rocksdb::ColumnFamilyHandle* column_family(const std::string& name) {
+    std::lock_guard lock(mutex_);
+    if (auto it = column_families_.find(name); it != column_families_.end()) return it->second;
+    ::rocksdb::ColumnFamilyOptions cf = column_family_options();
+    ::rocksdb::ColumnFamilyHandle* h = nullptr;
+    check(db_->CreateColumnFamily(cf, name, &h), path_, "create column family '" + name + "'");
+    column_families_.emplace(name, h);
+    return h;
+  }
+  std::vector<std::string> column_family_names() const {
+    std::lock_guard lock(mutex_);
+    std::vector<std::string> out;
+    for (const auto& [name, h] : column_families_) out.push_back(name);
+    return out;
+  }
+
+  ::rocksdb::DB& db() noexcept { return *db_; }
+  const std::string& path() const noexcept { return path_; }
+  const RocksDBOptions& options() const noexcept { return options_; }
+  const SharedResources& shared() const noexcept { return shared_; }
+
+ private:
+  ::rocksdb::ColumnFamilyOptions column_family_options() const {
+    ::rocksdb::DBOptions db;
+    ::rocksdb::ColumnFamilyOptions cf;
+    make_options(options_, shared_, db, cf);
+    return cf;
+  }
+
+  RocksDBOptions options_;
+  detail::DirectoryLock lock_;
+  SharedResources shared_;
+  std::string path_;
+  ::rocksdb::ColumnFamilyOptions cf_options_;
+  std::unique_ptr<::rocksdb::DB> db_;
+  ::rocksdb::ColumnFamilyHandle* default_cf_ = nullptr;
+  mutable std::mutex mutex_;
+  std::map<std::string, ::rocksdb::ColumnFamilyHandle*> column_families_;
+};
+
+}  // namespace ckpt::rocksdb
