@@ -19,6 +19,7 @@
 //                     });
 
 #include <ckpt/error.hpp>
+#include <ckpt/rocksdb/list_merge_operator.hpp>
 
 #include <rocksdb/cache.h>
 #include <rocksdb/options.h>
@@ -136,6 +137,7 @@ inline void make_options(const RocksDBOptions& o, const SharedResources& shared,
   table.cache_index_and_filter_blocks = true;  // index and filters count against the budget too
   table.pin_l0_filter_and_index_blocks_in_cache = true;
   cf.table_factory.reset(::rocksdb::NewBlockBasedTableFactory(table));
+  cf.merge_operator = std::make_shared<ListAppendOperator>();  // list state's append
   if (o.options_factory) o.options_factory(db, cf);
 }
 

@@ -1,0 +1,140 @@
+#include <ckpt/rocksdb/rocksdb_keyed_state_backend.hpp>
+
+#include "temp_dir.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace {
+
+using ckpt::KeyGroupRange;
+using ckpt::ListStateDescriptor;
+using ckpt::MapStateDescriptor;
+using ckpt::ValueStateDescriptor;
+using ckpt::rocksdb::RocksDBKeyedStateBackend;
+using ckpt::rocksdb::RocksDBOptions;
+using ckpt::test::TempDir;
+
+class RocksDBBackend : public ::testing::Test {
+ protected:
+  TempDir dir_{"ckpt-rocksdb"};
+  RocksDBKeyedStateBackend<std::string> backend_{
+      RocksDBOptions::in(dir_.path()).with_memory_budget(std::size_t{8} << 20), KeyGroupRange::all(128), 128};
+};
+
+TEST_F(RocksDBBackend, ValueStateIsPerKeyWithItsDefault) {
+  auto clicks = backend_.get_state(ValueStateDescriptor<std::int64_t>{"clicks", 5});
+  backend_.set_current_key("alice");
+  EXPECT_EQ(clicks.value(), 5);
+  EXPECT_FALSE(clicks.get().has_value());
+  clicks.update(clicks.value() + 1);
+  backend_.set_current_key("bob");
+  EXPECT_EQ(clicks.value(), 5);
+  clicks.update(100);
+  backend_.set_current_key("alice");
+  EXPECT_EQ(clicks.value(), 6);
+  clicks.clear();
+  EXPECT_FALSE(clicks.get().has_value());
+  backend_.set_current_key("bob");
+  EXPECT_EQ(clicks.value(), 100);
+}
+
+TEST_F(RocksDBBackend, ListStateAppendsWithTheMergeOperator) {
+  auto events = backend_.get_list_state(ListStateDescriptor<std::string>{"events"});
+  backend_.set_current_key("alice");
+  EXPECT_TRUE(events.get().empty());
+  events.add("a");
+  events.add_all({"b", "c"});
+  EXPECT_EQ(events.get(), (std::vector<std::string>{"a", "b", "c"}));
+  backend_.set_current_key("bob");
+  EXPECT_TRUE(events.get().empty());
+  events.update({"x"});
+  events.add("y");
+  EXPECT_EQ(events.get(), (std::vector<std::string>{"x", "y"}));
+  backend_.set_current_key("alice");
+  events.clear();
+  EXPECT_TRUE(events.get().empty());
+}
+
+TEST_F(RocksDBBackend, MapStateIteratesOnlyTheCurrentKey) {
+  auto m = backend_.get_map_state(MapStateDescriptor<std::string, std::int32_t>{"m"});
+  // Keys whose serialized forms are prefixes of each other's bytes must not mix.
+  for (const std::string k : {"a", "ab", "b"}) {
+    backend_.set_current_key(k);
+    m.put("one", 1);
+    m.put(k, 2);
+  }
+  backend_.set_current_key("a");
+  EXPECT_EQ(m.get("one"), 1);
+  EXPECT_EQ(m.get("a"), 2);
+  EXPECT_FALSE(m.get("ab").has_value());
+  std::map<std::string, std::int32_t> seen;
+  m.for_each([&](const std::string& k, const std::int32_t& v) { seen[k] = v; });
+  EXPECT_EQ(seen, (std::map<std::string, std::int32_t>{{"a", 2}, {"one", 1}}));
+  EXPECT_EQ(m.size(), 2u);
+  EXPECT_TRUE(m.remove("one"));
+  EXPECT_FALSE(m.remove("one"));
+  m.clear();
+  EXPECT_EQ(m.size(), 0u);
+  backend_.set_current_key("ab");
+  EXPECT_EQ(m.size(), 2u);
+}
+
+TEST_F(RocksDBBackend, NoCurrentKeyIsAStateError) {
+  auto v = backend_.get_state(ValueStateDescriptor<int>{"v"});
+  try {
+    (void)v.value();
+    FAIL() << "read without a current key";
+  } catch (const ckpt::StateError& e) {
+    EXPECT_EQ(e.code(), ckpt::errc::no_current_key);
+  }
+}
+
+TEST_F(RocksDBBackend, RedeclaringWithAnotherTypeIsAStateError) {
+  (void)backend_.get_state(ValueStateDescriptor<int>{"v"});
+  EXPECT_NO_THROW((void)backend_.get_state(ValueStateDescriptor<int>{"v"}));
+  try {
+    (void)backend_.get_list_state(ListStateDescriptor<int>{"v"});
+    FAIL() << "declared one name twice with two types";
+  } catch (const ckpt::StateError& e) {
+    EXPECT_EQ(e.code(), ckpt::errc::state_type_mismatch);
+  }
+}
+
+TEST(RocksDBBackendRange, AKeyOfAForeignKeyGroupIsAStateError) {
+  TempDir dir("ckpt-rocksdb");
+  RocksDBKeyedStateBackend<std::uint64_t> backend(RocksDBOptions::in(dir.path()).with_memory_budget(std::size_t{8} << 20),
+                                                  KeyGroupRange::for_subtask(128, 4, 0), 128);
+  int refused = 0;
+  for (std::uint64_t k = 0; k < 64; ++k) {
+    const auto kg = ckpt::key_group_for(k, 128);
+    if (backend.key_groups().contains(kg)) {
+      EXPECT_NO_THROW(backend.set_current_key(k));
+    } else {
+      try {
+        backend.set_current_key(k);
+        ADD_FAILURE() << "key " << k << " of key group " << kg << " accepted";
+      } catch (const ckpt::StateError& e) {
+        EXPECT_EQ(e.code(), ckpt::errc::key_group_out_of_range);
+        ++refused;
+      }
+    }
+  }
+  EXPECT_GT(refused, 0);
+}
+
+TEST(RocksDBBackendRange, EachStateIsItsOwnColumnFamily) {
+  TempDir dir("ckpt-rocksdb");
+  RocksDBKeyedStateBackend<int> backend(RocksDBOptions::in(dir.path()).with_memory_budget(std::size_t{8} << 20),
+                                        KeyGroupRange::all(128), 128);
+  (void)backend.get_state(ValueStateDescriptor<int>{"a"});
+  (void)backend.get_list_state(ListStateDescriptor<int>{"b"});
+  (void)backend.get_map_state(MapStateDescriptor<int, int>{"c"});
+  EXPECT_EQ(backend.instance().column_family_names(), (std::vector<std::string>{"a", "b", "c"}));
+}
+
+}  // namespace
