@@ -84,6 +84,36 @@ TEST_F(RocksDBBackend, MapStateIteratesOnlyTheCurrentKey) {
   EXPECT_EQ(m.size(), 2u);
 }
 
+TEST_F(RocksDBBackend, ReducingStateReducesPerKey) {
+  auto sum = backend_.get_reducing_state(
+      ckpt::ReducingStateDescriptor<std::int64_t>{"sum", [](const std::int64_t& a, const std::int64_t& b) { return a + b; }});
+  backend_.set_current_key("alice");
+  EXPECT_FALSE(sum.get().has_value());
+  sum.add(2);
+  sum.add(3);
+  backend_.set_current_key("bob");
+  sum.add(10);
+  backend_.set_current_key("alice");
+  EXPECT_EQ(sum.get(), 5);
+  sum.clear();
+  EXPECT_FALSE(sum.get().has_value());
+}
+
+TEST_F(RocksDBBackend, AggregatingStateKeepsTheAccumulator) {
+  auto fn = ckpt::make_aggregate_function<std::string, std::size_t, std::size_t>(
+      [] { return std::size_t{0}; }, [](const std::string& s, std::size_t acc) { return acc + s.size(); },
+      [](const std::size_t& acc) { return acc; }, [](std::size_t x, std::size_t y) { return x + y; });
+  auto chars =
+      backend_.get_aggregating_state(ckpt::AggregatingStateDescriptor<std::string, std::size_t, std::size_t>{"chars", fn});
+  backend_.set_current_key("k");
+  EXPECT_FALSE(chars.get().has_value());
+  chars.add("abc");
+  chars.add("de");
+  EXPECT_EQ(chars.get(), 5u);
+  backend_.set_current_key("other");
+  EXPECT_FALSE(chars.get().has_value());
+}
+
 TEST_F(RocksDBBackend, NoCurrentKeyIsAStateError) {
   auto v = backend_.get_state(ValueStateDescriptor<int>{"v"});
   try {

@@ -9,7 +9,7 @@
 //   backend.set_current_key("alice");
 //   clicks.update(clicks.value() + 1);
 //
-// Not yet: reducing and aggregating state, TTL, timers, snapshots (see the
+// Not yet: TTL, timers, snapshots (see the
 // README's RocksDB section); it is not yet a KeyedStateBackendBase.
 
 #include <ckpt/error.hpp>
@@ -73,6 +73,18 @@ class RocksDBKeyedStateBackend {
   MapState<UK, UV> get_map_state(const MapStateDescriptor<UK, UV>& d) {
     return MapState<UK, UV>(
         declare<RocksDBMapState<UK, UV>>(d, "map<" + type_name<UK>() + ", " + type_name<UV>() + ">"));
+  }
+
+  template <class T>
+  ReducingState<T> get_reducing_state(const ReducingStateDescriptor<T>& d) {
+    return ReducingState<T>(
+        declare<RocksDBReducingState<T>>(d, "reducing<" + type_name<T>() + ">", d.reduce_function()));
+  }
+  template <class In, class Acc, class Out>
+  AggregatingState<In, Acc, Out> get_aggregating_state(const AggregatingStateDescriptor<In, Acc, Out>& d) {
+    return AggregatingState<In, Acc, Out>(declare<RocksDBAggregatingState<In, Acc, Out>>(
+        d, "aggregating<" + type_name<In>() + ", " + type_name<Acc>() + ", " + type_name<Out>() + ">",
+        d.aggregate_function()));
   }
 
   /// The database (for tests and tools: the column family of each state).

@@ -4,7 +4,8 @@
 // types. Each state is one column family; the current key's RocksDB key
 // (key group, serialized key) is kept by the backend in a KeyContext.
 // Point access is one Get; map iteration is a bounded seek over the key's
-// prefix; list append is one Merge.
+// prefix; list append is one Merge; reducing and aggregating state read,
+// combine and write back (Flink's RocksDB backend does the same).
 
 #include <ckpt/bytes.hpp>
 #include <ckpt/error.hpp>
@@ -12,8 +13,11 @@
 #include <ckpt/rocksdb/rocksdb_instance.hpp>
 #include <ckpt/rocksdb/status.hpp>
 #include <ckpt/serial/archive.hpp>
+#include <ckpt/state/aggregating_state.hpp>
 #include <ckpt/state/list_state.hpp>
 #include <ckpt/state/map_state.hpp>
+#include <ckpt/state/reducing_state.hpp>
+#include <ckpt/state/state_descriptor.hpp>
 #include <ckpt/state/value_state.hpp>
 
 #include <rocksdb/db.h>
@@ -78,6 +82,12 @@ class StateBase {
   void put_raw(const std::string& key, const std::string& value) {
     check(db_.db().Put(write_options(), cf_, key, value), db_.path(), "put");
   }
+  template <class V>
+  std::optional<V> get_decoded(const std::string& key) const {
+    const auto raw = get_raw(key);
+    if (!raw) return std::nullopt;
+    return serial::decode<V>(span_of(*raw));
+  }
   void delete_raw(const std::string& key) { check(db_.db().Delete(write_options(), cf_, key), db_.path(), "delete"); }
   static ::rocksdb::WriteOptions write_options() {
     ::rocksdb::WriteOptions w;
@@ -98,10 +108,8 @@ class RocksDBValueState final : public ckpt::detail::ValueStateImpl<T>, detail::
                     std::optional<T> default_value)
       : StateBase(db, cf, ctx), default_(std::move(default_value).value_or(T{})) {}
   const T* find() override {
-    const auto raw = get_raw(ctx_.require());
-    if (!raw) return nullptr;
-    cached_ = serial::decode<T>(detail::span_of(*raw));
-    return &*cached_;
+    cached_ = get_decoded<T>(ctx_.require());
+    return cached_ ? &*cached_ : nullptr;
   }
   const T& default_value() const override { return default_; }
   void update(T value) override { put_raw(ctx_.require(), detail::encode(value)); }
@@ -156,10 +164,8 @@ class RocksDBMapState final : public ckpt::detail::MapStateImpl<UK, UV>, detail:
  public:
   using StateBase::StateBase;
   const UV* find(const UK& key) override {
-    const auto raw = get_raw(entry(key));
-    if (!raw) return nullptr;
-    cached_ = serial::decode<UV>(detail::span_of(*raw));
-    return &*cached_;
+    cached_ = get_decoded<UV>(entry(key));
+    return cached_ ? &*cached_ : nullptr;
   }
   void put(UK key, UV value) override { put_raw(entry(key), detail::encode(value)); }
   bool remove(const UK& key) override {
@@ -209,6 +215,51 @@ class RocksDBMapState final : public ckpt::detail::MapStateImpl<UK, UV>, detail:
     check(it->status(), db_.path(), "iterate map state");
   }
   std::optional<UV> cached_;
+};
+
+template <class T>
+class RocksDBReducingState final : public ckpt::detail::ReducingStateImpl<T>, detail::StateBase {
+ public:
+  using Reduce = typename ReducingStateDescriptor<T>::ReduceFunction;
+  RocksDBReducingState(RocksDBInstance& db, ::rocksdb::ColumnFamilyHandle* cf, const KeyContext& ctx, Reduce reduce)
+      : StateBase(db, cf, ctx), reduce_(std::move(reduce)) {}
+  const T* find() override {
+    cached_ = get_decoded<T>(ctx_.require());
+    return cached_ ? &*cached_ : nullptr;
+  }
+  void add(T value) override {
+    const std::string& k = ctx_.require();
+    auto current = get_decoded<T>(k);
+    put_raw(k, detail::encode(current ? reduce_(*current, value) : value));
+  }
+  void clear() override { delete_raw(ctx_.require()); }
+
+ private:
+  Reduce reduce_;
+  std::optional<T> cached_;
+};
+
+template <class In, class Acc, class Out>
+class RocksDBAggregatingState final : public ckpt::detail::AggregatingStateImpl<In, Out>, detail::StateBase {
+ public:
+  using Function = AggregateFunction<In, Acc, Out>;
+  RocksDBAggregatingState(RocksDBInstance& db, ::rocksdb::ColumnFamilyHandle* cf, const KeyContext& ctx,
+                          std::shared_ptr<const Function> function)
+      : StateBase(db, cf, ctx), function_(std::move(function)) {}
+  std::optional<Out> get() override {
+    const auto acc = get_decoded<Acc>(ctx_.require());
+    if (!acc) return std::nullopt;
+    return function_->get_result(*acc);
+  }
+  void add(const In& value) override {
+    const std::string& k = ctx_.require();
+    auto acc = get_decoded<Acc>(k);
+    put_raw(k, detail::encode(function_->add(value, acc ? std::move(*acc) : function_->create_accumulator())));
+  }
+  void clear() override { delete_raw(ctx_.require()); }
+
+ private:
+  std::shared_ptr<const Function> function_;
 };
 
 }  // namespace ckpt::rocksdb
