@@ -7,6 +7,8 @@
 // keeps one column family per state, created on first use (Flink's layout).
 
 #include <ckpt/error.hpp>
+#include <ckpt/state/key_group.hpp>
+#include <ckpt/rocksdb/key_layout.hpp>
 #include <ckpt/rocksdb/rocksdb_options.hpp>
 #include <ckpt/rocksdb/status.hpp>
 
@@ -117,6 +119,31 @@ class RocksDBInstance {
     std::vector<std::string> out;
     for (const auto& [name, h] : column_families_) out.push_back(name);
     return out;
+  }
+
+  /// Drops every entry outside key groups [keep.begin, keep.end) from every
+  /// state (a rescaled restore keeps its own key groups; Flink's range delete).
+  void delete_key_groups_outside(KeyGroupRange keep, std::uint32_t max_parallelism) {
+    std::lock_guard lock(mutex_);
+    ::rocksdb::WriteOptions w;
+    w.disableWAL = true;
+    for (const auto& [name, h] : column_families_) {
+      if (keep.begin > 0)
+        check(db_->DeleteRange(w, h, key_group_begin(0), key_group_begin(keep.begin)), path_,
+              "delete key groups below " + keep.to_string() + " of state '" + name + "'");
+      if (keep.end < max_parallelism)  // max_parallelism <= 2^15: its prefix fits two bytes
+        check(db_->DeleteRange(w, h, key_group_begin(keep.end), key_group_begin(max_parallelism)), path_,
+              "delete key groups above " + keep.to_string() + " of state '" + name + "'");
+    }
+  }
+
+  /// An O(1) consistent view of every state, for a snapshot written by
+  /// another thread while the owner goes on writing. Released with the last
+  /// copy of the pointer, which must not outlive this instance.
+  std::shared_ptr<const ::rocksdb::Snapshot> snapshot() {
+    ::rocksdb::DB* db = db_.get();
+    return std::shared_ptr<const ::rocksdb::Snapshot>(db->GetSnapshot(),
+                                                      [db](const ::rocksdb::Snapshot* s) { db->ReleaseSnapshot(s); });
   }
 
   ::rocksdb::DB& db() noexcept { return *db_; }
