@@ -9,6 +9,7 @@
 #include <ckpt/bytes.hpp>
 #include <ckpt/error.hpp>
 #include <ckpt/serial/archive.hpp>
+#include <ckpt/serial/std_types.hpp>  // the standard types keys and values may be
 #include <ckpt/state/key_group.hpp>
 
 #include <cstdint>
