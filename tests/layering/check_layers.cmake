@@ -13,6 +13,7 @@ set(_order
   "rocksdb"   # the optional RocksDB keyed state backend (beside state/, never included by it)
   "function"  # what users write: functions, sources, sinks
   "storage"   # checkpoint directories, restore
+  "edit"      # offline savepoint editing (reads and writes through storage)
   "runtime"   # coordinator, service mode, pipelines
   "metrics"   # the optional checkpoint metrics and their HTTP endpoint (consume CheckpointStats)
   "testing"   # the harness
