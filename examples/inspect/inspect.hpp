@@ -1,9 +1,12 @@
 #pragma once
 // ckpt-inspect: list, show, verify and dump checkpoints and savepoints — the
-// reading half of Flink's State Processor API, for people at a terminal.
+// reading half of Flink's State Processor API, for people at a terminal — and
+// the generic edits of its writing half (rename or drop an operator, drop or
+// rename a state), which write a new savepoint and never touch their input.
 
 #include "type_decoder.hpp"
 
+#include <ckpt/edit/savepoint_editor.hpp>
 #include <ckpt/fs/registry.hpp>
 #include <ckpt/serial/archive.hpp>
 #include <ckpt/snapshot/manifest.hpp>
@@ -375,6 +378,29 @@ inline std::string dump(SnapshotReader& snapshot, const std::string& uid, const 
   }
   w.EndObject();
   return {buffer.GetString(), buffer.GetSize()};
+}
+
+/// Where an edit writes: a savepoint `name` of the storage at `storage_uri`
+/// (created if it is not there), at `parallelism` (0: as read).
+struct EditTarget {
+  std::string storage_uri;
+  std::string name;
+  std::uint32_t parallelism = 0;
+};
+
+/// The edit commands: reads `source` whole (verifying every block), applies
+/// `apply` and writes the result as a new, verified savepoint of the target.
+/// The source is only read; on an error no savepoint is left in the target.
+inline SnapshotInfo edit(SnapshotReader& source, const EditTarget& target,
+                         const std::function<void(edit::SavepointEditor&)>& apply, std::ostream& out) {
+  edit::SavepointEditor editor(source);
+  apply(editor);
+  auto storage = CheckpointStorage::open(target.storage_uri);
+  const auto info = editor.write(*storage, target.name, target.parallelism);
+  out << "wrote savepoint " << info.id << (info.name.empty() ? "" : " (" + printable_name(info.name) + ")") << " to "
+      << storage->uri() << "/" << info.directory << ": " << editor.operators().size() << " operators, "
+      << human_bytes(info.stored_bytes) << ", verified; " << source.location() << " is unchanged\n";
+  return info;
 }
 
 }  // namespace ckpt::inspect

@@ -5,6 +5,7 @@
 #include <ckpt/fs/local_file_system.hpp>
 #include <ckpt/storage/checkpoint_storage.hpp>
 
+#include "file_tree.hpp"
 #include "temp_dir.hpp"
 #include "workload.hpp"
 
@@ -26,16 +27,7 @@ using ::testing::UnorderedElementsAre;
 
 constexpr std::uint64_t kKeys = 1000;
 
-/// Every file under `dir` with its bytes.
-std::map<std::string, std::string> files_under(const std::filesystem::path& dir) {
-  std::map<std::string, std::string> out;
-  for (const auto& e : std::filesystem::recursive_directory_iterator(dir)) {
-    if (!e.is_regular_file()) continue;
-    std::ifstream in(e.path(), std::ios::binary);
-    out[std::filesystem::relative(e.path(), dir).string()] = {std::istreambuf_iterator<char>(in), {}};
-  }
-  return out;
-}
+using ckpt::test::files_under;
 
 class SavepointEditorTest : public ::testing::Test {
  protected:
@@ -92,7 +84,7 @@ TEST_F(SavepointEditorTest, RenamesAnOperatorAndWritesItAtAnotherParallelism) {
 
   auto edited = storage.open_savepoint("v2");
   EXPECT_FALSE(edited->has_operator("agg"));
-  EXPECT_EQ(edited->manifest().properties.at("edited_from"), storage.uri() + "/" + storage.open_savepoint("v1")->directory());
+  EXPECT_EQ(edited->manifest().properties.at(ckpt::edit::SavepointEditor::edited_from_property), storage.uri() + "/" + storage.open_savepoint("v1")->directory());
   auto ops = ckpt::test::restore_operators(*edited, "agg-v2", 3);
   std::map<std::uint64_t, int> owners;
   for (auto& op : ops) {

@@ -4,6 +4,7 @@
 
 #include "hostile.hpp"
 
+#include "file_tree.hpp"
 #include "temp_dir.hpp"
 #include "workload.hpp"
 
@@ -14,6 +15,8 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
+#include <map>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -274,6 +277,86 @@ TEST(HostileSnapshots, EveryCommandRefusesThemNamingTheFileAndNeverCrashes) {
                                    [&](const std::string& what) { return what.find(c.file) != std::string::npos; });
     EXPECT_TRUE(named) << c.name << ": no command refused it naming " << c.file;
   }
+}
+
+}  // namespace
+
+namespace {
+
+using ckpt::test::files_under;
+
+TEST_F(Inspect, TheEditCommandsWriteANewSavepointAndNeverTouchTheirInput) {
+  const std::string bin = CKPT_INSPECT_BIN;
+  ckpt::test::TempDir target_dir("ckpt-edit-target");
+  const auto before = files_under(dir.path());
+  const auto to = " --to " + target_dir.uri();
+
+  const auto renamed = run(bin + " rename-operator " + dir.uri() + "/chk-1 counter counter-v2" + to +
+                           " --name renamed --parallelism 3");
+  EXPECT_THAT(renamed, HasSubstr("wrote savepoint"));
+  EXPECT_THAT(renamed, HasSubstr("(renamed)"));
+  EXPECT_THAT(renamed, HasSubstr("[exit 0]"));
+  const auto dropped_state = run(bin + " drop-state " + dir.uri() + "/savepoints/savepoint-1-v1 counter history" + to +
+                                 " --name no-history");
+  EXPECT_THAT(dropped_state, HasSubstr("[exit 0]"));
+  EXPECT_THAT(run(bin + " rename-state " + dir.uri() + "/chk-1 counter count total" + to + " --name total"),
+              HasSubstr("[exit 0]"));
+  EXPECT_THAT(run(bin + " drop-operator " + dir.uri() + "/chk-1 counter" + to + " --name empty"), HasSubstr("[exit 0]"));
+  EXPECT_EQ(files_under(dir.path()), before);  // the input, byte for byte
+
+  auto target = ckpt::CheckpointStorage::open(target_dir.uri());
+  {
+    auto ops = ckpt::test::restore_operators(*target->open_savepoint("renamed"), "counter-v2", 3);
+    std::size_t keys = 0;
+    for (auto& op : ops) {
+      op->expect(50, 0);
+      keys += op->keyed.keys("count").size();
+    }
+    EXPECT_EQ(keys, 50u);
+  }
+  {
+    auto snapshot = target->open_savepoint("no-history");
+    std::vector<std::string> states;
+    for (const auto& s : snapshot->manifest().find("counter")->keyed_states) states.push_back(s.name);
+    EXPECT_THAT(states, ::testing::Not(::testing::Contains("history")));
+    EXPECT_THAT(states, ::testing::Contains("count"));
+  }
+  {
+    auto snapshot = target->open_savepoint("total");
+    ckpt::KeyedStateBackend<std::uint64_t> keyed;
+    auto total = keyed.get_state(ckpt::ValueStateDescriptor<std::int64_t>{"total", -1});
+    ckpt::OperatorStateStore store;
+    snapshot->restore("counter", &keyed, &store);
+    keyed.set_current_key(std::uint64_t{7});
+    EXPECT_EQ(total.value(), ckpt::test::expected_count(7, 0));
+  }
+  EXPECT_TRUE(target->open_savepoint("empty")->manifest().operators.empty());
+}
+
+TEST_F(Inspect, AFailedEditWritesNoSavepoint) {
+  const std::string bin = CKPT_INSPECT_BIN;
+  ckpt::test::TempDir target_dir("ckpt-edit-target");
+  const auto to = " --to " + target_dir.uri();
+  const auto missing = run(bin + " drop-operator " + dir.uri() + "/chk-1 nope" + to + " --name x");
+  EXPECT_THAT(missing, HasSubstr("no operator 'nope'"));
+  EXPECT_THAT(missing, HasSubstr("[exit 1]"));
+  EXPECT_THAT(run(bin + " drop-state " + dir.uri() + "/chk-1 counter" + to + " --name x"), HasSubstr("[exit 2]"));
+  EXPECT_THAT(run(bin + " drop-operator " + dir.uri() + "/chk-1 counter --name x"), HasSubstr("[exit 2]"));
+  EXPECT_THAT(run(bin + " drop-operator " + dir.uri() + "/chk-1 counter" + to + " --name x --parallelism 0"),
+              HasSubstr("[exit 2]"));
+  // A damaged block: a CorruptionError naming the file, and nothing written.
+  const auto state_file = dir.path() / "chk-1" / ckpt::layout::state_file("counter", 0);
+  ASSERT_TRUE(std::filesystem::exists(state_file));
+  {
+    std::fstream f(state_file, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(40);
+    f.put('\x7f');
+  }
+  const auto corrupt = run(bin + " rename-operator " + dir.uri() + "/chk-1 counter c2" + to + " --name x");
+  EXPECT_THAT(corrupt, HasSubstr(ckpt::layout::state_file("counter", 0)));
+  EXPECT_THAT(corrupt, HasSubstr("[exit 1]"));
+  auto target = ckpt::CheckpointStorage::open(target_dir.uri());
+  EXPECT_TRUE(target->savepoints().empty());
 }
 
 }  // namespace

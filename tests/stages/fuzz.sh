@@ -13,7 +13,7 @@ cd "$(dirname "$0")/../.."
 root=$(pwd)
 mode=${1:-ci}
 case "$mode" in
-  ci|quick) seconds=45 ;;
+  ci|quick) seconds=30 ;;
   long) seconds=600 ;;
   *) echo "fuzz.sh: unknown mode '$mode' (ci or long)" >&2; exit 2 ;;
 esac

@@ -59,6 +59,9 @@ struct EditedOperator {
 
 class SavepointEditor {
  public:
+  /// The property naming the source on a savepoint the editor wrote.
+  static constexpr const char* edited_from_property = "ckpt.edited-from";
+
   /// Starts from nothing: every operator is bootstrapped (Flink's
   /// SavepointWriter.newSavepoint).
   SavepointEditor() = default;
@@ -279,7 +282,7 @@ class SavepointEditor {
     try {
       for (const auto& op : operators_) write_operator(*pending, op, parallelism ? parallelism : op.parallelism);
       std::map<std::string, std::string> properties;
-      if (!origin_.empty()) properties["edited_from"] = origin_;
+      if (!origin_.empty()) properties[edited_from_property] = origin_;
       pending->complete(std::move(properties));
     } catch (...) {
       pending->abort();
