@@ -112,9 +112,11 @@ struct ParsedSample {
   std::string type;  // of its family
   std::string job;   // its job label
   double value = 0;
+  std::string participant_name;  // its name label, on a per-participant sample
 };
 
 /// Parses Prometheus text with prometheus_client.parser.text_string_to_metric_families.
+/// Samples are keyed by name, and a per-participant one by "name{index}".
 inline std::map<std::string, ParsedSample> parse_prometheus(const std::string& text) {
   TempDir dir("ckpt-prom");
   const auto file = dir.path() / "metrics.txt";
@@ -124,7 +126,8 @@ inline std::map<std::string, ParsedSample> parse_prometheus(const std::string& t
       "from prometheus_client.parser import text_string_to_metric_families\n"
       "for f in text_string_to_metric_families(open(sys.argv[1]).read()):\n"
       "    for s in f.samples:\n"
-      "        print(json.dumps([s.name, f.type, repr(s.value), s.labels.get('job', '')]))\n";
+      "        print(json.dumps([s.name, f.type, repr(s.value), s.labels.get('job', ''),\n"
+      "                          s.labels.get('participant'), s.labels.get('name', '')]))\n";
   const auto r = run_program({CKPT_TEST_PYTHON3, "-c", script, file.string()});
   if (r.exit_code != 0) throw std::runtime_error("the Prometheus text parser refused the metrics: " + r.out);
   std::map<std::string, ParsedSample> samples;
@@ -132,13 +135,15 @@ inline std::map<std::string, ParsedSample> parse_prometheus(const std::string& t
   std::string line;
   while (std::getline(lines, line)) {
     rapidjson::Document d;
-    if (d.Parse(line.c_str()).HasParseError() || !d.IsArray() || d.Size() != 4)
+    if (d.Parse(line.c_str()).HasParseError() || !d.IsArray() || d.Size() != 6)
       throw std::runtime_error("unexpected line from the parser: " + line);
     const std::string value = d[2].GetString();
-    ParsedSample s{d[1].GetString(), d[3].GetString(), 0};
+    ParsedSample s{d[1].GetString(), d[3].GetString(), 0, d[5].GetString()};
+    const std::string key = d[4].IsNull() ? std::string(d[0].GetString())
+                                          : std::string(d[0].GetString()) + "{" + d[4].GetString() + "}";
     const auto res = std::from_chars(value.data(), value.data() + value.size(), s.value);
     if (res.ec != std::errc{}) throw std::runtime_error("unexpected value from the parser: " + value);
-    if (!samples.emplace(d[0].GetString(), s).second) throw std::runtime_error("sample " + line + " twice");
+    if (!samples.emplace(key, s).second) throw std::runtime_error("sample " + line + " twice");
   }
   return samples;
 }

@@ -23,6 +23,7 @@
 #include <memory>
 #include <mutex>
 #include <stdexcept>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -162,9 +163,21 @@ TEST(CheckpointMetricsEndpoints, ReportWhatTheListenerSaw) {
   EXPECT_EQ(value("ckpt_last_checkpoint_size_bytes"), static_cast<double>(last.stored_bytes));
   EXPECT_EQ(value("ckpt_last_checkpoint_raw_size_bytes"), static_cast<double>(last.raw_bytes));
   EXPECT_EQ(value("ckpt_last_checkpoint_participants"), 1.0);
+  // An incremental checkpoint's full size counts what it references; a full one's is what it stored.
+  EXPECT_GE(value("ckpt_last_checkpoint_full_size_bytes"), static_cast<double>(last.stored_bytes));
+  EXPECT_EQ(value("ckpt_last_checkpoint_full_size_bytes"), static_cast<double>(last.full_stored_bytes));
+  ASSERT_EQ(last.per_participant.size(), 1u);
+  const auto& part = last.per_participant[0];
+  EXPECT_TRUE(part.acknowledged && part.written);
+  EXPECT_EQ(part.stored_bytes, last.stored_bytes);  // the only participant
+  EXPECT_EQ(value("ckpt_last_checkpoint_participant_sync_duration_seconds{0}"), seconds(part.sync_pause));
+  EXPECT_EQ(value("ckpt_last_checkpoint_participant_alignment_duration_seconds{0}"), seconds(part.alignment));
+  EXPECT_EQ(value("ckpt_last_checkpoint_participant_async_duration_seconds{0}"), seconds(part.async_duration));
+  EXPECT_EQ(value("ckpt_last_checkpoint_participant_size_bytes{0}"), static_cast<double>(part.stored_bytes));
+  EXPECT_EQ(samples.at("ckpt_last_checkpoint_participant_size_bytes{0}").participant_name, part.name);
   EXPECT_EQ(value("ckpt_last_checkpoint_restore_timestamp_seconds"),
             static_cast<double>(restore_millis) / 1000.0);
-  EXPECT_EQ(samples.size(), 14u) << text.body;
+  EXPECT_EQ(samples.size(), 19u) << text.body;
 
   // /checkpoints: the last three, newest first, as RapidJSON reads them.
   const auto json = ckpt::test::curl(server.port(), "/checkpoints");
@@ -200,6 +213,20 @@ TEST(CheckpointMetricsEndpoints, ReportWhatTheListenerSaw) {
     EXPECT_EQ(entry["checkpointed_size"].GetUint64(), s.stored_bytes);
     EXPECT_EQ(entry["raw_size"].GetUint64(), s.raw_bytes);
     EXPECT_EQ(entry["num_subtasks"].GetUint64(), s.participants);
+    EXPECT_EQ(entry.HasMember("state_size"), completed);
+    if (completed) {
+      EXPECT_EQ(entry["state_size"].GetUint64(), s.full_stored_bytes);
+    }
+    const auto& subtasks = entry["subtasks"];
+    ASSERT_EQ(subtasks.Size(), s.per_participant.size());
+    for (rapidjson::SizeType j = 0; j < subtasks.Size(); ++j) {
+      const auto& p = s.per_participant[j];
+      EXPECT_EQ(subtasks[j]["name"].GetString(), p.name);
+      EXPECT_EQ(subtasks[j]["checkpointed_size"].GetUint64(), p.stored_bytes);
+      EXPECT_EQ(subtasks[j]["sync_duration"].GetInt64(),
+                std::chrono::duration_cast<std::chrono::milliseconds>(p.sync_pause).count());
+      EXPECT_STREQ(subtasks[j]["status"].GetString(), completed ? "completed" : "pending_or_failed");
+    }
     EXPECT_EQ(entry.HasMember("failure_message"), !completed);
     if (!completed) {
       EXPECT_EQ(entry["failure_message"].GetString(), s.failure);
@@ -251,6 +278,16 @@ TEST(CheckpointMetricsEndpoints, AJobRunnerThatRestored) {
             static_cast<double>(stats.size()));
   EXPECT_EQ(samples.at("ckpt_last_completed_checkpoint_id").value, static_cast<double>(last.id));
   EXPECT_EQ(samples.at("ckpt_last_checkpoint_participants").value, 5.0);  // 2 sources, 2 counters, 1 sink
+  // One sample per task, each with its own name; their sizes add up to the checkpoint's.
+  std::set<std::string> task_names;
+  double task_bytes = 0;
+  for (int i = 0; i < 5; ++i) {
+    const auto& s = samples.at("ckpt_last_checkpoint_participant_size_bytes{" + std::to_string(i) + "}");
+    task_names.insert(s.participant_name);
+    task_bytes += s.value;
+  }
+  EXPECT_EQ(task_names.size(), 5u);
+  EXPECT_EQ(task_bytes, static_cast<double>(last.stored_bytes));
   EXPECT_EQ(samples.at("ckpt_last_checkpoint_size_bytes").value, static_cast<double>(last.stored_bytes));
   EXPECT_EQ(samples.at("ckpt_number_of_restored_checkpoints_total").value, 1.0);
   EXPECT_EQ(samples.at("ckpt_last_checkpoint_restore_timestamp_seconds").job, "pipeline");

@@ -44,6 +44,7 @@ class RawKeyedState final : public KeyedStateBackendBase {
     return out;
   }
   bool is_restored() const noexcept override { return restored_; }
+  using KeyedStateBackendBase::restore;  // the block-fetching overload, built on the one below
 
   /// The states, in the order they are written.
   std::vector<StateMeta> states() const {

@@ -11,6 +11,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <optional>
@@ -61,8 +62,29 @@ inline void write_checkpoint_json(JsonWriter& w, const CheckpointStats& s) {
   json_millis(w, "alignment_duration", s.alignment);
   json_millis(w, "async_duration", s.async_duration);
   json_field(w, "checkpointed_size", s.stored_bytes);
+  if (completed) json_field(w, "state_size", s.full_stored_bytes);  // Flink: the full size
   json_field(w, "raw_size", s.raw_bytes);
   json_field(w, "num_subtasks", std::uint64_t{s.participants});
+  json_field(w, "num_acknowledged_subtasks",
+             static_cast<std::uint64_t>(std::count_if(s.per_participant.begin(), s.per_participant.end(),
+                                                      [](const auto& p) { return p.acknowledged; })));
+  // Flink's per-subtask details (/checkpoints/details/:id/subtasks/...), inline.
+  w.Key("subtasks");
+  w.StartArray();
+  for (std::size_t i = 0; i < s.per_participant.size(); ++i) {
+    const auto& p = s.per_participant[i];
+    w.StartObject();
+    json_field(w, "index", static_cast<std::uint64_t>(i));
+    json_field(w, "name", p.name);
+    json_field(w, "status", std::string(p.written ? "completed" : p.acknowledged ? "writing" : "pending_or_failed"));
+    json_millis(w, "sync_duration", p.sync_pause);
+    json_millis(w, "alignment_duration", p.alignment);
+    json_millis(w, "async_duration", p.async_duration);
+    json_field(w, "checkpointed_size", p.stored_bytes);
+    json_field(w, "raw_size", p.raw_bytes);
+    w.EndObject();
+  }
+  w.EndArray();
   if (!completed) {
     json_field(w, "failure_timestamp",
                s.trigger_timestamp_millis +

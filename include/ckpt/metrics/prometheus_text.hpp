@@ -44,6 +44,21 @@ class PrometheusWriter {
     sample(name, number(static_cast<double>(epoch_millis) / 1000.0));
   }
 
+  /// A family with one sample per participant of a checkpoint, labelled with
+  /// its index (unique) and its name.
+  template <class ValueOf>
+  void per_participant(std::string_view name, std::string_view help, const CheckpointStats& c, ValueOf value_of) {
+    if (c.per_participant.empty()) return;
+    family(name, help, "gauge");
+    const std::string_view job_labels(labels_.data(), labels_.size() - 1);  // without the closing brace
+    for (std::size_t i = 0; i < c.per_participant.size(); ++i) {
+      const auto& p = c.per_participant[i];
+      out_.append(name).append(job_labels).append(",participant=\"").append(std::to_string(i));
+      out_.append("\",name=\"").append(escape_label(p.name)).append("\"} ").append(value_of(p)).append("\n");
+    }
+  }
+  static std::string seconds_text(std::chrono::nanoseconds d) { return number(std::chrono::duration<double>(d).count()); }
+
   std::string take() { return std::move(out_); }
 
   /// The shortest text that reads back as exactly `v`.
@@ -111,6 +126,10 @@ inline std::string render_prometheus_text(const CheckpointMetricsSnapshot& m) {
             "wrote "
             "(Flink: lastCheckpointSize).",
             c->stored_bytes);
+    w.gauge("ckpt_last_checkpoint_full_size_bytes",
+            "Bytes a restore of the last completed checkpoint reads, also what an incremental one references "
+            "from earlier checkpoints (Flink: lastCheckpointFullSize).",
+            c->full_stored_bytes);
     w.gauge("ckpt_last_checkpoint_raw_size_bytes",
             "Serialized state bytes the last completed checkpoint wrote, before compression.", c->raw_bytes);
     w.seconds("ckpt_last_checkpoint_sync_duration_seconds",
@@ -127,6 +146,24 @@ inline std::string render_prometheus_text(const CheckpointMetricsSnapshot& m) {
         c->async_duration);
     w.gauge("ckpt_last_checkpoint_participants", "Participants (subtasks) of the last completed checkpoint.",
             c->participants);
+    using P = ParticipantCheckpointStats;
+    using W = detail::PrometheusWriter;
+    w.per_participant("ckpt_last_checkpoint_participant_sync_duration_seconds",
+                      "Time the participant stopped to cut its state for the last completed checkpoint (Flink: "
+                      "per-subtask sync duration).",
+                      *c, [](const P& p) { return W::seconds_text(p.sync_pause); });
+    w.per_participant("ckpt_last_checkpoint_participant_alignment_duration_seconds",
+                      "The participant's barrier alignment for the last completed checkpoint (Flink: per-subtask "
+                      "alignment duration).",
+                      *c, [](const P& p) { return W::seconds_text(p.alignment); });
+    w.per_participant("ckpt_last_checkpoint_participant_async_duration_seconds",
+                      "From trigger until the participant's state of the last completed checkpoint was written "
+                      "(Flink: per-subtask async duration).",
+                      *c, [](const P& p) { return W::seconds_text(p.async_duration); });
+    w.per_participant("ckpt_last_checkpoint_participant_size_bytes",
+                      "Bytes the participant stored for the last completed checkpoint, compressed (Flink: "
+                      "per-subtask checkpointed size).",
+                      *c, [](const P& p) { return std::to_string(p.stored_bytes); });
   }
   if (const auto& r = m.last_restore)
     w.timestamp(

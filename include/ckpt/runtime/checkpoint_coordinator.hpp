@@ -173,6 +173,12 @@ class CheckpointCoordinator {
       if (participant < f.acknowledged.size()) f.acknowledged[participant] = true;
       f.stats.sync_pause = std::max(f.stats.sync_pause, sync_pause);
       f.stats.alignment = std::max(f.stats.alignment, alignment);
+      if (participant < f.stats.per_participant.size()) {
+        auto& mine = f.stats.per_participant[participant];
+        mine.acknowledged = true;
+        mine.sync_pause = sync_pause;
+        mine.alignment = alignment;
+      }
       pending = f.pending;
       ++f.writes_in_flight;
     }
@@ -430,6 +436,11 @@ class CheckpointCoordinator {
       f.stats.final = barrier.final;
       f.stats.trigger_timestamp_millis = barrier.timestamp_millis;
       f.stats.participants = static_cast<std::uint32_t>(participants_.size());
+      for (const auto& p : participants_) {
+        ParticipantCheckpointStats part;
+        part.name = p.participant->describe();
+        f.stats.per_participant.push_back(std::move(part));
+      }
       if (r.promise) f.promises.push_back(r.promise);
       in_flight_.emplace(barrier.id, std::move(f));
       participants = participants_;
@@ -457,6 +468,13 @@ class CheckpointCoordinator {
       }
       f.stats.raw_bytes += written.raw_bytes;
       f.stats.stored_bytes += written.stored_bytes;
+      if (participant < f.stats.per_participant.size()) {
+        auto& mine = f.stats.per_participant[participant];
+        mine.written = true;
+        mine.raw_bytes = written.raw_bytes;
+        mine.stored_bytes = written.stored_bytes;
+        mine.async_duration = clock_.now() - f.triggered_at;
+      }
       if (f.remaining == 0 && !f.completing) {
         f.completing = true;
         f.all_written_at = clock_.now();
@@ -489,8 +507,9 @@ class CheckpointCoordinator {
       pending = it->second.pending;
       properties = properties_;
     }
+    std::uint64_t full_stored_bytes = 0;
     try {
-      pending->complete(properties);
+      full_stored_bytes = pending->complete(properties).referenced_file_bytes();
     } catch (const std::exception& e) {
       abort(id, CheckpointOutcome::declined, std::string("publishing the manifest failed: ") + e.what(), true);
       return;
@@ -526,6 +545,7 @@ class CheckpointCoordinator {
     }
     const auto now = clock_.now();
     f.stats.outcome = CheckpointOutcome::completed;
+    f.stats.full_stored_bytes = full_stored_bytes;
     f.stats.async_duration = *f.all_written_at - f.triggered_at;
     f.stats.end_to_end = now - f.triggered_at;
     for (const auto other : subsumed)

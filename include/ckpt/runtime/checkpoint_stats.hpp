@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <vector>
 
 namespace ckpt {
 
@@ -21,6 +22,18 @@ inline const char* to_string(CheckpointOutcome o) noexcept {
   }
   return "unknown";
 }
+
+/// One participant's part of a checkpoint (Flink reports these per subtask).
+struct ParticipantCheckpointStats {
+  std::string name;           // the participant's describe()
+  bool acknowledged = false;  // it cut its state
+  bool written = false;       // ... and that state is durable
+  std::chrono::nanoseconds sync_pause{0};
+  std::chrono::nanoseconds alignment{0};
+  std::chrono::nanoseconds async_duration{0};  // from the trigger until its state was written
+  std::uint64_t raw_bytes = 0;
+  std::uint64_t stored_bytes = 0;
+};
 
 struct CheckpointStats {
   std::uint64_t id = 0;
@@ -37,7 +50,11 @@ struct CheckpointStats {
   std::chrono::nanoseconds end_to_end{0};
   std::uint64_t raw_bytes = 0;     // state bytes written, before compression
   std::uint64_t stored_bytes = 0;  // ... after
+  /// A completed checkpoint's whole state as stored, also what an incremental
+  /// one references from earlier checkpoints (Flink: full size).
+  std::uint64_t full_stored_bytes = 0;
   std::uint32_t participants = 0;
+  std::vector<ParticipantCheckpointStats> per_participant;  // in the order they were added
   CheckpointOutcome outcome = CheckpointOutcome::completed;
   std::string failure;  // why, when not completed
 };

@@ -149,6 +149,15 @@ struct Manifest {
       for (const auto& s : op.subtasks) n += s.stored_bytes;
     return n;
   }
+  /// Bytes of every state file a restore reads, also the shared files an
+  /// incremental checkpoint references from earlier ones (Flink's full size).
+  std::uint64_t referenced_file_bytes() const {
+    std::uint64_t n = 0;
+    for (const auto& op : operators)
+      for (const auto& s : op.subtasks)
+        for (const auto& f : s.files) n += f.size;
+    return n;
+  }
 };
 
 namespace detail {
