@@ -25,7 +25,6 @@
 #include <ckpt/serial/columns.hpp>
 #include <ckpt/serial/snapshot_data.hpp>
 #include <ckpt/serial/type_name.hpp>
-#include <ckpt/state/detail/parallel.hpp>
 #include <ckpt/state/detail/snapshot_control.hpp>
 #include <ckpt/state/detail/state_compatibility.hpp>
 #include <ckpt/state/key_group.hpp>
@@ -33,11 +32,8 @@
 #include <ckpt/state/keyed_state_backend_base.hpp>
 #include <ckpt/state/state_descriptor.hpp>
 
-#include <algorithm>
-#include <exception>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <span>
 #include <string>
@@ -184,37 +180,12 @@ class RocksDBKeyedStateBackend final : public KeyedStateBackendBase {
       if (!has_no_entries(*e.codec))
         throw StateError(errc::invalid_argument, "restore() needs an empty backend; state '" + e.codec->meta().name +
                                                      "' already holds entries");
-    const auto targets = ckpt::detail::plan_restore<Entry>(
-        headers, max_parallelism_, type_name<Key>(), [&](const std::string& name) { return find(name); },
-        [](const Entry& e) -> const StateMeta& { return e.codec->meta(); }, pending_);
-    const auto wanted = ckpt::detail::blocks_in_range(headers.size(), blocks, range_);
-
-    std::mutex pending_mutex;
-    const auto restore_one = [&](std::size_t i, Bytes& scratch) {
-      const auto& b = blocks[i];
-      const auto& snap = headers[b.snapshot];
-      const auto slot = b.key_group - range_.begin;
-      const auto block_name = "key group " + std::to_string(b.key_group);
-      const serial::ReadContext context{snap.origin, block_name};
-      const ByteSpan data = fetch(i, scratch);
-      ::rocksdb::WriteBatch batch;
-      for (const auto& section : serial::parse_sections(data, snap.states.size(), context)) {
-        const auto& t = targets[b.snapshot][section.state_index];
-        if (t.incompatible) std::rethrow_exception(t.incompatible);
-        if (t.declared) {
-          t.declared->codec->read_key_group(b.key_group, section.payload, snap.states[section.state_index], context,
-                                            batch);
-        } else {
-          auto bytes = std::make_shared<const Bytes>(section.payload.begin(), section.payload.end());
-          std::lock_guard lock(pending_mutex);
-          t.pending->sections[slot] = std::move(bytes);
-          pending_origins_[t.pending->meta.name][slot] = snap.origin;
-        }
-      }
-      write(batch, "restore " + block_name);
-    };
-    ckpt::detail::run_parallel(std::min<std::size_t>(std::max(1u, threads), wanted.size()), wanted.size(),
-                               [&](std::size_t j, Bytes& scratch) { restore_one(wanted[j], scratch); });
+    ckpt::detail::restore_key_groups<Entry>(
+        headers, blocks, fetch, threads, max_parallelism_, type_name<Key>(), range_,
+        [&](const std::string& name) { return find(name); },
+        [](const Entry& e) -> const StateMeta& { return e.codec->meta(); }, pending_, pending_origins_,
+        [&](Entry& e, std::uint32_t kg, std::size_t, ByteSpan payload, const StateMeta& written,
+            const serial::ReadContext& context) { load(*e.codec, kg, payload, written, context); });
     restored_ = true;
   }
   void restore(const KeyedStateSnapshot& snapshot) { restore(std::span<const KeyedStateSnapshot>(&snapshot, 1)); }
@@ -245,10 +216,15 @@ class RocksDBKeyedStateBackend final : public KeyedStateBackendBase {
     return !it->Valid();
   }
 
-  void write(::rocksdb::WriteBatch& batch, const std::string& what) {
+  /// Writes the entries of one restored section into RocksDB, in one batch.
+  void load(const detail::StateCodec& codec, std::uint32_t kg, ByteSpan payload, const StateMeta& written,
+            const serial::ReadContext& context) {
+    ::rocksdb::WriteBatch batch;
+    codec.read_key_group(kg, payload, written, context, batch);
     ::rocksdb::WriteOptions w;
     w.disableWAL = true;  // durability comes from checkpoints
-    check(db_.db().Write(w, &batch), db_.path(), what);
+    check(db_.db().Write(w, &batch), db_.path(),
+          "restore " + std::string(context.block) + " of state '" + codec.meta().name + "'");
   }
 
   /// Registers a state (or finds it again) and returns its implementation:
@@ -277,25 +253,12 @@ class RocksDBKeyedStateBackend final : public KeyedStateBackendBase {
     auto* cf = db_.column_family(meta.name);
     auto codec = std::make_unique<detail::Codec<Key, Plain, Form>>(meta, cf);
     // Restored earlier but not declared until now: check it and write it into RocksDB.
-    if (const auto p = pending_.find(meta.name); p != pending_.end()) {
-      auto& origins = pending_origins_[meta.name];
-      const auto origin_of = [&](std::size_t slot) {
-        const auto o = origins.find(slot);
-        return o != origins.end() ? o->second : std::string("<restored snapshot>");
-      };
-      ckpt::detail::check_compatible(meta, p->second->meta,
-                                     origins.empty() ? std::string("<restored snapshot>") : origins.begin()->second);
-      for (const auto& [slot, bytes] : p->second->sections) {
-        const auto kg = range_.begin + static_cast<std::uint32_t>(slot);
-        const auto block = "key group " + std::to_string(kg) + ", state '" + meta.name + "'";
-        const std::string origin = origin_of(slot);
-        ::rocksdb::WriteBatch batch;
-        codec->read_key_group(kg, *bytes, p->second->meta, serial::ReadContext{origin, block}, batch);
-        write(batch, "restore " + block);
-      }
-      pending_.erase(p);
-      pending_origins_.erase(meta.name);
-    }
+    ckpt::detail::load_pending(pending_, pending_origins_, meta, range_.begin,
+                               [&](std::size_t slot, ByteSpan payload, const StateMeta& written,
+                                   const serial::ReadContext& context) {
+                                 load(*codec, range_.begin + static_cast<std::uint32_t>(slot), payload, written,
+                                      context);
+                               });
     auto impl = std::make_shared<Impl>(db_, cf, ctx_, std::forward<Extra>(extra)...);
     Impl* raw = impl.get();
     states_.push_back(Entry{std::move(codec), std::move(impl)});
@@ -310,7 +273,7 @@ class RocksDBKeyedStateBackend final : public KeyedStateBackendBase {
   std::optional<Key> key_;
   std::vector<Entry> states_;  // in declaration order, as snapshots list them
   ckpt::detail::PendingStates pending_;
-  std::map<std::string, std::map<std::size_t, std::string>, std::less<>> pending_origins_;  // the file of each pending section
+  ckpt::detail::PendingOrigins pending_origins_;
   bool restored_ = false;
 };
 

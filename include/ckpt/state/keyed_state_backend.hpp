@@ -272,37 +272,12 @@ class KeyedStateBackend final : public KeyedStateBackendBase {
     if (!pending_.empty()) throw StateError(errc::invalid_argument, "this backend was already restored");
     const auto now = ctx_.now();
 
-    // Everything but the blocks' contents is checked here, on this thread.
-    const auto targets = detail::plan_restore<StateEntry>(
-        headers, max_parallelism_, type_name<Key>(), [&](const std::string& name) { return find(name); },
-        [](const StateEntry& e) -> const StateMeta& { return e.table->meta(); }, pending_);
-    const auto wanted = detail::blocks_in_range(headers.size(), blocks, range_);
-
-    // Then the blocks, each key group on its own: its maps are nobody else's.
-    std::mutex pending_mutex;
-    const auto restore_one = [&](std::size_t i, Bytes& scratch) {
-      const auto& b = blocks[i];
-      const auto& snap = headers[b.snapshot];
-      const auto slot = b.key_group - range_.begin;
-      const auto block_name = "key group " + std::to_string(b.key_group);
-      const serial::ReadContext context{snap.origin, block_name};
-      const ByteSpan data = fetch(i, scratch);
-      for (const auto& section : serial::parse_sections(data, snap.states.size(), context)) {
-        const StateMeta& written = snap.states[section.state_index];
-        const auto& t = targets[b.snapshot][section.state_index];
-        if (t.incompatible) std::rethrow_exception(t.incompatible);
-        if (t.declared) {
-          t.declared->table->read_key_group(slot, section.payload, written, context, now);
-        } else {
-          auto bytes = std::make_shared<const Bytes>(section.payload.begin(), section.payload.end());
-          std::lock_guard lock(pending_mutex);
-          t.pending->sections[slot] = std::move(bytes);
-          pending_origins_[written.name][slot] = snap.origin;  // to name the file if it fails when declared
-        }
-      }
-    };
-    detail::run_parallel(std::min<std::size_t>(std::max(1u, threads), wanted.size()), wanted.size(),
-                         [&](std::size_t j, Bytes& scratch) { restore_one(wanted[j], scratch); });
+    detail::restore_key_groups<StateEntry>(
+        headers, blocks, fetch, threads, max_parallelism_, type_name<Key>(), range_,
+        [&](const std::string& name) { return find(name); },
+        [](const StateEntry& e) -> const StateMeta& { return e.table->meta(); }, pending_, pending_origins_,
+        [&](StateEntry& e, std::uint32_t, std::size_t slot, ByteSpan payload, const StateMeta& written,
+            const serial::ReadContext& context) { e.table->read_key_group(slot, payload, written, context, now); });
     restored_ = true;
     ++ctx_.version;  // no state may keep a pointer into a map across a restore
     control_.reset_after_restore();
@@ -369,18 +344,13 @@ class KeyedStateBackend final : public KeyedStateBackendBase {
     else build(std::false_type{});
 
     // Restored earlier but not declared until now: check and load it.
-    if (const auto p = pending_.find(meta.name); p != pending_.end()) {
-      auto& origins = pending_origins_[meta.name];
-      check_compatible(meta, p->second->meta, origins.empty() ? std::string("<restored snapshot>") : origins.begin()->second);
-      const auto now = ctx_.now();
-      for (const auto& [slot, bytes] : p->second->sections) {
-        const auto block = "key group " + std::to_string(range_.begin + slot) + ", state '" + meta.name + "'";
-        const std::string origin = origins.count(slot) ? origins[slot] : std::string("<restored snapshot>");
-        e.table->read_key_group(slot, *bytes, p->second->meta, serial::ReadContext{origin, block}, now);
-      }
-      pending_.erase(p);
-      pending_origins_.erase(meta.name);
-    }
+    std::optional<std::int64_t> now;  // one time for every section, read only if there are any
+    detail::load_pending(pending_, pending_origins_, meta, range_.begin,
+                         [&](std::size_t slot, ByteSpan payload, const StateMeta& written,
+                             const serial::ReadContext& context) {
+                           if (!now) now = ctx_.now();
+                           e.table->read_key_group(slot, payload, written, context, *now);
+                         });
     states_.push_back(std::move(e));
     return result;
   }
@@ -393,7 +363,7 @@ class KeyedStateBackend final : public KeyedStateBackendBase {
   detail::KeyedContext<Key> ctx_;
   std::vector<StateEntry> states_;
   detail::PendingStates pending_;
-  std::map<std::string, std::map<std::size_t, std::string>, std::less<>> pending_origins_;  // the file of each pending section
+  detail::PendingOrigins pending_origins_;
   bool restored_ = false;
 };
 

@@ -7,15 +7,18 @@
 
 #include <ckpt/error.hpp>
 #include <ckpt/serial/snapshot_data.hpp>
+#include <ckpt/state/detail/parallel.hpp>
 #include <ckpt/state/detail/snapshot_control.hpp>
 #include <ckpt/state/key_group.hpp>
 #include <ckpt/state/keyed_state_backend_base.hpp>
 
+#include <algorithm>
 #include <cstdint>
 #include <exception>
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <span>
 #include <string>
 #include <vector>
@@ -63,6 +66,8 @@ inline void check_compatible(const StateMeta& declared, const StateMeta& written
 
 /// Restored states a backend keeps, by name, until they are declared.
 using PendingStates = std::map<std::string, std::shared_ptr<PendingState>, std::less<>>;
+/// The file each kept section came from (by state, then slot), to name it if it fails when declared.
+using PendingOrigins = std::map<std::string, std::map<std::size_t, std::string>, std::less<>>;
 
 /// Where the sections of one state of one snapshot go.
 template <class Declared>
@@ -128,6 +133,70 @@ inline std::vector<std::size_t> blocks_in_range(std::size_t header_count, std::s
     wanted.push_back(i);
   }
   return wanted;
+}
+
+/// The restore of a keyed backend, but for where a declared state's entries
+/// go: checks the headers (plan_restore), then reads the blocks of `range`
+/// on up to `threads` threads, each key group on its own, and calls
+/// `on_section(declared, key group, slot, payload, written, context)` for a
+/// section of a declared state (from several threads at once, never for the
+/// same key group); sections of states not declared are kept in `pending`.
+template <class Declared, class Find, class MetaOf, class OnSection>
+void restore_key_groups(std::span<const KeyedStateSnapshot> headers, std::span<const KeyedRestoreBlock> blocks,
+                        const KeyedBlockFetch& fetch, unsigned threads, std::uint32_t max_parallelism,
+                        const std::string& key_type, KeyGroupRange range, Find&& find, MetaOf&& meta_of,
+                        PendingStates& pending, PendingOrigins& origins, OnSection&& on_section) {
+  // Everything but the blocks' contents is checked here, on this thread.
+  const auto targets = plan_restore<Declared>(headers, max_parallelism, key_type, find, meta_of, pending);
+  const auto wanted = blocks_in_range(headers.size(), blocks, range);
+
+  std::mutex pending_mutex;
+  const auto restore_one = [&](std::size_t i, Bytes& scratch) {
+    const auto& b = blocks[i];
+    const auto& snap = headers[b.snapshot];
+    const std::size_t slot = b.key_group - range.begin;
+    const auto block_name = "key group " + std::to_string(b.key_group);
+    const serial::ReadContext context{snap.origin, block_name};
+    const ByteSpan data = fetch(i, scratch);
+    for (const auto& section : serial::parse_sections(data, snap.states.size(), context)) {
+      const StateMeta& written = snap.states[section.state_index];
+      const auto& t = targets[b.snapshot][section.state_index];
+      if (t.incompatible) std::rethrow_exception(t.incompatible);
+      if (t.declared) {
+        on_section(*t.declared, b.key_group, slot, section.payload, written, context);
+      } else {
+        auto bytes = std::make_shared<const Bytes>(section.payload.begin(), section.payload.end());
+        std::lock_guard lock(pending_mutex);
+        t.pending->sections[slot] = std::move(bytes);
+        origins[written.name][slot] = snap.origin;
+      }
+    }
+  };
+  run_parallel(std::min<std::size_t>(std::max(1u, threads), wanted.size()), wanted.size(),
+               [&](std::size_t j, Bytes& scratch) { restore_one(wanted[j], scratch); });
+}
+
+/// A state declared now that a restore kept: checks `declared` against the
+/// types it was written with, hands each kept section to `load(slot,
+/// payload, written, context)`, and forgets it. Nothing if none was kept.
+template <class Load>
+void load_pending(PendingStates& pending, PendingOrigins& origins, const StateMeta& declared,
+                  std::uint32_t first_key_group, Load&& load) {
+  const auto p = pending.find(declared.name);
+  if (p == pending.end()) return;
+  auto& from = origins[declared.name];
+  const auto origin_of = [&](std::size_t slot) {
+    const auto o = from.find(slot);
+    return o != from.end() ? o->second : std::string("<restored snapshot>");
+  };
+  check_compatible(declared, p->second->meta, from.empty() ? std::string("<restored snapshot>") : from.begin()->second);
+  for (const auto& [slot, bytes] : p->second->sections) {
+    const auto block = "key group " + std::to_string(first_key_group + slot) + ", state '" + declared.name + "'";
+    const std::string origin = origin_of(slot);
+    load(slot, ByteSpan(*bytes), p->second->meta, serial::ReadContext{origin, block});
+  }
+  pending.erase(p);
+  origins.erase(declared.name);
 }
 
 /// Restores in-memory snapshots through backend.restore(headers, blocks,
