@@ -3,6 +3,7 @@
 // other way round, rescaled from 1 to 3 subtasks, for every state kind; every
 // key restored exactly once with equal values; a restore into a state
 // declared with another type is a StateError; a state without keys survives.
+#include <ckpt/clock.hpp>
 #include <ckpt/rocksdb/rocksdb_keyed_state_backend.hpp>
 #include <ckpt/state/keyed_state_backend.hpp>
 #include <ckpt/storage/checkpoint_storage.hpp>
@@ -14,6 +15,7 @@
 #include <rocksdb/db.h>
 #include <rocksdb/iterator.h>
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -341,6 +343,51 @@ TEST_F(RocksDBSavepoint, AStateWithoutKeys) {
   EXPECT_FALSE(empty.get().has_value());
   EXPECT_EQ(restored_count.get(), std::optional<std::int64_t>(70));
   EXPECT_EQ(entries(restored, "empty"), 0u);
+}
+
+TEST_F(RocksDBSavepoint, StatesWithTtlOnTheHeapRestoreWithoutIt) {
+  // The RocksDB backend has no TTL yet: it reads states written with TTL as
+  // the heap backend does when TTL is switched off (the timestamps dropped),
+  // and the heap backend reads them back with TTL starting now.
+  ckpt::ManualClock clock(1'000'000);
+  auto heap_options = ckpt::KeyedStateBackendOptions::for_subtask(0, 1, kMaxParallelism);
+  heap_options.clock = &clock;
+  const auto with_ttl = [](auto d) {
+    d.enable_time_to_live(ckpt::StateTtlConfig::of(std::chrono::hours(1)));
+    return d;
+  };
+  Heap heap(heap_options);
+  auto count = heap.get_state(with_ttl(ckpt::ValueStateDescriptor<std::int64_t>{"count", 0}));
+  auto tags = heap.get_map_state(with_ttl(ckpt::MapStateDescriptor<std::string, std::int64_t>{"tags"}));
+  for (std::uint64_t k = 0; k < kKeys; ++k) {
+    heap.set_current_key(k);
+    count.update(static_cast<std::int64_t>(k));
+    tags.put("t", static_cast<std::int64_t>(k) + 1);
+  }
+  RocksDB rocks(options_in(dirs_[0]), KeyGroupRange::for_subtask(kMaxParallelism, 3, 1), kMaxParallelism);
+  rocks.restore(heap.snapshot());
+  auto rocks_count = rocks.get_state(ckpt::ValueStateDescriptor<std::int64_t>{"count", 0});
+  auto rocks_tags = rocks.get_map_state(ckpt::MapStateDescriptor<std::string, std::int64_t>{"tags"});
+  std::uint64_t owned = 0;
+  for (std::uint64_t k = 0; k < kKeys; ++k) {
+    if (!owns(rocks, k)) continue;
+    ++owned;
+    rocks.set_current_key(k);
+    EXPECT_EQ(rocks_count.get(), std::optional<std::int64_t>(static_cast<std::int64_t>(k)));
+    EXPECT_EQ(rocks_tags.get("t"), std::optional<std::int64_t>(static_cast<std::int64_t>(k) + 1));
+  }
+  EXPECT_EQ(entries(rocks, "count"), owned);
+
+  auto back_options = ckpt::KeyedStateBackendOptions::for_subtask(1, 3, kMaxParallelism);
+  back_options.clock = &clock;
+  Heap back(back_options);
+  back.restore(rocks.snapshot());
+  auto back_count = back.get_state(with_ttl(ckpt::ValueStateDescriptor<std::int64_t>{"count", 0}));
+  EXPECT_EQ(back.size("count"), owned);
+  for (const auto k : back.keys("count")) {
+    back.set_current_key(k);
+    EXPECT_EQ(back_count.get(), std::optional<std::int64_t>(static_cast<std::int64_t>(k)));
+  }
 }
 
 TEST_F(RocksDBSavepoint, RestoreNeedsAnEmptyBackend) {
