@@ -294,9 +294,6 @@ class KeyedStateBackend final : public KeyedStateBackendBase {
     throw StateError(errc::invalid_argument, "no keyed state named '" + std::string(name) + "' is declared");
   }
 
-  static void check_compatible(const StateMeta& declared, const StateMeta& written, const std::string& origin) {
-    detail::check_compatible(declared, written, origin);
-  }
   static std::string describe(const StateMeta& m) { return detail::describe_state(m); }
 
   /// Registers a state (or finds it again) and returns its implementation.
