@@ -175,11 +175,11 @@ class RocksDBKeyedStateBackend final : public KeyedStateBackendBase {
   void restore(std::span<const KeyedStateSnapshot> headers, std::span<const KeyedRestoreBlock> blocks,
                const KeyedBlockFetch& fetch, unsigned threads) override {
     control_.wait_idle();
-    if (restored_ || !pending_.empty()) throw StateError(errc::invalid_argument, "this backend was already restored");
-    for (const auto& e : states_)
+    for (const auto& e : states_)  // the heap backend's checks, in its order
       if (!has_no_entries(*e.codec))
         throw StateError(errc::invalid_argument, "restore() needs an empty backend; state '" + e.codec->meta().name +
                                                      "' already holds entries");
+    if (!pending_.empty()) throw StateError(errc::invalid_argument, "this backend was already restored");
     ckpt::detail::restore_key_groups<Entry>(
         headers, blocks, fetch, threads, max_parallelism_, type_name<Key>(), range_,
         [&](const std::string& name) { return find(name); },
