@@ -9,41 +9,71 @@
 //   backend.set_current_key("alice");
 //   clicks.update(clicks.value() + 1);
 //
-// Not yet: TTL, timers, snapshots (see the
-// README's RocksDB section); it is not yet a KeyedStateBackendBase.
+// It is a KeyedStateBackendBase: begin_snapshot() takes an O(1) RocksDB
+// snapshot and the job writes each key group from it in the heap backend's
+// canonical format (rocksdb_snapshot.hpp), and restore() reads such
+// snapshots, from either backend and any parallelism, into RocksDB. Not yet:
+// incremental snapshots (an incremental one is full), TTL, timers (see the
+// README's RocksDB section).
 
 #include <ckpt/error.hpp>
 #include <ckpt/rocksdb/key_layout.hpp>
 #include <ckpt/rocksdb/rocksdb_instance.hpp>
 #include <ckpt/rocksdb/rocksdb_options.hpp>
+#include <ckpt/rocksdb/rocksdb_snapshot.hpp>
 #include <ckpt/rocksdb/rocksdb_states.hpp>
+#include <ckpt/serial/columns.hpp>
+#include <ckpt/serial/snapshot_data.hpp>
 #include <ckpt/serial/type_name.hpp>
+#include <ckpt/state/detail/snapshot_control.hpp>
+#include <ckpt/state/detail/state_compatibility.hpp>
 #include <ckpt/state/key_group.hpp>
+#include <ckpt/state/keyed_snapshot_job.hpp>
+#include <ckpt/state/keyed_state_backend_base.hpp>
 #include <ckpt/state/state_descriptor.hpp>
 
 #include <map>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
+#include <vector>
 
 namespace ckpt::rocksdb {
 
 template <class Key>
-class RocksDBKeyedStateBackend {
+class RocksDBKeyedStateBackend final : public KeyedStateBackendBase {
  public:
+  using key_type = Key;
+
   RocksDBKeyedStateBackend(RocksDBOptions options, KeyGroupRange range,
                            std::uint32_t max_parallelism = default_max_parallelism)
       : max_parallelism_((validate_parallelism(max_parallelism), max_parallelism)),
         range_(range),
-        db_(std::move(options)) {
+        db_(std::move(options)),
+        control_(range.size()) {
     if (range_.empty() || range_.end > max_parallelism_)
       throw ConfigError(errc::invalid_argument, "key groups " + range_.to_string() +
                                                     " are not a non-empty part of [0, " +
                                                     std::to_string(max_parallelism_) + ")");
   }
 
-  std::uint32_t max_parallelism() const noexcept { return max_parallelism_; }
-  KeyGroupRange key_groups() const noexcept { return range_; }
+  RocksDBKeyedStateBackend(const RocksDBKeyedStateBackend&) = delete;
+  RocksDBKeyedStateBackend& operator=(const RocksDBKeyedStateBackend&) = delete;
+  /// Waits for a running snapshot job to be released (destroy jobs first):
+  /// its RocksDB snapshot must not outlive the database.
+  ~RocksDBKeyedStateBackend() override { control_.wait_idle(); }
+
+  std::uint32_t max_parallelism() const noexcept override { return max_parallelism_; }
+  KeyGroupRange key_groups() const noexcept override { return range_; }
+  std::string key_type_name() const override { return type_name<Key>(); }
+  /// Declared states, then restored states not declared (again) yet.
+  std::vector<std::string> state_names() const override {
+    std::vector<std::string> out;
+    for (const auto& e : states_) out.push_back(e.codec->meta().name);
+    for (const auto& [name, p] : pending_) out.push_back(name);
+    return out;
+  }
 
   void set_current_key(const Key& key) {
     const auto kg = key_group_for(key, max_parallelism_);
@@ -63,62 +93,188 @@ class RocksDBKeyedStateBackend {
 
   template <class T>
   ValueState<T> get_state(const ValueStateDescriptor<T>& d) {
-    return ValueState<T>(declare<RocksDBValueState<T>>(d, "value<" + type_name<T>() + ">", d.default_value()));
+    return ValueState<T>(declare<RocksDBValueState<T>, T, detail::CellForm<Key, T>>(d, StateKind::value, type_version<T>(),
+                                                                                    d.default_value()));
   }
   template <class T>
   ListState<T> get_list_state(const ListStateDescriptor<T>& d) {
-    return ListState<T>(declare<RocksDBListState<T>>(d, "list<" + type_name<T>() + ">"));
+    return ListState<T>(
+        declare<RocksDBListState<T>, std::vector<T>, detail::ListForm<Key, T>>(d, StateKind::list, type_version<T>()));
   }
   template <class UK, class UV>
   MapState<UK, UV> get_map_state(const MapStateDescriptor<UK, UV>& d) {
+    using Form = detail::MapForm<Key, UK, UV>;
     return MapState<UK, UV>(
-        declare<RocksDBMapState<UK, UV>>(d, "map<" + type_name<UK>() + ", " + type_name<UV>() + ">"));
+        declare<RocksDBMapState<UK, UV>, typename Form::Plain, Form>(d, StateKind::map, type_version<UV>()));
   }
 
   template <class T>
   ReducingState<T> get_reducing_state(const ReducingStateDescriptor<T>& d) {
-    return ReducingState<T>(
-        declare<RocksDBReducingState<T>>(d, "reducing<" + type_name<T>() + ">", d.reduce_function()));
+    return ReducingState<T>(declare<RocksDBReducingState<T>, T, detail::CellForm<Key, T>>(
+        d, StateKind::reducing, type_version<T>(), d.reduce_function()));
   }
   template <class In, class Acc, class Out>
   AggregatingState<In, Acc, Out> get_aggregating_state(const AggregatingStateDescriptor<In, Acc, Out>& d) {
-    return AggregatingState<In, Acc, Out>(declare<RocksDBAggregatingState<In, Acc, Out>>(
-        d, "aggregating<" + type_name<In>() + ", " + type_name<Acc>() + ", " + type_name<Out>() + ">",
-        d.aggregate_function()));
+    return AggregatingState<In, Acc, Out>(declare<RocksDBAggregatingState<In, Acc, Out>, Acc, detail::CellForm<Key, Acc>>(
+        d, StateKind::aggregating, type_version<Acc>(), d.aggregate_function()));
   }
+
+  // -- snapshots -------------------------------------------------------------
+
+  /// Marks a snapshot: O(1) on the owner thread (a RocksDB snapshot, after
+  /// waiting for a previous job to be released); the job reads each key
+  /// group from it, on any thread, while the owner goes on writing.
+  /// `incremental` is not supported yet: every snapshot is full (a full
+  /// snapshot is a valid base-less answer to an incremental request).
+  std::unique_ptr<KeyedSnapshotJob> begin_snapshot(std::uint64_t id = 0, bool incremental = false) override {
+    (void)incremental;
+    control_.wait_idle();
+    auto views = std::make_shared<detail::SnapshotViews>();
+    views->snapshot = db_.snapshot();
+    ckpt::detail::SnapshotCut cut;
+    cut.id = id;
+    cut.max_parallelism = max_parallelism_;
+    cut.range = range_;
+    cut.key_type = type_name<Key>();
+    for (const auto& e : states_) {
+      views->tables.push_back(
+          std::make_unique<detail::SnapshotTable>(*e.codec, db_, views->snapshot.get(), range_.begin));
+      cut.states.push_back(e.codec->meta());
+      cut.tables.push_back(views->tables.back().get());
+    }
+    for (const auto& [name, p] : pending_) {
+      cut.states.push_back(p->meta);
+      cut.pending.push_back(p);
+    }
+    // The owner never copies a key group (the RocksDB snapshot is the
+    // image), so the control only hands each key group to the writer once;
+    // the views die with the job, before the control's copy of the cut is
+    // ever looked at again.
+    auto marked = control_.mark(std::move(cut), false);
+    return std::make_unique<KeyedSnapshotJob>(std::move(marked), control_, std::move(views));
+  }
+
+  /// A full snapshot of every key group (or those in `only`), taken on this thread.
+  KeyedStateSnapshot snapshot(std::optional<KeyGroupRange> only = std::nullopt) {
+    return begin_snapshot()->collect(only);
+  }
+
+  void notify_snapshot_complete(std::uint64_t id) override { control_.notify_complete(id); }
+  void notify_snapshot_aborted(std::uint64_t id) override { control_.notify_aborted(id); }
+
+  // -- restore ---------------------------------------------------------------
+
+  /// Restores from snapshots of one or more backends (heap or RocksDB) of the
+  /// same job: only key groups in this backend's range are read, written
+  /// into RocksDB. States not declared yet are kept (in memory, as restored
+  /// bytes) and written into RocksDB when declared.
+  void restore(std::span<const KeyedStateSnapshot> snapshots) override {
+    ckpt::detail::restore_in_memory(*this, snapshots);
+  }
+  /// The same with blocks fetched on demand, key groups on up to `threads` threads.
+  void restore(std::span<const KeyedStateSnapshot> headers, std::span<const KeyedRestoreBlock> blocks,
+               const KeyedBlockFetch& fetch, unsigned threads) override {
+    control_.wait_idle();
+    for (const auto& e : states_)  // the heap backend's checks, in its order
+      if (!has_no_entries(*e.codec))
+        throw StateError(errc::invalid_argument, "restore() needs an empty backend; state '" + e.codec->meta().name +
+                                                     "' already holds entries");
+    if (!pending_.empty()) throw StateError(errc::invalid_argument, "this backend was already restored");
+    ckpt::detail::restore_key_groups<Entry>(
+        headers, blocks, fetch, threads, max_parallelism_, type_name<Key>(), range_,
+        [&](const std::string& name) { return find(name); },
+        [](const Entry& e) -> const StateMeta& { return e.codec->meta(); }, pending_, pending_origins_,
+        [&](Entry& e, std::uint32_t kg, std::size_t, ByteSpan payload, const StateMeta& written,
+            const serial::ReadContext& context) { load(*e.codec, kg, payload, written, context); });
+    restored_ = true;
+  }
+  void restore(const KeyedStateSnapshot& snapshot) { restore(std::span<const KeyedStateSnapshot>(&snapshot, 1)); }
+
+  /// Whether restore() has run (Flink's isRestored()).
+  bool is_restored() const noexcept override { return restored_; }
 
   /// The database (for tests and tools: the column family of each state).
   RocksDBInstance& instance() noexcept { return db_; }
 
  private:
   struct Entry {
-    std::string type;
-    std::shared_ptr<void> impl;  // the typed state; `type` says which
+    std::unique_ptr<detail::StateCodec> codec;  // its description and canonical form
+    std::shared_ptr<void> impl;                 // the typed state
   };
 
-  template <class Impl, class Descriptor, class... Extra>
-  Impl* declare(const Descriptor& d, const std::string& type, Extra&&... extra) {
+  Entry* find(const std::string& name) {
+    for (auto& e : states_)
+      if (e.codec->meta().name == name) return &e;
+    return nullptr;
+  }
+
+  bool has_no_entries(const detail::StateCodec& codec) {
+    ::rocksdb::ReadOptions ro;
+    std::unique_ptr<::rocksdb::Iterator> it(db_.db().NewIterator(ro, codec.column_family()));
+    it->SeekToFirst();
+    check(it->status(), db_.path(), "look into state '" + codec.meta().name + "'");
+    return !it->Valid();
+  }
+
+  /// Writes the entries of one restored section into RocksDB, in one batch.
+  void load(const detail::StateCodec& codec, std::uint32_t kg, ByteSpan payload, const StateMeta& written,
+            const serial::ReadContext& context) {
+    ::rocksdb::WriteBatch batch;
+    codec.read_key_group(kg, payload, written, context, batch);
+    ::rocksdb::WriteOptions w;
+    w.disableWAL = true;  // durability comes from checkpoints
+    check(db_.db().Write(w, &batch), db_.path(),
+          "restore " + std::string(context.block) + " of state '" + codec.meta().name + "'");
+  }
+
+  /// Registers a state (or finds it again) and returns its implementation:
+  /// described as the heap backend describes it, so snapshots are alike.
+  template <class Impl, class Plain, class Form, class Descriptor, class... Extra>
+  Impl* declare(const Descriptor& d, StateKind kind, std::uint32_t version, Extra&&... extra) {
     if (d.ttl())
       throw ConfigError(errc::invalid_argument,
                         "state '" + d.name() + "': TTL is not yet supported by the RocksDB backend");
-    if (const auto it = states_.find(d.name()); it != states_.end()) {
-      if (it->second.type != type)
-        throw StateError(errc::state_type_mismatch, "state '" + d.name() + "' is already declared as " +
-                                                        it->second.type + "; it cannot also be " + type);
-      return static_cast<Impl*>(it->second.impl.get());
+    StateMeta meta;
+    meta.name = d.name();
+    meta.kind = kind;
+    meta.key_type = type_name<Key>();
+    meta.value_type = type_name<Plain>();
+    meta.value_version = version;
+    meta.key_encoding = encoding_of<Key>();
+    meta.value_encoding = encoding_of<Plain>();
+    if (Entry* existing = find(meta.name)) {
+      const auto& m = existing->codec->meta();
+      if (m.kind != kind || m.value_type != meta.value_type)
+        throw StateError(errc::state_type_mismatch, "state '" + meta.name + "' is already declared as " +
+                                                        ckpt::detail::describe_state(m) + "; it cannot also be " +
+                                                        ckpt::detail::describe_state(meta));
+      return static_cast<Impl*>(existing->impl.get());
     }
-    auto impl = std::make_shared<Impl>(db_, db_.column_family(d.name()), ctx_, std::forward<Extra>(extra)...);
+    auto* cf = db_.column_family(meta.name);
+    auto codec = std::make_unique<detail::Codec<Key, Plain, Form>>(meta, cf);
+    // Restored earlier but not declared until now: check it and write it into RocksDB.
+    ckpt::detail::load_pending(pending_, pending_origins_, meta, range_.begin,
+                               [&](std::size_t slot, ByteSpan payload, const StateMeta& written,
+                                   const serial::ReadContext& context) {
+                                 load(*codec, range_.begin + static_cast<std::uint32_t>(slot), payload, written,
+                                      context);
+                               });
+    auto impl = std::make_shared<Impl>(db_, cf, ctx_, std::forward<Extra>(extra)...);
     Impl* raw = impl.get();
-    states_.emplace(d.name(), Entry{type, std::move(impl)});
+    states_.push_back(Entry{std::move(codec), std::move(impl)});
     return raw;
   }
 
   std::uint32_t max_parallelism_;
   KeyGroupRange range_;
   RocksDBInstance db_;
+  ckpt::detail::SnapshotControl control_;  // after db_: destroyed first
   KeyContext ctx_;
   std::optional<Key> key_;
-  std::map<std::string, Entry> states_;
+  std::vector<Entry> states_;  // in declaration order, as snapshots list them
+  ckpt::detail::PendingStates pending_;
+  ckpt::detail::PendingOrigins pending_origins_;
+  bool restored_ = false;
 };
 
 }  // namespace ckpt::rocksdb

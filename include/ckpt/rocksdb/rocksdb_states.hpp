@@ -30,6 +30,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace ckpt::rocksdb {
@@ -63,6 +64,29 @@ void append_element(std::string& out, const T& value) {
   std::memcpy(len, &n, 4);
   out.append(len, 4);
   out += e;
+}
+
+/// The elements of a list state value (see append_element).
+template <class T>
+std::vector<T> decode_list(std::string_view raw, const std::string& path) {
+  std::vector<T> out;
+  std::size_t at = 0;
+  while (at < raw.size()) {
+    std::uint32_t n = 0;
+    if (raw.size() - at < 4 || (std::memcpy(&n, raw.data() + at, 4), raw.size() - at - 4 < n))
+      throw CorruptionError(errc::corrupt_data, path, "list state",
+                            "a list state value in '" + path + "' ends inside an element");
+    out.push_back(serial::decode<T>(ByteSpan{reinterpret_cast<const std::byte*>(raw.data() + at + 4), n}));
+    at += 4 + n;
+  }
+  return out;
+}
+/// A list state value of `values`.
+template <class T>
+std::string encode_list(const std::vector<T>& values) {
+  std::string out;
+  for (const auto& v : values) append_element(out, v);
+  return out;
 }
 
 /// What the states share: the database, the column family, the key context.
@@ -125,19 +149,9 @@ class RocksDBListState final : public ckpt::detail::ListStateImpl<T>, detail::St
  public:
   using StateBase::StateBase;
   std::vector<T> get() override {
-    std::vector<T> out;
     const auto raw = get_raw(ctx_.require());
-    if (!raw) return out;
-    std::size_t at = 0;
-    while (at < raw->size()) {
-      std::uint32_t n = 0;
-      if (raw->size() - at < 4 || (std::memcpy(&n, raw->data() + at, 4), raw->size() - at - 4 < n))
-        throw CorruptionError(errc::corrupt_data, db_.path(), "list state",
-                              "a list state value in '" + db_.path() + "' ends inside an element");
-      out.push_back(serial::decode<T>(ByteSpan{reinterpret_cast<const std::byte*>(raw->data() + at + 4), n}));
-      at += 4 + n;
-    }
-    return out;
+    if (!raw) return {};
+    return detail::decode_list<T>(*raw, db_.path());
   }
   void add(T value) override {
     std::string e;
@@ -146,15 +160,11 @@ class RocksDBListState final : public ckpt::detail::ListStateImpl<T>, detail::St
   }
   void add_all(std::vector<T> values) override {
     if (values.empty()) return;
-    std::string e;
-    for (const auto& v : values) detail::append_element(e, v);
-    check(db_.db().Merge(write_options(), cf_, ctx_.require(), e), db_.path(), "merge");
+    check(db_.db().Merge(write_options(), cf_, ctx_.require(), detail::encode_list(values)), db_.path(), "merge");
   }
   void update(std::vector<T> values) override {
     if (values.empty()) return clear();
-    std::string e;
-    for (const auto& v : values) detail::append_element(e, v);
-    put_raw(ctx_.require(), e);
+    put_raw(ctx_.require(), detail::encode_list(values));
   }
   void clear() override { delete_raw(ctx_.require()); }
 };

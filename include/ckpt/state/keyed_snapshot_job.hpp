@@ -18,8 +18,12 @@ namespace ckpt {
 
 class KeyedSnapshotJob {
  public:
-  KeyedSnapshotJob(std::shared_ptr<const detail::SnapshotCut> cut, detail::SnapshotControl& control)
-      : cut_(std::move(cut)), control_(&control) {}
+  /// `resources`: what the cut's tables read from (a backend whose tables
+  /// are views of a database snapshot hands those views over here), kept
+  /// until the job is released.
+  KeyedSnapshotJob(std::shared_ptr<const detail::SnapshotCut> cut, detail::SnapshotControl& control,
+                   std::shared_ptr<const void> resources = nullptr)
+      : cut_(std::move(cut)), control_(&control), resources_(std::move(resources)) {}
   KeyedSnapshotJob(const KeyedSnapshotJob&) = delete;
   KeyedSnapshotJob& operator=(const KeyedSnapshotJob&) = delete;
   /// Releases the backend: key groups not saved by now are left out.
@@ -87,6 +91,7 @@ class KeyedSnapshotJob {
  private:
   std::shared_ptr<const detail::SnapshotCut> cut_;
   detail::SnapshotControl* control_;
+  std::shared_ptr<const void> resources_;  // released after control_->release()
 };
 
 }  // namespace ckpt

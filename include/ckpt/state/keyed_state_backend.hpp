@@ -25,6 +25,7 @@
 #include <ckpt/state/detail/keyed_table.hpp>
 #include <ckpt/state/detail/parallel.hpp>
 #include <ckpt/state/detail/snapshot_control.hpp>
+#include <ckpt/state/detail/state_compatibility.hpp>
 #include <ckpt/state/key_group.hpp>
 #include <ckpt/state/keyed_snapshot_job.hpp>
 #include <ckpt/state/keyed_state_backend_base.hpp>
@@ -232,17 +233,7 @@ class KeyedStateBackend final : public KeyedStateBackendBase {
   /// Restores from snapshots taken by one or more backends of the same job
   /// (for a rescale: the old subtasks). Only key groups in this backend's range
   /// are read. States not declared yet are kept and restored when declared.
-  void restore(std::span<const KeyedStateSnapshot> snapshots) override {
-    std::vector<KeyedRestoreBlock> blocks;
-    for (std::size_t i = 0; i < snapshots.size(); ++i)
-      for (const auto& b : snapshots[i].key_groups) blocks.push_back({i, b.key_group});
-    std::vector<std::size_t> first(snapshots.size() + 1, 0);  // index of each snapshot's first block
-    for (std::size_t i = 0; i < snapshots.size(); ++i) first[i + 1] = first[i] + snapshots[i].key_groups.size();
-    restore_blocks(snapshots, blocks, [&](std::size_t index, Bytes&) -> ByteSpan {
-      const auto s = blocks[index].snapshot;
-      return snapshots[s].key_groups[index - first[s]].data;
-    }, 1);
-  }
+  void restore(std::span<const KeyedStateSnapshot> snapshots) override { detail::restore_in_memory(*this, snapshots); }
 
   /// Restores with the blocks fetched on demand (see KeyedStateBackendBase):
   /// key groups are rebuilt on up to `threads` threads, each fetching,
@@ -271,13 +262,6 @@ class KeyedStateBackend final : public KeyedStateBackendBase {
                          range_.to_string() + "; route records by key group to the subtask that owns it");
   }
 
-  /// Where the sections of one state of one snapshot go.
-  struct RestoreTarget {
-    detail::KeyedTableBase* table = nullptr;           // a declared state ...
-    std::shared_ptr<detail::PendingState> pending;     // ... or one kept until declared
-    std::exception_ptr incompatible;                   // thrown when a section of it is met
-  };
-
   void restore_blocks(std::span<const KeyedStateSnapshot> headers, std::span<const KeyedRestoreBlock> blocks,
                       const KeyedBlockFetch& fetch, unsigned threads) {
     control_.wait_idle();
@@ -288,79 +272,12 @@ class KeyedStateBackend final : public KeyedStateBackendBase {
     if (!pending_.empty()) throw StateError(errc::invalid_argument, "this backend was already restored");
     const auto now = ctx_.now();
 
-    // Everything but the blocks' contents is checked here, on this thread.
-    std::vector<std::vector<RestoreTarget>> targets(headers.size());
-    for (std::size_t h = 0; h < headers.size(); ++h) {
-      const auto& snap = headers[h];
-      if (snap.max_parallelism != max_parallelism_)
-        throw RestoreError(errc::state_type_mismatch,
-                           snap.origin + ": a snapshot taken with max parallelism " + std::to_string(snap.max_parallelism) +
-                               " cannot be restored with max parallelism " + std::to_string(max_parallelism_) +
-                               "; the max parallelism of a job is fixed once it has state");
-      if (snap.key_type != type_name<Key>())
-        throw StateError(errc::state_type_mismatch, snap.origin + ": the snapshot's keys are of type " + snap.key_type +
-                                                        "; this backend's are " + type_name<Key>());
-      for (const auto& written : snap.states) {
-        RestoreTarget t;
-        if (auto* s = find(written.name)) {
-          t.table = s->table.get();
-          try {
-            check_compatible(s->table->meta(), written, snap.origin);
-          } catch (...) {
-            t.incompatible = std::current_exception();
-          }
-        } else {
-          // A state without entries in our key groups is still known (and checked when declared).
-          auto& p = pending_[written.name];
-          if (!p) p = std::make_shared<detail::PendingState>(detail::PendingState{written, {}});
-          else if (!(p->meta == written))
-            t.incompatible = std::make_exception_ptr(RestoreError(
-                errc::state_type_mismatch,
-                snap.origin + ": state '" + written.name + "' has different types in the snapshots being restored"));
-          t.pending = p;
-        }
-        targets[h].push_back(std::move(t));
-      }
-    }
-    std::vector<std::size_t> wanted;
-    std::vector<bool> seen(range_.size(), false);
-    for (std::size_t i = 0; i < blocks.size(); ++i) {
-      const auto kg = blocks[i].key_group;
-      if (!range_.contains(kg)) continue;
-      if (blocks[i].snapshot >= headers.size())
-        throw StateError(errc::invalid_argument, "a restore block names snapshot #" + std::to_string(blocks[i].snapshot) +
-                                                     " of " + std::to_string(headers.size()));
-      if (seen[kg - range_.begin])
-        throw RestoreError(errc::corrupt_data, "key group " + std::to_string(kg) + " appears in more than one snapshot");
-      seen[kg - range_.begin] = true;
-      wanted.push_back(i);
-    }
-
-    // Then the blocks, each key group on its own: its maps are nobody else's.
-    std::mutex pending_mutex;
-    const auto restore_one = [&](std::size_t i, Bytes& scratch) {
-      const auto& b = blocks[i];
-      const auto& snap = headers[b.snapshot];
-      const auto slot = b.key_group - range_.begin;
-      const auto block_name = "key group " + std::to_string(b.key_group);
-      const serial::ReadContext context{snap.origin, block_name};
-      const ByteSpan data = fetch(i, scratch);
-      for (const auto& section : serial::parse_sections(data, snap.states.size(), context)) {
-        const StateMeta& written = snap.states[section.state_index];
-        const auto& t = targets[b.snapshot][section.state_index];
-        if (t.incompatible) std::rethrow_exception(t.incompatible);
-        if (t.table) {
-          t.table->read_key_group(slot, section.payload, written, context, now);
-        } else {
-          auto bytes = std::make_shared<const Bytes>(section.payload.begin(), section.payload.end());
-          std::lock_guard lock(pending_mutex);
-          t.pending->sections[slot] = std::move(bytes);
-          pending_origins_[written.name][slot] = snap.origin;  // to name the file if it fails when declared
-        }
-      }
-    };
-    detail::run_parallel(std::min<std::size_t>(std::max(1u, threads), wanted.size()), wanted.size(),
-                         [&](std::size_t j, Bytes& scratch) { restore_one(wanted[j], scratch); });
+    detail::restore_key_groups<StateEntry>(
+        headers, blocks, fetch, threads, max_parallelism_, type_name<Key>(), range_,
+        [&](const std::string& name) { return find(name); },
+        [](const StateEntry& e) -> const StateMeta& { return e.table->meta(); }, pending_, pending_origins_,
+        [&](StateEntry& e, std::uint32_t, std::size_t slot, ByteSpan payload, const StateMeta& written,
+            const serial::ReadContext& context) { e.table->read_key_group(slot, payload, written, context, now); });
     restored_ = true;
     ++ctx_.version;  // no state may keep a pointer into a map across a restore
     control_.reset_after_restore();
@@ -377,29 +294,7 @@ class KeyedStateBackend final : public KeyedStateBackendBase {
     throw StateError(errc::invalid_argument, "no keyed state named '" + std::string(name) + "' is declared");
   }
 
-  /// A state restored as `written` may be read as `declared`: same kind, key
-  /// and value types, and not written by a newer version of the value type.
-  /// `origin` names the snapshot for the message.
-  static void check_compatible(const StateMeta& declared, const StateMeta& written, const std::string& origin) {
-    if (declared.kind != written.kind || declared.key_type != written.key_type ||
-        declared.value_type != written.value_type)
-      throw StateError(errc::state_type_mismatch,
-                       origin + ": state '" + declared.name + "' is declared as " + describe(declared) +
-                           " but the snapshot holds " + describe(written));
-    if (written.value_version > declared.value_version)
-      throw StateError(errc::unsupported_version,
-                       origin + ": state '" + declared.name + "' was written by version " +
-                           std::to_string(written.value_version) + " of " + written.value_type +
-                           "; this program has version " + std::to_string(declared.value_version));
-    // Same types, but a column written another way (is_bulk_serializable changed).
-    if (declared.ttl == written.ttl &&
-        (declared.key_encoding != written.key_encoding || declared.value_encoding != written.value_encoding))
-      throw StateError(errc::state_type_mismatch,
-                       origin + ": state '" + declared.name + "' was written with another encoding of its types");
-  }
-  static std::string describe(const StateMeta& m) {
-    return std::string(to_string(m.kind)) + " state of " + m.value_type + " keyed by " + m.key_type;
-  }
+  static std::string describe(const StateMeta& m) { return detail::describe_state(m); }
 
   /// Registers a state (or finds it again) and returns its implementation.
   template <class Plain, class Interface, class Descriptor, class Make>
@@ -446,18 +341,13 @@ class KeyedStateBackend final : public KeyedStateBackendBase {
     else build(std::false_type{});
 
     // Restored earlier but not declared until now: check and load it.
-    if (const auto p = pending_.find(meta.name); p != pending_.end()) {
-      auto& origins = pending_origins_[meta.name];
-      check_compatible(meta, p->second->meta, origins.empty() ? std::string("<restored snapshot>") : origins.begin()->second);
-      const auto now = ctx_.now();
-      for (const auto& [slot, bytes] : p->second->sections) {
-        const auto block = "key group " + std::to_string(range_.begin + slot) + ", state '" + meta.name + "'";
-        const std::string origin = origins.count(slot) ? origins[slot] : std::string("<restored snapshot>");
-        e.table->read_key_group(slot, *bytes, p->second->meta, serial::ReadContext{origin, block}, now);
-      }
-      pending_.erase(p);
-      pending_origins_.erase(meta.name);
-    }
+    std::optional<std::int64_t> now;  // one time for every section, read only if there are any
+    detail::load_pending(pending_, pending_origins_, meta, range_.begin,
+                         [&](std::size_t slot, ByteSpan payload, const StateMeta& written,
+                             const serial::ReadContext& context) {
+                           if (!now) now = ctx_.now();
+                           e.table->read_key_group(slot, payload, written, context, *now);
+                         });
     states_.push_back(std::move(e));
     return result;
   }
@@ -469,8 +359,8 @@ class KeyedStateBackend final : public KeyedStateBackendBase {
   detail::SnapshotControl control_;
   detail::KeyedContext<Key> ctx_;
   std::vector<StateEntry> states_;
-  std::map<std::string, std::shared_ptr<detail::PendingState>, std::less<>> pending_;
-  std::map<std::string, std::map<std::size_t, std::string>, std::less<>> pending_origins_;  // the file of each pending section
+  detail::PendingStates pending_;
+  detail::PendingOrigins pending_origins_;
   bool restored_ = false;
 };
 

@@ -1,0 +1,404 @@
+// Canonical snapshots of the RocksDB backend through checkpoint storage: a
+// savepoint taken on the heap backend restores into RocksDB backends and the
+// other way round, rescaled from 1 to 3 subtasks, for every state kind; every
+// key restored exactly once with equal values; a restore into a state
+// declared with another type is a StateError; a state without keys survives.
+#include <ckpt/clock.hpp>
+#include <ckpt/rocksdb/rocksdb_keyed_state_backend.hpp>
+#include <ckpt/state/keyed_state_backend.hpp>
+#include <ckpt/storage/checkpoint_storage.hpp>
+
+#include "temp_dir.hpp"
+
+#include <gtest/gtest.h>
+
+#include <rocksdb/db.h>
+#include <rocksdb/iterator.h>
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace {
+
+using ckpt::KeyGroupRange;
+using ckpt::rocksdb::RocksDBKeyedStateBackend;
+using ckpt::rocksdb::RocksDBOptions;
+using ckpt::test::TempDir;
+
+constexpr std::uint32_t kMaxParallelism = 128;
+constexpr std::uint64_t kKeys = 600;
+
+using Heap = ckpt::KeyedStateBackend<std::uint64_t>;
+using RocksDB = RocksDBKeyedStateBackend<std::uint64_t>;
+
+std::shared_ptr<const ckpt::AggregateFunction<std::string, std::size_t, std::size_t>> chars_function() {
+  return ckpt::make_aggregate_function<std::string, std::size_t, std::size_t>(
+      [] { return std::size_t{0}; }, [](const std::string& s, std::size_t acc) { return acc + s.size(); },
+      [](const std::size_t& acc) { return acc; }, [](std::size_t x, std::size_t y) { return x + y; });
+}
+
+/// One state of every kind, declared alike on either backend, plus one that
+/// never gets an entry.
+struct States {
+  template <class Backend>
+  explicit States(Backend& b)
+      : count(b.get_state(ckpt::ValueStateDescriptor<std::int64_t>{"count", 0})),
+        history(b.get_list_state(ckpt::ListStateDescriptor<std::string>{"history"})),
+        tags(b.get_map_state(ckpt::MapStateDescriptor<std::string, std::int64_t>{"tags"})),
+        sum(b.get_reducing_state(ckpt::ReducingStateDescriptor<std::int64_t>{
+            "sum", [](std::int64_t x, std::int64_t y) { return x + y; }})),
+        chars(b.get_aggregating_state(
+            ckpt::AggregatingStateDescriptor<std::string, std::size_t, std::size_t>{"chars", chars_function()})),
+        empty(b.get_state(ckpt::ValueStateDescriptor<std::string>{"empty"})) {}
+
+  ckpt::ValueState<std::int64_t> count;
+  ckpt::ListState<std::string> history;
+  ckpt::MapState<std::string, std::int64_t> tags;
+  ckpt::ReducingState<std::int64_t> sum;
+  ckpt::AggregatingState<std::string, std::size_t, std::size_t> chars;
+  ckpt::ValueState<std::string> empty;
+};
+
+template <class Backend>
+bool owns(const Backend& b, std::uint64_t k) {
+  return b.key_groups().contains(ckpt::key_group_for(k, kMaxParallelism));
+}
+
+/// Writes key k's entries in every state but "empty"; keys divisible by 7
+/// get no list and no map (those states have fewer keys than the others).
+template <class Backend>
+void fill(Backend& b, States& s) {
+  for (std::uint64_t k = 0; k < kKeys; ++k) {
+    if (!owns(b, k)) continue;
+    b.set_current_key(k);
+    const auto n = static_cast<std::int64_t>(k);
+    s.count.update(3 * n + 1);
+    if (k % 7 != 0) {
+      s.history.add("a" + std::to_string(k));
+      s.history.add("b" + std::to_string(k));
+      s.tags.put("x", n);
+      s.tags.put("y" + std::to_string(k % 3), -n);
+    }
+    s.sum.add(n);
+    s.sum.add(1);
+    s.chars.add(std::string(k % 5, 'c'));
+    s.chars.add("ab");
+  }
+}
+
+/// Checks key k's entries in every state (as fill() wrote them) for every
+/// key `b` owns; returns how many keys it owns.
+template <class Backend>
+std::uint64_t expect_filled(Backend& b, States& s) {
+  std::uint64_t owned = 0;
+  for (std::uint64_t k = 0; k < kKeys; ++k) {
+    if (!owns(b, k)) continue;
+    ++owned;
+    b.set_current_key(k);
+    const auto n = static_cast<std::int64_t>(k);
+    EXPECT_EQ(s.count.get(), std::optional<std::int64_t>(3 * n + 1)) << "key " << k;
+    std::map<std::string, std::int64_t> tags;
+    s.tags.for_each([&](const std::string& uk, const std::int64_t& v) { tags[uk] = v; });
+    if (k % 7 != 0) {
+      EXPECT_EQ(s.history.get(), (std::vector<std::string>{"a" + std::to_string(k), "b" + std::to_string(k)}))
+          << "key " << k;
+      EXPECT_EQ(tags, (std::map<std::string, std::int64_t>{{"x", n}, {"y" + std::to_string(k % 3), -n}})) << "key " << k;
+    } else {
+      EXPECT_TRUE(s.history.get().empty()) << "key " << k;
+      EXPECT_TRUE(tags.empty()) << "key " << k;
+    }
+    EXPECT_EQ(s.sum.get(), std::optional<std::int64_t>(n + 1)) << "key " << k;
+    EXPECT_EQ(s.chars.get(), std::optional<std::size_t>(k % 5 + 2)) << "key " << k;
+    EXPECT_FALSE(s.empty.get().has_value()) << "key " << k;
+  }
+  return owned;
+}
+
+/// The number of RocksDB entries of state `name` (a key outside the
+/// backend's key groups would be counted too).
+std::size_t entries(RocksDB& b, const std::string& name) {
+  auto& db = b.instance();
+  std::unique_ptr<::rocksdb::Iterator> it(db.db().NewIterator(::rocksdb::ReadOptions(), db.column_family(name)));
+  std::size_t n = 0;
+  for (it->SeekToFirst(); it->Valid(); it->Next()) ++n;
+  EXPECT_TRUE(it->status().ok()) << it->status().ToString();
+  return n;
+}
+
+RocksDBOptions options_in(const TempDir& dir) {
+  return RocksDBOptions::in(dir.path()).with_memory_budget(std::size_t{8} << 20);
+}
+
+/// Writes a savepoint of `backend` as the single subtask of operator "op"
+/// and opens it again.
+std::unique_ptr<ckpt::SnapshotReader> savepoint(ckpt::CheckpointStorage& storage, ckpt::KeyedStateBackendBase& backend,
+                                                std::uint64_t id = 1) {
+  auto pending = storage.begin_savepoint(id, 1000 + static_cast<std::int64_t>(id));
+  pending->write({"op", 0, 1, backend.begin_snapshot(id), std::nullopt});
+  pending->complete();
+  return storage.open_savepoint(std::to_string(id));
+}
+
+class RocksDBSavepoint : public ::testing::Test {
+ protected:
+  std::unique_ptr<ckpt::CheckpointStorage> storage_ = ckpt::CheckpointStorage::open(
+      "mem://rocksdb-savepoint-" +
+      std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
+  TempDir dirs_[3] = {TempDir{"ckpt-rocksdb-sp"}, TempDir{"ckpt-rocksdb-sp"}, TempDir{"ckpt-rocksdb-sp"}};
+};
+
+TEST_F(RocksDBSavepoint, HeapToRocksDBAtParallelismThree) {
+  Heap heap(ckpt::KeyedStateBackendOptions::for_subtask(0, 1, kMaxParallelism));
+  States heap_states(heap);
+  fill(heap, heap_states);
+  auto reader = savepoint(*storage_, heap);
+
+  std::uint64_t owned = 0;
+  for (std::uint32_t i = 0; i < 3; ++i) {
+    RocksDB rocks(options_in(dirs_[i]), KeyGroupRange::for_subtask(kMaxParallelism, 3, i), kMaxParallelism);
+    // Subtask 2 declares its states after the restore: they are kept until then.
+    std::optional<States> states;
+    if (i != 2) states.emplace(rocks);
+    reader->restore("op", &rocks, nullptr);
+    EXPECT_TRUE(rocks.is_restored());
+    if (i == 2) states.emplace(rocks);
+    const auto n = expect_filled(rocks, *states);
+    EXPECT_EQ(entries(rocks, "count"), n) << "subtask " << i << " holds keys it does not own";
+    EXPECT_EQ(entries(rocks, "empty"), 0u);
+    owned += n;
+  }
+  EXPECT_EQ(owned, kKeys);  // every key in exactly one subtask
+}
+
+TEST_F(RocksDBSavepoint, RocksDBToHeapAtParallelismThree) {
+  RocksDB rocks(options_in(dirs_[0]), KeyGroupRange::all(kMaxParallelism), kMaxParallelism);
+  States rocks_states(rocks);
+  fill(rocks, rocks_states);
+  auto reader = savepoint(*storage_, rocks);
+
+  std::map<std::uint64_t, int> owners;
+  for (std::uint32_t i = 0; i < 3; ++i) {
+    Heap heap(ckpt::KeyedStateBackendOptions::for_subtask(i, 3, kMaxParallelism));
+    reader->restore("op", &heap, nullptr);
+    // Not declared yet: restored states are listed by name.
+    EXPECT_EQ(heap.state_names(), (std::vector<std::string>{"chars", "count", "empty", "history", "sum", "tags"}));
+    States states(heap);
+    EXPECT_EQ(expect_filled(heap, states), heap.size("count"));
+    EXPECT_EQ(heap.size("empty"), 0u);
+    for (const auto k : heap.keys("count")) ++owners[k];
+  }
+  EXPECT_EQ(owners.size(), kKeys);
+  for (const auto& [k, n] : owners) EXPECT_EQ(n, 1) << "key " << k << " restored " << n << " times";
+}
+
+TEST_F(RocksDBSavepoint, RocksDBToRocksDBRescaledBack) {
+  // 1 -> 3 RocksDB subtasks, then their savepoint (three snapshots) -> 1.
+  RocksDB first(options_in(dirs_[0]), KeyGroupRange::all(kMaxParallelism), kMaxParallelism);
+  States first_states(first);
+  fill(first, first_states);
+  auto reader = savepoint(*storage_, first, 1);
+  std::vector<std::unique_ptr<TempDir>> dirs;
+  std::vector<std::unique_ptr<RocksDB>> subtasks;
+  auto pending = storage_->begin_savepoint(2, 2000);
+  for (std::uint32_t i = 0; i < 3; ++i) {
+    dirs.push_back(std::make_unique<TempDir>("ckpt-rocksdb-sp"));
+    subtasks.push_back(std::make_unique<RocksDB>(options_in(*dirs.back()),
+                                                 KeyGroupRange::for_subtask(kMaxParallelism, 3, i), kMaxParallelism));
+    reader->restore("op", subtasks.back().get(), nullptr);
+    pending->write({"op", i, 3, subtasks.back()->begin_snapshot(2), std::nullopt});
+  }
+  pending->complete();
+  auto back = storage_->open_savepoint("2");
+  RocksDB last(options_in(dirs_[1]), KeyGroupRange::all(kMaxParallelism), kMaxParallelism);
+  back->restore("op", &last, nullptr);
+  States last_states(last);
+  EXPECT_EQ(expect_filled(last, last_states), kKeys);
+  EXPECT_EQ(entries(last, "count"), kKeys);
+}
+
+TEST_F(RocksDBSavepoint, SnapshotIsTheStateAtBeginSnapshot) {
+  RocksDB rocks(options_in(dirs_[0]), KeyGroupRange::all(kMaxParallelism), kMaxParallelism);
+  States states(rocks);
+  fill(rocks, states);
+  auto job = rocks.begin_snapshot(1);
+  // Written after the mark: not in the snapshot.
+  for (std::uint64_t k = 0; k < kKeys; ++k) {
+    rocks.set_current_key(k);
+    states.count.update(-1);
+    states.history.add("later");
+    states.tags.clear();
+  }
+  rocks.set_current_key(kKeys + 1);
+  states.sum.add(5);
+  const auto snapshot = job->collect();
+  job.reset();
+  ASSERT_EQ(snapshot.states.size(), 6u);
+
+  // Byte-compatible: the heap backend describes the same states the same way.
+  Heap heap(ckpt::KeyedStateBackendOptions::for_subtask(0, 1, kMaxParallelism));
+  States heap_states(heap);
+  const auto heap_snapshot = heap.snapshot();
+  EXPECT_EQ(snapshot.key_type, heap_snapshot.key_type);
+  EXPECT_EQ(snapshot.states, heap_snapshot.states);
+  heap.restore(snapshot);
+  EXPECT_EQ(expect_filled(heap, heap_states), kKeys);
+  EXPECT_EQ(heap.size("sum"), kKeys);
+}
+
+TEST_F(RocksDBSavepoint, MapStateOfKeysThatArePrefixesOfEachOther) {
+  // Serialized string keys "a", "ab", "b": each key's map entries stay its own.
+  RocksDBKeyedStateBackend<std::string> rocks(options_in(dirs_[0]), KeyGroupRange::all(kMaxParallelism),
+                                              kMaxParallelism);
+  auto m = rocks.get_map_state(ckpt::MapStateDescriptor<std::string, std::int32_t>{"m"});
+  for (const std::string k : {"a", "ab", "b", ""}) {
+    rocks.set_current_key(k);
+    m.put("one", 1);
+    m.put(k, static_cast<std::int32_t>(k.size()) + 10);
+  }
+  auto reader = savepoint(*storage_, rocks);
+  ckpt::KeyedStateBackend<std::string> heap(ckpt::KeyedStateBackendOptions::for_subtask(0, 1, kMaxParallelism));
+  reader->restore("op", &heap, nullptr);
+  auto hm = heap.get_map_state(ckpt::MapStateDescriptor<std::string, std::int32_t>{"m"});
+  EXPECT_EQ(heap.size("m"), 4u);
+  for (const std::string k : {"a", "ab", "b", ""}) {
+    heap.set_current_key(k);
+    std::map<std::string, std::int32_t> seen;
+    hm.for_each([&](const std::string& uk, const std::int32_t& v) { seen[uk] = v; });
+    EXPECT_EQ(seen, (std::map<std::string, std::int32_t>{{"one", 1}, {k, static_cast<std::int32_t>(k.size()) + 10}}))
+        << "key '" << k << "'";
+  }
+}
+
+TEST_F(RocksDBSavepoint, RestoreIntoAStateOfAnotherTypeIsAStateError) {
+  Heap heap(ckpt::KeyedStateBackendOptions::for_subtask(0, 1, kMaxParallelism));
+  States heap_states(heap);
+  fill(heap, heap_states);
+  auto reader = savepoint(*storage_, heap);
+
+  // Declared before the restore: the restore fails.
+  {
+    RocksDB rocks(options_in(dirs_[0]), KeyGroupRange::all(kMaxParallelism), kMaxParallelism);
+    (void)rocks.get_state(ckpt::ValueStateDescriptor<std::string>{"count"});
+    try {
+      reader->restore("op", &rocks, nullptr);
+      FAIL() << "count restored as value<string>";
+    } catch (const ckpt::StateError& e) {
+      EXPECT_EQ(e.code(), ckpt::errc::state_type_mismatch);
+      EXPECT_NE(std::string(e.what()).find("state 'count' is declared as value state of string"), std::string::npos)
+          << e.what();
+    }
+  }
+  // Declared after the restore: the declaration fails, as on the heap backend.
+  {
+    RocksDB rocks(options_in(dirs_[1]), KeyGroupRange::all(kMaxParallelism), kMaxParallelism);
+    reader->restore("op", &rocks, nullptr);
+    EXPECT_THROW((void)rocks.get_list_state(ckpt::ListStateDescriptor<std::int64_t>{"count"}), ckpt::StateError);
+    EXPECT_THROW((void)rocks.get_map_state(ckpt::MapStateDescriptor<std::string, std::string>{"tags"}),
+                 ckpt::StateError);
+    // The right types still restore.
+    States states(rocks);
+    EXPECT_EQ(expect_filled(rocks, states), kKeys);
+  }
+}
+
+TEST_F(RocksDBSavepoint, AStateWithoutKeys) {
+  // Alone: the snapshot describes it and has no key group.
+  RocksDB rocks(options_in(dirs_[0]), KeyGroupRange::all(kMaxParallelism), kMaxParallelism);
+  (void)rocks.get_state(ckpt::ValueStateDescriptor<std::string>{"empty"});
+  const auto direct = rocks.snapshot();
+  ASSERT_EQ(direct.states.size(), 1u);
+  EXPECT_EQ(direct.states[0].name, "empty");
+  EXPECT_TRUE(direct.key_groups.empty());
+  Heap heap(ckpt::KeyedStateBackendOptions::for_subtask(0, 1, kMaxParallelism));
+  heap.restore(direct);
+  EXPECT_EQ(heap.state_names(), std::vector<std::string>{"empty"});
+  (void)heap.get_state(ckpt::ValueStateDescriptor<std::string>{"empty"});
+  EXPECT_EQ(heap.size("empty"), 0u);
+  RocksDB again(options_in(dirs_[1]), KeyGroupRange::for_subtask(kMaxParallelism, 3, 0), kMaxParallelism);
+  again.restore(heap.snapshot());
+  EXPECT_EQ(again.state_names(), std::vector<std::string>{"empty"});
+  const auto through = again.snapshot();  // not declared again yet: still described
+  ASSERT_EQ(through.states.size(), 1u);
+  EXPECT_EQ(through.states[0], direct.states[0]);
+  (void)again.get_state(ckpt::ValueStateDescriptor<std::string>{"empty"});
+  EXPECT_EQ(entries(again, "empty"), 0u);
+
+  // Beside a state with keys, through a savepoint: known on either side
+  // (storage keeps no file for a subtask without any key group).
+  auto count = rocks.get_state(ckpt::ValueStateDescriptor<std::int64_t>{"count", 0});
+  rocks.set_current_key(7);
+  count.update(70);
+  auto reader = savepoint(*storage_, rocks);
+  RocksDB restored(options_in(dirs_[2]), KeyGroupRange::all(kMaxParallelism), kMaxParallelism);
+  reader->restore("op", &restored, nullptr);
+  EXPECT_EQ(restored.state_names(), (std::vector<std::string>{"count", "empty"}));
+  auto empty = restored.get_state(ckpt::ValueStateDescriptor<std::string>{"empty"});
+  auto restored_count = restored.get_state(ckpt::ValueStateDescriptor<std::int64_t>{"count", 0});
+  restored.set_current_key(7);
+  EXPECT_FALSE(empty.get().has_value());
+  EXPECT_EQ(restored_count.get(), std::optional<std::int64_t>(70));
+  EXPECT_EQ(entries(restored, "empty"), 0u);
+}
+
+TEST_F(RocksDBSavepoint, StatesWithTtlOnTheHeapRestoreWithoutIt) {
+  // The RocksDB backend has no TTL yet: it reads states written with TTL as
+  // the heap backend does when TTL is switched off (the timestamps dropped),
+  // and the heap backend reads them back with TTL starting now.
+  ckpt::ManualClock clock(1'000'000);
+  auto heap_options = ckpt::KeyedStateBackendOptions::for_subtask(0, 1, kMaxParallelism);
+  heap_options.clock = &clock;
+  const auto with_ttl = [](auto d) {
+    d.enable_time_to_live(ckpt::StateTtlConfig::of(std::chrono::hours(1)));
+    return d;
+  };
+  Heap heap(heap_options);
+  auto count = heap.get_state(with_ttl(ckpt::ValueStateDescriptor<std::int64_t>{"count", 0}));
+  auto tags = heap.get_map_state(with_ttl(ckpt::MapStateDescriptor<std::string, std::int64_t>{"tags"}));
+  for (std::uint64_t k = 0; k < kKeys; ++k) {
+    heap.set_current_key(k);
+    count.update(static_cast<std::int64_t>(k));
+    tags.put("t", static_cast<std::int64_t>(k) + 1);
+  }
+  RocksDB rocks(options_in(dirs_[0]), KeyGroupRange::for_subtask(kMaxParallelism, 3, 1), kMaxParallelism);
+  rocks.restore(heap.snapshot());
+  auto rocks_count = rocks.get_state(ckpt::ValueStateDescriptor<std::int64_t>{"count", 0});
+  auto rocks_tags = rocks.get_map_state(ckpt::MapStateDescriptor<std::string, std::int64_t>{"tags"});
+  std::uint64_t owned = 0;
+  for (std::uint64_t k = 0; k < kKeys; ++k) {
+    if (!owns(rocks, k)) continue;
+    ++owned;
+    rocks.set_current_key(k);
+    EXPECT_EQ(rocks_count.get(), std::optional<std::int64_t>(static_cast<std::int64_t>(k)));
+    EXPECT_EQ(rocks_tags.get("t"), std::optional<std::int64_t>(static_cast<std::int64_t>(k) + 1));
+  }
+  EXPECT_EQ(entries(rocks, "count"), owned);
+
+  auto back_options = ckpt::KeyedStateBackendOptions::for_subtask(1, 3, kMaxParallelism);
+  back_options.clock = &clock;
+  Heap back(back_options);
+  back.restore(rocks.snapshot());
+  auto back_count = back.get_state(with_ttl(ckpt::ValueStateDescriptor<std::int64_t>{"count", 0}));
+  EXPECT_EQ(back.size("count"), owned);
+  for (const auto k : back.keys("count")) {
+    back.set_current_key(k);
+    EXPECT_EQ(back_count.get(), std::optional<std::int64_t>(static_cast<std::int64_t>(k)));
+  }
+}
+
+TEST_F(RocksDBSavepoint, RestoreNeedsAnEmptyBackend) {
+  RocksDB rocks(options_in(dirs_[0]), KeyGroupRange::all(kMaxParallelism), kMaxParallelism);
+  States states(rocks);
+  fill(rocks, states);
+  const auto snapshot = rocks.snapshot();
+  EXPECT_THROW(rocks.restore(snapshot), ckpt::StateError);
+  RocksDB other(options_in(dirs_[1]), KeyGroupRange::all(kMaxParallelism), kMaxParallelism);
+  other.restore(snapshot);
+  EXPECT_THROW(other.restore(snapshot), ckpt::StateError);
+}
+
+}  // namespace
