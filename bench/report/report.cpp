@@ -19,6 +19,9 @@
 #include <rocksdb/table.h>
 #include <rocksdb/utilities/checkpoint.h>
 #include <rocksdb/write_batch.h>
+#ifdef CKPT_BENCH_ROCKSDB_BACKEND
+#include <ckpt/rocksdb/rocksdb_keyed_state_backend.hpp>
+#endif
 
 #include <unistd.h>
 
@@ -56,6 +59,8 @@ struct Options {
   std::uint64_t access_map_entries = 8;     // ... with this many entries each
   std::uint64_t access_ops = 2'000'000;     // P3 operations per run and kind
   std::uint64_t rocksdb_ops = 200'000;      // P3 RocksDB operations per run and kind
+  std::uint64_t rdb_keys = 1'000'000;       // R: ValueState keys in the RocksDB backend (and MapState keys / 4)
+  std::uint64_t rdb_ops = 200'000;          // R: operations per run and kind
   std::uint64_t inc_keys = 4'000'000;       // P5
   std::uint32_t inc_max_parallelism = 1024;
   double inc_fraction = 0.01;
@@ -87,6 +92,8 @@ struct Options {
       "  --access-map-entries N   entries per MapState key for P3 (default 8)\n"
       "  --access-ops N           operations per run for P3 (default 2000000)\n"
       "  --rocksdb-ops N          RocksDB operations per run for P3 (default 200000)\n"
+      "  --rdb-keys N             R: ValueState keys in the RocksDB backend (default 1000000)\n"
+      "  --rdb-ops N              R: operations per run and kind (default 200000)\n"
       "  --inc-keys N             keys for P5 (default 4000000)\n"
       "  --inc-max-parallelism N  key groups for P5 (default 1024)\n"
       "  --inc-chain N            incremental checkpoints in P5's chain (default 10)\n"
@@ -95,7 +102,7 @@ struct Options {
       "  --issue3-map-entries N   issue 3: entries per key (default 64)\n"
       "  --issue3-value-keys N    issue 3: ValueState keys (default 4000000)\n"
       "  --quick                  every size divided by 8 (a smoke run; figures are not the goals')\n"
-      "  --only a,b,...           sections: p1 p2 p3 p4 p5 p6 p7 issue3 serial\n"
+      "  --only a,b,...           sections: p1 p2 p3 p4 p5 p6 p7 issue3 serial rocksdb\n"
       "  --dir PATH               scratch directory (default: a new one under $TMPDIR or /tmp)\n"
       "  --json PATH              where to write report.json (default ./report.json)\n");
   std::exit(code);
@@ -122,6 +129,8 @@ Options parse(int argc, char** argv) {
     else if (a == "--access-map-entries") o.access_map_entries = num();
     else if (a == "--access-ops") o.access_ops = num();
     else if (a == "--rocksdb-ops") o.rocksdb_ops = num();
+    else if (a == "--rdb-keys") o.rdb_keys = num();
+    else if (a == "--rdb-ops") o.rdb_ops = num();
     else if (a == "--inc-keys") o.inc_keys = num();
     else if (a == "--inc-max-parallelism") o.inc_max_parallelism = static_cast<std::uint32_t>(num());
     else if (a == "--inc-chain") o.inc_chain = static_cast<unsigned>(num());
@@ -146,7 +155,7 @@ Options parse(int argc, char** argv) {
     }
   }
   if (quick) {
-    for (auto* n : {&o.big_keys, &o.small_keys, &o.access_keys, &o.access_map_keys, &o.access_ops, &o.rocksdb_ops,
+    for (auto* n : {&o.big_keys, &o.small_keys, &o.access_keys, &o.access_map_keys, &o.access_ops, &o.rocksdb_ops, &o.rdb_keys, &o.rdb_ops,
                     &o.inc_keys, &o.e2e_keys, &o.issue3_value_keys})
       *n = std::max<std::uint64_t>(*n / 8, 1000);
     o.issue3_map_keys = std::max<std::uint64_t>(o.issue3_map_keys / 8, 64);
@@ -204,7 +213,8 @@ struct Report {
                                            "access_during_snapshot_vs_flat_map", "access_vs_rocksdb",
                                            "restore_vs_zstd_decompress", "incremental_bytes_ratio",
                                            "incremental_restore_vs_full", "peak_rss_ratio",
-                                           "end_to_end_vs_rocksdb"};
+                                           "end_to_end_vs_rocksdb",      "rocksdb_access_vs_raw",
+                                           "rocksdb_sync_pause_ratio"};
   void write_json(const std::string& path) const {
     std::vector<std::pair<std::string, double>> out;
     for (const char* name : fields)
@@ -1058,6 +1068,201 @@ void run_serial(const Options& o, Report& rep) {
            median(vs_node), "x", -1});
 }
 
+
+#ifdef CKPT_BENCH_ROCKSDB_BACKEND
+// -- R: the RocksDB keyed state backend (issue 16) ----------------------------------
+
+// The same database as the backend's, driven by hand: the same options (profile,
+// budget, table options, merge operator: RocksDBOptions and make_options()),
+// one column family per state, the same key and value bytes, keys encoded
+// before timing. What the backend adds to it is what R1 measures.
+struct RawRocks {
+  ckpt::rocksdb::RocksDBOptions options;
+  ckpt::rocksdb::SharedResources shared;
+  std::unique_ptr<rocksdb::DB> db;
+  std::vector<rocksdb::ColumnFamilyHandle*> cfs;  // default, "v", "m"
+  rocksdb::WriteOptions wo;
+  rocksdb::ReadOptions ro;
+
+  explicit RawRocks(ckpt::rocksdb::RocksDBOptions o)
+      : options(std::move(o)), shared(ckpt::rocksdb::SharedResources::for_budget(options)) {
+    rocksdb::DBOptions dbo;
+    rocksdb::ColumnFamilyOptions cfo;
+    ckpt::rocksdb::make_options(options, shared, dbo, cfo);
+    dbo.create_if_missing = true;
+    dbo.create_missing_column_families = true;
+    std::vector<rocksdb::ColumnFamilyDescriptor> d{
+        {rocksdb::kDefaultColumnFamilyName, cfo}, {"v", cfo}, {"m", cfo}};
+    rocksdb::DB* raw = nullptr;
+    check(rocksdb::DB::Open(dbo, (options.working_directory / "db").string(), d, &cfs, &raw), "open");
+    db.reset(raw);
+    wo.disableWAL = true;  // as the backend: checkpoints make it durable
+  }
+  ~RawRocks() {
+    for (auto* h : cfs) db->DestroyColumnFamilyHandle(h);
+  }
+  static std::string value_bytes(std::uint64_t v) {
+    std::string out;
+    ckpt::rocksdb::append_serialized(out, v);
+    return out;
+  }
+  static std::uint64_t decode(const std::string& s) {
+    return ckpt::serial::decode<std::uint64_t>(ckpt::ByteSpan{reinterpret_cast<const std::byte*>(s.data()), s.size()});
+  }
+  void op(rocksdb::ColumnFamilyHandle* cf, const std::string& key) {
+    std::string val;
+    const auto st = db->Get(ro, cf, key, &val);
+    const std::uint64_t x = st.ok() ? decode(val) : 0;
+    check(db->Put(wo, cf, key, value_bytes(x + 1)), "put");
+  }
+};
+
+void run_rocksdb_backend(const Options& o, Report& rep) {
+  section("R RocksDB keyed state backend: access against raw RocksDB, the snapshot mark against state size");
+  using RBackend = ckpt::rocksdb::RocksDBKeyedStateBackend<std::uint64_t>;
+  constexpr std::uint32_t maxp = ckpt::default_max_parallelism;
+  const std::size_t budget = std::size_t{256} << 20;
+  const auto options_in = [&](const std::string& name) {
+    const auto dir = o.dir + "/r-" + name;
+    fsys::create_directories(dir);
+    return ckpt::rocksdb::RocksDBOptions::in(dir).with_memory_budget(budget);
+  };
+  const std::uint64_t nv = o.rdb_keys, nm = std::max<std::uint64_t>(o.rdb_keys / 4, 1), entries = 8;
+  const auto n = o.rdb_ops;
+  const auto vkeys = random_keys(n, nv, 11), mkeys = random_keys(n, nm, 12), ukeys = random_keys(n, entries, 13);
+  const auto map_key = [](std::uint64_t k) { return k | (std::uint64_t{1} << 63); };
+
+  // R1: ValueState and MapState get+put, through ckpt and raw, same keys.
+  {
+    RBackend backend(options_in("backend"), ckpt::KeyGroupRange::all(maxp), maxp);
+    auto v = backend.get_state(value_desc);
+    auto m = backend.get_map_state(map_desc);
+    RawRocks raw(options_in("raw"));
+    {
+      rocksdb::WriteBatch batch;
+      const auto flush = [&] {
+        check(raw.db->Write(raw.wo, &batch), "write");
+        batch.Clear();
+      };
+      for (std::uint64_t k = 0; k < nv; ++k) {
+        backend.set_current_key(k);
+        v.update(value_of(k));
+        batch.Put(raw.cfs[1], ckpt::rocksdb::state_key(ckpt::key_group_for(k, maxp), k), RawRocks::value_bytes(value_of(k)));
+        if (batch.Count() >= 10000) flush();
+      }
+      for (std::uint64_t k = 0; k < nm; ++k) {
+        backend.set_current_key(map_key(k));
+        for (std::uint64_t e = 0; e < entries; ++e) {
+          m.put(e, value_of(k + e));
+          batch.Put(raw.cfs[2], ckpt::rocksdb::map_entry_key(ckpt::key_group_for(map_key(k), maxp), map_key(k), e),
+                    RawRocks::value_bytes(value_of(k + e)));
+          if (batch.Count() >= 10000) flush();
+        }
+      }
+      flush();
+    }
+    std::vector<std::string> raw_vkeys, raw_mkeys;
+    raw_vkeys.reserve(n);
+    raw_mkeys.reserve(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      raw_vkeys.push_back(ckpt::rocksdb::state_key(ckpt::key_group_for(vkeys[i], maxp), vkeys[i]));
+      const auto mk = map_key(mkeys[i]);
+      raw_mkeys.push_back(ckpt::rocksdb::map_entry_key(ckpt::key_group_for(mk, maxp), mk, ukeys[i]));
+    }
+    const auto ours_value = [&](std::size_t i) {
+      backend.set_current_key(vkeys[i]);
+      v.update(v.value() + 1);
+    };
+    const auto ours_map = [&](std::size_t i) {
+      backend.set_current_key(map_key(mkeys[i]));
+      m.put(ukeys[i], m.get(ukeys[i]).value_or(0) + 1);
+    };
+    const auto raw_value = [&](std::size_t i) { raw.op(raw.cfs[1], raw_vkeys[i]); };
+    const auto raw_map = [&](std::size_t i) { raw.op(raw.cfs[2], raw_mkeys[i]); };
+    // Per batch of 256 operations, so a 99th percentile can be read as well.
+    constexpr std::size_t batch = 256;
+    const auto batches = [&](auto&& f) {
+      std::vector<double> t;
+      for (std::size_t b = 0; b + batch <= n; b += batch)
+        t.push_back(time_seconds([&] {
+          for (std::size_t i = b; i < b + batch; ++i) f(i);
+        }));
+      return t;
+    };
+    std::vector<double> rv, rm, pv, pm, ov_ns, rv_ns, om_ns, rm_ns;
+    for (unsigned r = 0; r < o.runs; ++r) {
+      // Each side warm (an untimed pass), then timed; the pairs back to back.
+      batches(raw_value);
+      const auto tr = batches(raw_value);
+      batches(ours_value);
+      const auto to = batches(ours_value);
+      batches(raw_map);
+      const auto trm = batches(raw_map);
+      batches(ours_map);
+      const auto tom = batches(ours_map);
+      const auto sum = [](const std::vector<double>& t) {
+        double s = 0;
+        for (double x : t) s += x;
+        return s;
+      };
+      rv.push_back(sum(to) / sum(tr));
+      rm.push_back(sum(tom) / sum(trm));
+      pv.push_back(percentile(to, 0.99) / percentile(tr, 0.99));
+      pm.push_back(percentile(tom, 0.99) / percentile(trm, 0.99));
+      const double per = 1e9 / static_cast<double>(batch * to.size());
+      ov_ns.push_back(sum(to) * per);
+      rv_ns.push_back(sum(tr) * per);
+      om_ns.push_back(sum(tom) * per);
+      rm_ns.push_back(sum(trm) * per);
+    }
+    note("ns/op: ValueState ckpt %.0f, raw %.0f; MapState ckpt %.0f, raw %.0f (%" PRIu64 " random ops over %" PRIu64
+         " value keys and %" PRIu64 " x %" PRIu64 " map entries; %zu MiB budget: cache-resident)",
+         median(ov_ns), median(rv_ns), median(om_ns), median(rm_ns), n, nv, nm, entries, budget >> 20);
+    const double r1v = median(rv), r1m = median(rm), r1 = std::max(r1v, r1m);
+    rep.add({"R1", "RocksDB backend ValueState value()+update() / raw Get+Put, same keys and options", "<= 1.3x", r1v,
+             "x", r1v <= 1.3});
+    rep.add({"R1", "RocksDB backend MapState get()+put() / raw Get+Put, same keys and options", "<= 1.3x", r1m, "x",
+             r1m <= 1.3});
+    rep.add({"R1", "99th percentile batch of 256, ValueState / raw", "(info)", median(pv), "x", -1});
+    rep.add({"R1", "99th percentile batch of 256, MapState / raw", "(info)", median(pm), "x", -1});
+    rep.field("rocksdb_access_vs_raw", r1);
+  }
+  fsys::remove_all(o.dir + "/r-backend");
+  fsys::remove_all(o.dir + "/r-raw");
+
+  // R4: the owner's pause at begin_snapshot() with 4x the state / with 1x.
+  // The backend's snapshots are canonical (full) today: the mark is one
+  // RocksDB snapshot, whatever the size. (The issue's figure is for native
+  // incremental checkpoints, whose mark flushes the memtables: not built yet.)
+  {
+    std::vector<double> pauses[2];
+    const std::uint64_t sizes[2] = {std::max<std::uint64_t>(nv / 4, 1), nv};
+    for (int which = 0; which < 2; ++which) {
+      RBackend backend(options_in("mark" + std::to_string(which)), ckpt::KeyGroupRange::all(maxp), maxp);
+      auto v = backend.get_state(value_desc);
+      for (std::uint64_t k = 0; k < sizes[which]; ++k) {
+        backend.set_current_key(k);
+        v.update(value_of(k));
+      }
+      for (unsigned r = 0; r < std::max(o.runs, 5u) * 4; ++r) {
+        std::unique_ptr<ckpt::KeyedSnapshotJob> job;
+        pauses[which].push_back(time_seconds([&] { job = backend.begin_snapshot(r + 1); }) * 1e3);
+        job.reset();
+        backend.notify_snapshot_aborted(r + 1);
+      }
+    }
+    const double p1 = median(pauses[0]), p4 = median(pauses[1]);
+    note("begin_snapshot(): %" PRIu64 " keys %.4f ms, %" PRIu64 " keys %.4f ms (medians; 99th percentiles %.4f, %.4f ms)",
+         sizes[0], p1, sizes[1], p4, percentile(pauses[0], 0.99), percentile(pauses[1], 0.99));
+    rep.add({"R4", "owner pause at begin_snapshot(), 4x the state / 1x (canonical snapshots)", "<= 1.5x", p4 / p1, "x",
+             p4 / p1 <= 1.5});
+    rep.field("rocksdb_sync_pause_ratio", p4 / p1);
+  }
+  fsys::remove_all(o.dir + "/r-mark0");
+  fsys::remove_all(o.dir + "/r-mark1");
+}
+#endif
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -1088,6 +1293,9 @@ int main(int argc, char** argv) {
     if (o.wants("p7")) run_p7(o, rep);
     if (o.wants("issue3")) run_issue3(o, rep);
     if (o.wants("serial")) run_serial(o, rep);
+#ifdef CKPT_BENCH_ROCKSDB_BACKEND
+    if (o.wants("rocksdb")) run_rocksdb_backend(o, rep);
+#endif
     rep.print_table();
     std::printf("\n%.0f s in all\n", seconds_since(t0));
     rep.write_json(o.json);
