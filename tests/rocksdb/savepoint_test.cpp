@@ -350,9 +350,9 @@ TEST_F(RocksDBSavepoint, AStateWithoutKeys) {
 }
 
 TEST_F(RocksDBSavepoint, StatesWithTtlOnTheHeapRestoreWithoutIt) {
-  // The RocksDB backend has no TTL yet: it reads states written with TTL as
-  // the heap backend does when TTL is switched off (the timestamps dropped),
-  // and the heap backend reads them back with TTL starting now.
+  // Declared without TTL, the RocksDB backend reads states written with TTL
+  // as the heap backend does when TTL is switched off (the timestamps
+  // dropped), and the heap backend reads them back with TTL starting now.
   ckpt::ManualClock clock(1'000'000);
   auto heap_options = ckpt::KeyedStateBackendOptions::for_subtask(0, 1, kMaxParallelism);
   heap_options.clock = &clock;

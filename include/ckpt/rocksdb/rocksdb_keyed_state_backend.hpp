@@ -12,9 +12,17 @@
 // It is a KeyedStateBackendBase: begin_snapshot() takes an O(1) RocksDB
 // snapshot and the job writes each key group from it in the heap backend's
 // canonical format (rocksdb_snapshot.hpp), and restore() reads such
-// snapshots, from either backend and any parallelism, into RocksDB. Not yet:
-// incremental snapshots (an incremental one is full), TTL, timers (see the
-// README's RocksDB section).
+// snapshots, from either backend and any parallelism, into RocksDB.
+//
+// State TTL follows the heap backend (StateTtlConfig per descriptor,
+// processing time from RocksDBOptions::clock, the system clock by default);
+// a TTL state's snapshot is the heap backend's TTL snapshot, timestamps
+// included. Timers: InternalTimerService<Key, RocksDBKeyedStateBackend<Key>>
+// (state/timer_service.hpp) keeps them in this backend's map states, rebuilt
+// through keys(). Not yet: incremental snapshots (an incremental one is
+// full), TTL's background cleanup (incremental_cleanup_size is ignored;
+// expired entries go when read, or from snapshots), see the README's
+// RocksDB section.
 
 #include <ckpt/clock.hpp>
 #include <ckpt/error.hpp>
