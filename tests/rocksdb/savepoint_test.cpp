@@ -4,7 +4,7 @@
 // key restored exactly once with equal values; a restore into a state
 // declared with another type is a StateError; a state without keys survives;
 // states with TTL keep their timestamps from heap to RocksDB to heap, and
-// timers registered on the heap fire on RocksDB.
+// timers registered on either backend fire on the other after a rescale.
 #include <ckpt/clock.hpp>
 #include <ckpt/rocksdb/rocksdb_keyed_state_backend.hpp>
 #include <ckpt/state/keyed_state_backend.hpp>
@@ -565,6 +565,35 @@ TEST_F(RocksDBSavepoint, TimersOfTheHeapBackendFireOnRocksDBAfterARescale) {
       fired.push_back(k);
     });
     EXPECT_EQ(entries(rocks, "_timers_event_time"), 0u);
+  }
+  std::sort(fired.begin(), fired.end());
+  EXPECT_EQ(fired.size(), kKeys);
+  EXPECT_EQ(std::unique(fired.begin(), fired.end()), fired.end());
+}
+
+TEST_F(RocksDBSavepoint, TimersOfTheRocksDBBackendFireOnTheHeapAfterARescale) {
+  RocksDB rocks(options_in(dirs_[0]), KeyGroupRange::all(kMaxParallelism), kMaxParallelism);
+  {
+    ckpt::InternalTimerService<std::uint64_t, RocksDB> timers(rocks, [] { return std::int64_t{0}; });
+    for (std::uint64_t k = 0; k < kKeys; ++k) {
+      rocks.set_current_key(k);
+      timers.register_processing_time_timer(static_cast<std::int64_t>(k % 50));
+    }
+  }
+  auto reader = savepoint(*storage_, rocks);
+  std::vector<std::uint64_t> fired;
+  for (std::uint32_t i = 0; i < 2; ++i) {
+    Heap heap(ckpt::KeyedStateBackendOptions::for_subtask(i, 2, kMaxParallelism));
+    reader->restore("op", &heap, nullptr);
+    ckpt::InternalTimerService<std::uint64_t> timers(heap, [] { return std::int64_t{0}; });
+    std::int64_t last = 0;
+    timers.advance_processing_time(100, [&](const std::uint64_t& k, std::int64_t t, ckpt::TimeDomain) {
+      EXPECT_EQ(t, static_cast<std::int64_t>(k % 50));
+      EXPECT_LE(last, t);  // in timestamp order
+      last = t;
+      EXPECT_TRUE(owns(heap, k));
+      fired.push_back(k);
+    });
   }
   std::sort(fired.begin(), fired.end());
   EXPECT_EQ(fired.size(), kKeys);
