@@ -1,9 +1,11 @@
+#include <ckpt/clock.hpp>
 #include <ckpt/rocksdb/rocksdb_keyed_state_backend.hpp>
 
 #include "temp_dir.hpp"
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -216,6 +218,26 @@ TEST(RocksDBBackendRange, ASnapshotIsAConsistentViewWhileWritesGoOn) {
   }
   EXPECT_EQ(entries, 1);
   EXPECT_EQ(v.value(), 20);
+}
+
+TEST_F(RocksDBBackend, AValueWithTtlIsStoredAsItsTimestampThenItsBytes) {
+  ckpt::ManualClock clock(123'456'789);
+  TempDir dir{"ckpt-rocksdb-ttl"};
+  RocksDBKeyedStateBackend<std::string> backend(
+      RocksDBOptions::in(dir.path()).with_memory_budget(std::size_t{8} << 20).with_clock(clock), KeyGroupRange::all(128),
+      128);
+  ckpt::ValueStateDescriptor<std::int64_t> d{"v"};
+  d.enable_time_to_live(ckpt::StateTtlConfig::of(std::chrono::hours(1)));
+  auto v = backend.get_state(d);
+  backend.set_current_key("k");
+  v.update(42);
+  std::string raw;
+  const auto key = ckpt::rocksdb::state_key(backend.current_key_group(), std::string("k"));
+  ASSERT_TRUE(backend.instance().db().Get(rocksdb::ReadOptions(), backend.instance().column_family("v"), key, &raw).ok());
+  std::string expected;
+  ckpt::rocksdb::detail::append_timestamp(expected, 123'456'789);
+  ckpt::rocksdb::append_serialized(expected, std::int64_t{42});
+  EXPECT_EQ(raw, expected);
 }
 
 }  // namespace

@@ -2,10 +2,13 @@
 // savepoint taken on the heap backend restores into RocksDB backends and the
 // other way round, rescaled from 1 to 3 subtasks, for every state kind; every
 // key restored exactly once with equal values; a restore into a state
-// declared with another type is a StateError; a state without keys survives.
+// declared with another type is a StateError; a state without keys survives;
+// states with TTL keep their timestamps from heap to RocksDB to heap, and
+// timers registered on either backend fire on the other after a rescale.
 #include <ckpt/clock.hpp>
 #include <ckpt/rocksdb/rocksdb_keyed_state_backend.hpp>
 #include <ckpt/state/keyed_state_backend.hpp>
+#include <ckpt/state/timer_service.hpp>
 #include <ckpt/storage/checkpoint_storage.hpp>
 
 #include "temp_dir.hpp"
@@ -15,6 +18,7 @@
 #include <rocksdb/db.h>
 #include <rocksdb/iterator.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -346,9 +350,9 @@ TEST_F(RocksDBSavepoint, AStateWithoutKeys) {
 }
 
 TEST_F(RocksDBSavepoint, StatesWithTtlOnTheHeapRestoreWithoutIt) {
-  // The RocksDB backend has no TTL yet: it reads states written with TTL as
-  // the heap backend does when TTL is switched off (the timestamps dropped),
-  // and the heap backend reads them back with TTL starting now.
+  // Declared without TTL, the RocksDB backend reads states written with TTL
+  // as the heap backend does when TTL is switched off (the timestamps
+  // dropped), and the heap backend reads them back with TTL starting now.
   ckpt::ManualClock clock(1'000'000);
   auto heap_options = ckpt::KeyedStateBackendOptions::for_subtask(0, 1, kMaxParallelism);
   heap_options.clock = &clock;
@@ -388,6 +392,212 @@ TEST_F(RocksDBSavepoint, StatesWithTtlOnTheHeapRestoreWithoutIt) {
     back.set_current_key(k);
     EXPECT_EQ(back_count.get(), std::optional<std::int64_t>(static_cast<std::int64_t>(k)));
   }
+}
+
+/// One TTL state of every kind (100 ms, on_create_and_write, expired never
+/// returned), declared alike on either backend.
+struct TtlStates {
+  template <class D>
+  static D ttl(D d) {
+    d.enable_time_to_live(ckpt::StateTtlConfig::of(std::chrono::milliseconds(100)).with_incremental_cleanup(0));
+    return d;
+  }
+  template <class Backend>
+  explicit TtlStates(Backend& b)
+      : count(b.get_state(ttl(ckpt::ValueStateDescriptor<std::int64_t>{"count", 0}))),
+        history(b.get_list_state(ttl(ckpt::ListStateDescriptor<std::string>{"history"}))),
+        tags(b.get_map_state(ttl(ckpt::MapStateDescriptor<std::string, std::int64_t>{"tags"}))),
+        sum(b.get_reducing_state(ttl(ckpt::ReducingStateDescriptor<std::int64_t>{
+            "sum", [](std::int64_t x, std::int64_t y) { return x + y; }}))),
+        chars(b.get_aggregating_state(ttl(
+            ckpt::AggregatingStateDescriptor<std::string, std::size_t, std::size_t>{"chars", chars_function()}))) {}
+
+  ckpt::ValueState<std::int64_t> count;
+  ckpt::ListState<std::string> history;
+  ckpt::MapState<std::string, std::int64_t> tags;
+  ckpt::ReducingState<std::int64_t> sum;
+  ckpt::AggregatingState<std::string, std::size_t, std::size_t> chars;
+};
+
+/// Checks, at a time when what was written at t0 has expired and what was
+/// written at t0 + 50 ms has not, that key k holds exactly its late writes
+/// (even keys wrote again at t0 + 50 ms, odd keys did not).
+template <class Backend>
+std::uint64_t expect_only_late_writes(Backend& b, TtlStates& s) {
+  std::uint64_t owned = 0;
+  for (std::uint64_t k = 0; k < kKeys; ++k) {
+    if (!owns(b, k)) continue;
+    ++owned;
+    b.set_current_key(k);
+    const auto n = static_cast<std::int64_t>(k);
+    std::map<std::string, std::int64_t> tags;
+    s.tags.for_each([&](const std::string& uk, const std::int64_t& v) { tags[uk] = v; });
+    if (k % 2 == 0) {
+      EXPECT_EQ(s.count.get(), std::optional<std::int64_t>(-n)) << "key " << k;
+      EXPECT_EQ(s.history.get(), std::vector<std::string>{"late"}) << "key " << k;  // per element
+      EXPECT_EQ(tags, (std::map<std::string, std::int64_t>{{"late", n}})) << "key " << k;  // per entry
+      EXPECT_EQ(s.sum.get(), std::optional<std::int64_t>(n + 7)) << "key " << k;
+      EXPECT_EQ(s.chars.get(), std::optional<std::size_t>(3)) << "key " << k;
+    } else {
+      EXPECT_FALSE(s.count.get()) << "key " << k;
+      EXPECT_TRUE(s.history.get().empty()) << "key " << k;
+      EXPECT_TRUE(tags.empty()) << "key " << k;
+      EXPECT_FALSE(s.sum.get()) << "key " << k;
+      EXPECT_FALSE(s.chars.get()) << "key " << k;
+    }
+  }
+  return owned;
+}
+
+TEST_F(RocksDBSavepoint, TtlStatesKeepTheirTimestampsHeapToRocksDBToHeapRescaled) {
+  // Heap (1 subtask) -> RocksDB (3) -> heap (2), all with TTL: the entries
+  // written at t0 expire at t0 + 100 ms wherever they are, which they would
+  // not if a restore had started their time-to-live again.
+  const std::int64_t t0 = 1'000'000;
+  ckpt::ManualClock clock(t0);
+  auto heap_options = ckpt::KeyedStateBackendOptions::for_subtask(0, 1, kMaxParallelism);
+  heap_options.clock = &clock;
+  Heap heap(heap_options);
+  TtlStates hs(heap);
+  for (std::uint64_t k = 0; k < kKeys; ++k) {
+    heap.set_current_key(k);
+    const auto n = static_cast<std::int64_t>(k);
+    hs.count.update(n);
+    hs.history.add("early");
+    hs.tags.put("early", n);
+    hs.sum.add(n);
+    hs.chars.add("abcd");
+  }
+  clock.advance(std::chrono::milliseconds(50));
+  for (std::uint64_t k = 0; k < kKeys; k += 2) {
+    heap.set_current_key(k);
+    const auto n = static_cast<std::int64_t>(k);
+    hs.count.update(-n);
+    hs.history.add("late");
+    hs.tags.put("late", n);
+    hs.sum.add(7);  // n + 7, stamped now
+    hs.chars.clear();
+    hs.chars.add("xyz");
+  }
+  clock.advance(std::chrono::milliseconds(10));  // t0 + 60: nothing expired yet
+  auto first = savepoint(*storage_, heap, 1);
+
+  auto pending = storage_->begin_savepoint(2, 2000);
+  std::vector<std::unique_ptr<RocksDB>> rocks;
+  std::vector<TtlStates> rocks_states;
+  for (std::uint32_t i = 0; i < 3; ++i) {
+    rocks.push_back(std::make_unique<RocksDB>(options_in(dirs_[i]).with_clock(clock),
+                                              KeyGroupRange::for_subtask(kMaxParallelism, 3, i), kMaxParallelism));
+    rocks_states.emplace_back(*rocks.back());
+    first->restore("op", rocks.back().get(), nullptr);
+    pending->write({"op", i, 3, rocks.back()->begin_snapshot(2), std::nullopt});
+  }
+  pending->complete();
+  auto second = storage_->open_savepoint("2");
+
+  clock.advance(std::chrono::milliseconds(40));  // t0 + 100: the early writes expired, the late ones not
+  std::uint64_t owned = 0;
+  for (std::uint32_t i = 0; i < 3; ++i) owned += expect_only_late_writes(*rocks[i], rocks_states[i]);
+  EXPECT_EQ(owned, kKeys);
+
+  owned = 0;
+  for (std::uint32_t i = 0; i < 2; ++i) {
+    auto options = ckpt::KeyedStateBackendOptions::for_subtask(i, 2, kMaxParallelism);
+    options.clock = &clock;
+    Heap back(options);
+    second->restore("op", &back, nullptr);
+    TtlStates bs(back);
+    owned += expect_only_late_writes(back, bs);
+  }
+  EXPECT_EQ(owned, kKeys);
+}
+
+TEST_F(RocksDBSavepoint, AStateWithoutTtlRestoredIntoOneWithTtlStartsItsTimeToLiveAtTheRestore) {
+  Heap heap(ckpt::KeyedStateBackendOptions::for_subtask(0, 1, kMaxParallelism));
+  auto count = heap.get_state(ckpt::ValueStateDescriptor<std::int64_t>{"count", 0});
+  auto history = heap.get_list_state(ckpt::ListStateDescriptor<std::string>{"history"});
+  for (std::uint64_t k = 0; k < kKeys; ++k) {
+    heap.set_current_key(k);
+    count.update(static_cast<std::int64_t>(k));
+    history.add("h");
+  }
+  ckpt::ManualClock clock(5'000'000);
+  RocksDB rocks(options_in(dirs_[0]).with_clock(clock), KeyGroupRange::all(kMaxParallelism), kMaxParallelism);
+  TtlStates s(rocks);
+  rocks.restore(heap.snapshot());
+  clock.advance(std::chrono::milliseconds(99));
+  for (std::uint64_t k = 0; k < kKeys; ++k) {
+    rocks.set_current_key(k);
+    EXPECT_EQ(s.count.get(), std::optional<std::int64_t>(static_cast<std::int64_t>(k)));
+  }
+  clock.advance(std::chrono::milliseconds(1));
+  for (std::uint64_t k = 0; k < kKeys; ++k) {
+    rocks.set_current_key(k);
+    EXPECT_FALSE(s.count.get());
+    EXPECT_TRUE(s.history.get().empty());
+  }
+  EXPECT_EQ(entries(rocks, "count"), 0u);  // removed as they were read
+  EXPECT_EQ(entries(rocks, "history"), 0u);
+}
+
+TEST_F(RocksDBSavepoint, TimersOfTheHeapBackendFireOnRocksDBAfterARescale) {
+  Heap heap(ckpt::KeyedStateBackendOptions::for_subtask(0, 1, kMaxParallelism));
+  {
+    ckpt::InternalTimerService<std::uint64_t> timers(heap, [] { return std::int64_t{0}; });
+    for (std::uint64_t k = 0; k < kKeys; ++k) {
+      heap.set_current_key(k);
+      timers.register_event_time_timer(static_cast<std::int64_t>(kKeys - k));
+    }
+  }
+  auto reader = savepoint(*storage_, heap);
+  std::vector<std::uint64_t> fired;
+  for (std::uint32_t i = 0; i < 3; ++i) {
+    RocksDB rocks(options_in(dirs_[i]), KeyGroupRange::for_subtask(kMaxParallelism, 3, i), kMaxParallelism);
+    reader->restore("op", &rocks, nullptr);
+    ckpt::InternalTimerService<std::uint64_t, RocksDB> timers(rocks, [] { return std::int64_t{0}; });
+    std::int64_t last = 0;
+    timers.advance_watermark(static_cast<std::int64_t>(kKeys), [&](const std::uint64_t& k, std::int64_t t,
+                                                                    ckpt::TimeDomain) {
+      EXPECT_EQ(t, static_cast<std::int64_t>(kKeys - k));
+      EXPECT_LT(last, t);  // in timestamp order
+      last = t;
+      EXPECT_TRUE(owns(rocks, k));
+      fired.push_back(k);
+    });
+    EXPECT_EQ(entries(rocks, "_timers_event_time"), 0u);
+  }
+  std::sort(fired.begin(), fired.end());
+  EXPECT_EQ(fired.size(), kKeys);
+  EXPECT_EQ(std::unique(fired.begin(), fired.end()), fired.end());
+}
+
+TEST_F(RocksDBSavepoint, TimersOfTheRocksDBBackendFireOnTheHeapAfterARescale) {
+  RocksDB rocks(options_in(dirs_[0]), KeyGroupRange::all(kMaxParallelism), kMaxParallelism);
+  {
+    ckpt::InternalTimerService<std::uint64_t, RocksDB> timers(rocks, [] { return std::int64_t{0}; });
+    for (std::uint64_t k = 0; k < kKeys; ++k) {
+      rocks.set_current_key(k);
+      timers.register_processing_time_timer(static_cast<std::int64_t>(k % 50));
+    }
+  }
+  auto reader = savepoint(*storage_, rocks);
+  std::vector<std::uint64_t> fired;
+  for (std::uint32_t i = 0; i < 2; ++i) {
+    Heap heap(ckpt::KeyedStateBackendOptions::for_subtask(i, 2, kMaxParallelism));
+    reader->restore("op", &heap, nullptr);
+    ckpt::InternalTimerService<std::uint64_t> timers(heap, [] { return std::int64_t{0}; });
+    std::int64_t last = 0;
+    timers.advance_processing_time(100, [&](const std::uint64_t& k, std::int64_t t, ckpt::TimeDomain) {
+      EXPECT_EQ(t, static_cast<std::int64_t>(k % 50));
+      EXPECT_LE(last, t);  // in timestamp order
+      last = t;
+      EXPECT_TRUE(owns(heap, k));
+      fired.push_back(k);
+    });
+  }
+  std::sort(fired.begin(), fired.end());
+  EXPECT_EQ(fired.size(), kKeys);
+  EXPECT_EQ(std::unique(fired.begin(), fired.end()), fired.end());
 }
 
 TEST_F(RocksDBSavepoint, RestoreNeedsAnEmptyBackend) {

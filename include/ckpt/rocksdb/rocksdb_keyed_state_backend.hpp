@@ -12,10 +12,19 @@
 // It is a KeyedStateBackendBase: begin_snapshot() takes an O(1) RocksDB
 // snapshot and the job writes each key group from it in the heap backend's
 // canonical format (rocksdb_snapshot.hpp), and restore() reads such
-// snapshots, from either backend and any parallelism, into RocksDB. Not yet:
-// incremental snapshots (an incremental one is full), TTL, timers (see the
-// README's RocksDB section).
+// snapshots, from either backend and any parallelism, into RocksDB.
+//
+// State TTL follows the heap backend (StateTtlConfig per descriptor,
+// processing time from RocksDBOptions::clock, the system clock by default);
+// a TTL state's snapshot is the heap backend's TTL snapshot, timestamps
+// included. Timers: InternalTimerService<Key, RocksDBKeyedStateBackend<Key>>
+// (state/timer_service.hpp) keeps them in this backend's map states, rebuilt
+// through keys(). Not yet: incremental snapshots (an incremental one is
+// full), TTL's background cleanup (incremental_cleanup_size is ignored;
+// expired entries go when read, or from snapshots), see the README's
+// RocksDB section.
 
+#include <ckpt/clock.hpp>
 #include <ckpt/error.hpp>
 #include <ckpt/rocksdb/key_layout.hpp>
 #include <ckpt/rocksdb/rocksdb_instance.hpp>
@@ -31,12 +40,20 @@
 #include <ckpt/state/keyed_snapshot_job.hpp>
 #include <ckpt/state/keyed_state_backend_base.hpp>
 #include <ckpt/state/state_descriptor.hpp>
+#include <ckpt/state/state_ttl_config.hpp>
 
+#include <rocksdb/iterator.h>
+#include <rocksdb/write_batch.h>
+
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
+#include <type_traits>
+#include <typeinfo>
 #include <vector>
 
 namespace ckpt::rocksdb {
@@ -50,6 +67,7 @@ class RocksDBKeyedStateBackend final : public KeyedStateBackendBase {
                            std::uint32_t max_parallelism = default_max_parallelism)
       : max_parallelism_((validate_parallelism(max_parallelism), max_parallelism)),
         range_(range),
+        clock_(options.clock ? options.clock : &SystemClock::instance()),
         db_(std::move(options)),
         control_(range.size()) {
     if (range_.empty() || range_.end > max_parallelism_)
@@ -90,34 +108,66 @@ class RocksDBKeyedStateBackend final : public KeyedStateBackendBase {
     (void)ctx_.require();
     return *key_;
   }
+  std::uint32_t current_key_group() const { return key_group_of(current_key()); }
+  /// The key group of any key under this backend's max parallelism.
+  std::uint32_t key_group_of(const Key& key) const { return key_group_for(key, max_parallelism_); }
 
   template <class T>
   ValueState<T> get_state(const ValueStateDescriptor<T>& d) {
-    return ValueState<T>(declare<RocksDBValueState<T>, T, detail::CellForm<Key, T>>(d, StateKind::value, type_version<T>(),
-                                                                                    d.default_value()));
+    return ValueState<T>(declare<T, ckpt::detail::ValueStateImpl<T>, CellForms<T>>(
+        d, StateKind::value, type_version<T>(), [&](auto ttl, const detail::StateSettings& s) {
+          return std::make_shared<RocksDBValueState<T, decltype(ttl)::value>>(s, d.default_value());
+        }));
   }
   template <class T>
   ListState<T> get_list_state(const ListStateDescriptor<T>& d) {
-    return ListState<T>(
-        declare<RocksDBListState<T>, std::vector<T>, detail::ListForm<Key, T>>(d, StateKind::list, type_version<T>()));
+    return ListState<T>(declare<std::vector<T>, ckpt::detail::ListStateImpl<T>, ListForms<T>>(
+        d, StateKind::list, type_version<T>(), [&](auto ttl, const detail::StateSettings& s) {
+          return std::make_shared<RocksDBListState<T, decltype(ttl)::value>>(s);
+        }));
   }
   template <class UK, class UV>
   MapState<UK, UV> get_map_state(const MapStateDescriptor<UK, UV>& d) {
-    using Form = detail::MapForm<Key, UK, UV>;
-    return MapState<UK, UV>(
-        declare<RocksDBMapState<UK, UV>, typename Form::Plain, Form>(d, StateKind::map, type_version<UV>()));
+    using Plain = typename detail::MapForm<Key, UK, UV>::Plain;
+    return MapState<UK, UV>(declare<Plain, ckpt::detail::MapStateImpl<UK, UV>, MapForms<UK, UV>>(
+        d, StateKind::map, type_version<UV>(), [&](auto ttl, const detail::StateSettings& s) {
+          return std::make_shared<RocksDBMapState<UK, UV, decltype(ttl)::value>>(s);
+        }));
   }
 
   template <class T>
   ReducingState<T> get_reducing_state(const ReducingStateDescriptor<T>& d) {
-    return ReducingState<T>(declare<RocksDBReducingState<T>, T, detail::CellForm<Key, T>>(
-        d, StateKind::reducing, type_version<T>(), d.reduce_function()));
+    return ReducingState<T>(declare<T, ckpt::detail::ReducingStateImpl<T>, CellForms<T>>(
+        d, StateKind::reducing, type_version<T>(), [&](auto ttl, const detail::StateSettings& s) {
+          return std::make_shared<RocksDBReducingState<T, decltype(ttl)::value>>(s, d.reduce_function());
+        }));
   }
   template <class In, class Acc, class Out>
   AggregatingState<In, Acc, Out> get_aggregating_state(const AggregatingStateDescriptor<In, Acc, Out>& d) {
-    return AggregatingState<In, Acc, Out>(declare<RocksDBAggregatingState<In, Acc, Out>, Acc, detail::CellForm<Key, Acc>>(
-        d, StateKind::aggregating, type_version<Acc>(), d.aggregate_function()));
+    return AggregatingState<In, Acc, Out>(declare<Acc, ckpt::detail::AggregatingStateImpl<In, Out>, CellForms<Acc>>(
+        d, StateKind::aggregating, type_version<Acc>(), [&](auto ttl, const detail::StateSettings& s) {
+          return std::make_shared<RocksDBAggregatingState<In, Acc, Out, decltype(ttl)::value>>(
+              s, d.aggregate_function());
+        }));
   }
+
+  // -- inspection ------------------------------------------------------------
+
+  /// The keys that have an entry in a declared state, in RocksDB key order
+  /// (as the heap backend's keys(): expired entries not cleaned up yet count).
+  std::vector<Key> keys(std::string_view state) {
+    std::vector<Key> out;
+    for_each_key(entry(state), [&](Key&& k) { out.push_back(std::move(k)); });
+    return out;
+  }
+  /// Number of keys that have an entry in a declared state (reads the state).
+  std::size_t size(std::string_view state) {
+    std::size_t n = 0;
+    for_each_key(entry(state), [&](Key&&) { ++n; });
+    return n;
+  }
+  /// The clock TTL reads processing time from.
+  const Clock& clock() const noexcept { return *clock_; }
 
   // -- snapshots -------------------------------------------------------------
 
@@ -136,6 +186,7 @@ class RocksDBKeyedStateBackend final : public KeyedStateBackendBase {
     cut.max_parallelism = max_parallelism_;
     cut.range = range_;
     cut.key_type = type_name<Key>();
+    cut.now = clock_->epoch_millis();  // what has expired by then is left out (cleanup_in_snapshot)
     for (const auto& e : states_) {
       views->tables.push_back(
           std::make_unique<detail::SnapshotTable>(*e.codec, db_, views->snapshot.get(), range_.begin));
@@ -180,12 +231,13 @@ class RocksDBKeyedStateBackend final : public KeyedStateBackendBase {
         throw StateError(errc::invalid_argument, "restore() needs an empty backend; state '" + e.codec->meta().name +
                                                      "' already holds entries");
     if (!pending_.empty()) throw StateError(errc::invalid_argument, "this backend was already restored");
+    const auto now = clock_->epoch_millis();  // TTL starts now for entries written without it
     ckpt::detail::restore_key_groups<Entry>(
         headers, blocks, fetch, threads, max_parallelism_, type_name<Key>(), range_,
         [&](const std::string& name) { return find(name); },
         [](const Entry& e) -> const StateMeta& { return e.codec->meta(); }, pending_, pending_origins_,
         [&](Entry& e, std::uint32_t kg, std::size_t, ByteSpan payload, const StateMeta& written,
-            const serial::ReadContext& context) { load(*e.codec, kg, payload, written, context); });
+            const serial::ReadContext& context) { load(*e.codec, kg, payload, written, context, now); });
     restored_ = true;
   }
   void restore(const KeyedStateSnapshot& snapshot) { restore(std::span<const KeyedStateSnapshot>(&snapshot, 1)); }
@@ -200,12 +252,61 @@ class RocksDBKeyedStateBackend final : public KeyedStateBackendBase {
   struct Entry {
     std::unique_ptr<detail::StateCodec> codec;  // its description and canonical form
     std::shared_ptr<void> impl;                 // the typed state
+    void* interface = nullptr;                  // impl as the interface it was declared through
+    const std::type_info* interface_type = nullptr;
+  };
+
+  // The Form (rocksdb_snapshot.hpp) of each kind of state, with or without TTL.
+  template <class V>
+  struct CellForms {
+    template <bool Ttl>
+    using form = detail::CellForm<Key, V, Ttl>;
+  };
+  template <class T>
+  struct ListForms {
+    template <bool Ttl>
+    using form = detail::ListForm<Key, T, Ttl>;
+  };
+  template <class UK, class UV>
+  struct MapForms {
+    template <bool Ttl>
+    using form = detail::MapForm<Key, UK, UV, Ttl>;
   };
 
   Entry* find(const std::string& name) {
     for (auto& e : states_)
       if (e.codec->meta().name == name) return &e;
     return nullptr;
+  }
+  const Entry& entry(std::string_view name) const {
+    for (const auto& e : states_)
+      if (e.codec->meta().name == name) return e;
+    throw StateError(errc::invalid_argument, "no keyed state named '" + std::string(name) + "' is declared");
+  }
+
+  /// Calls fn(key) once for every key with an entry in the state of `e`:
+  /// its column family in key order, where a key's entries are adjacent.
+  template <class Fn>
+  void for_each_key(const Entry& e, Fn&& fn) {
+    std::string block = "state '" + e.codec->meta().name + "'";
+    const serial::ReadContext context{db_.path(), block};
+    std::unique_ptr<::rocksdb::Iterator> it(db_.db().NewIterator(::rocksdb::ReadOptions(), e.codec->column_family()));
+    std::string last;  // the serialized key last handed out
+    bool any = false;
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      const ByteSpan rest = detail::after_prefix(it->key());
+      serial::guarded_read(context, [&] {
+        serial::InputArchive ar(rest, context);
+        Key key{};
+        ar(key);
+        const std::string_view bytes(reinterpret_cast<const char*>(rest.data()), ar.position());
+        if (any && bytes == last) return;
+        any = true;
+        last.assign(bytes);
+        fn(std::move(key));
+      });
+    }
+    check(it->status(), db_.path(), "iterate " + block);
   }
 
   bool has_no_entries(const detail::StateCodec& codec) {
@@ -218,9 +319,9 @@ class RocksDBKeyedStateBackend final : public KeyedStateBackendBase {
 
   /// Writes the entries of one restored section into RocksDB, in one batch.
   void load(const detail::StateCodec& codec, std::uint32_t kg, ByteSpan payload, const StateMeta& written,
-            const serial::ReadContext& context) {
+            const serial::ReadContext& context, std::int64_t now) {
     ::rocksdb::WriteBatch batch;
-    codec.read_key_group(kg, payload, written, context, batch);
+    codec.read_key_group(kg, payload, written, context, now, batch);
     ::rocksdb::WriteOptions w;
     w.disableWAL = true;  // durability comes from checkpoints
     check(db_.db().Write(w, &batch), db_.path(),
@@ -228,12 +329,12 @@ class RocksDBKeyedStateBackend final : public KeyedStateBackendBase {
   }
 
   /// Registers a state (or finds it again) and returns its implementation:
-  /// described as the heap backend describes it, so snapshots are alike.
-  template <class Impl, class Plain, class Form, class Descriptor, class... Extra>
-  Impl* declare(const Descriptor& d, StateKind kind, std::uint32_t version, Extra&&... extra) {
-    if (d.ttl())
-      throw ConfigError(errc::invalid_argument,
-                        "state '" + d.name() + "': TTL is not yet supported by the RocksDB backend");
+  /// described as the heap backend describes it (with TTL: the TtlForm's
+  /// encoding and the ttl flag), so snapshots are alike. `make(ttl tag,
+  /// settings)` builds the state, `Forms::form<Ttl>` is its snapshot form.
+  template <class Plain, class Interface, class Forms, class Descriptor, class Make>
+  Interface* declare(const Descriptor& d, StateKind kind, std::uint32_t version, Make make) {
+    const bool ttl = d.ttl().has_value();
     StateMeta meta;
     meta.name = d.name();
     meta.kind = kind;
@@ -241,32 +342,50 @@ class RocksDBKeyedStateBackend final : public KeyedStateBackendBase {
     meta.value_type = type_name<Plain>();
     meta.value_version = version;
     meta.key_encoding = encoding_of<Key>();
-    meta.value_encoding = encoding_of<Plain>();
+    meta.value_encoding =
+        ttl ? encoding_of<typename ckpt::detail::TtlForm<Plain>::type>() : encoding_of<Plain>();
+    meta.ttl = ttl;
     if (Entry* existing = find(meta.name)) {
       const auto& m = existing->codec->meta();
-      if (m.kind != kind || m.value_type != meta.value_type)
+      if (m.kind != kind || m.value_type != meta.value_type || m.ttl != ttl ||
+          *existing->interface_type != typeid(Interface))
         throw StateError(errc::state_type_mismatch, "state '" + meta.name + "' is already declared as " +
-                                                        ckpt::detail::describe_state(m) + "; it cannot also be " +
-                                                        ckpt::detail::describe_state(meta));
-      return static_cast<Impl*>(existing->impl.get());
+                                                        ckpt::detail::describe_state(m) + (m.ttl ? " with TTL" : "") +
+                                                        "; it cannot also be " + ckpt::detail::describe_state(meta) +
+                                                        (ttl ? " with TTL" : ""));
+      return static_cast<Interface*>(existing->interface);
     }
     auto* cf = db_.column_family(meta.name);
-    auto codec = std::make_unique<detail::Codec<Key, Plain, Form>>(meta, cf);
+    const detail::StateSettings settings{db_, cf, ctx_, meta.name, clock_, d.ttl()};
+    Entry e;
+    Interface* result = nullptr;
+    const auto build = [&](auto ttl_tag) {
+      constexpr bool Ttl = decltype(ttl_tag)::value;
+      e.codec = std::make_unique<detail::Codec<Key, Plain, typename Forms::template form<Ttl>>>(meta, cf, d.ttl());
+      auto impl = make(ttl_tag, settings);
+      result = impl.get();
+      e.interface = result;
+      e.interface_type = &typeid(Interface);
+      e.impl = std::move(impl);
+    };
+    if (ttl) build(std::true_type{});
+    else build(std::false_type{});
     // Restored earlier but not declared until now: check it and write it into RocksDB.
+    std::optional<std::int64_t> now;  // one time for every section, read only if there are any
     ckpt::detail::load_pending(pending_, pending_origins_, meta, range_.begin,
                                [&](std::size_t slot, ByteSpan payload, const StateMeta& written,
                                    const serial::ReadContext& context) {
-                                 load(*codec, range_.begin + static_cast<std::uint32_t>(slot), payload, written,
-                                      context);
+                                 if (!now) now = clock_->epoch_millis();
+                                 load(*e.codec, range_.begin + static_cast<std::uint32_t>(slot), payload, written,
+                                      context, *now);
                                });
-    auto impl = std::make_shared<Impl>(db_, cf, ctx_, std::forward<Extra>(extra)...);
-    Impl* raw = impl.get();
-    states_.push_back(Entry{std::move(codec), std::move(impl)});
-    return raw;
+    states_.push_back(std::move(e));
+    return result;
   }
 
   std::uint32_t max_parallelism_;
   KeyGroupRange range_;
+  const Clock* clock_;  // before db_: read from the options before they are moved
   RocksDBInstance db_;
   ckpt::detail::SnapshotControl control_;  // after db_: destroyed first
   KeyContext ctx_;

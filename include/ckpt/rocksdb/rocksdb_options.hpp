@@ -9,6 +9,8 @@
 //   - a memory budget shared by every state (column family) of a backend: one
 //     block cache, and a write-buffer manager that charges the memtables to it
 //     (Flink's managed memory for RocksDB);
+//   - the clock state TTL reads processing time from (the system clock by
+//     default; a ManualClock in tests);
 //   - an options factory that sees the DBOptions and every ColumnFamilyOptions
 //     after the profile and the budget were applied, and may change anything:
 //
@@ -18,6 +20,7 @@
 //                       db.keep_log_file_num = 3;
 //                     });
 
+#include <ckpt/clock.hpp>
 #include <ckpt/error.hpp>
 #include <ckpt/rocksdb/list_merge_operator.hpp>
 
@@ -54,6 +57,9 @@ struct RocksDBOptions {
   /// Called for every column family (once per state, and for "default")
   /// after the profile and the budget were applied.
   OptionsFactory options_factory;
+  /// Processing time for state TTL (KeyedStateBackendOptions::clock of the
+  /// heap backend); the system clock when null. Must outlive the backend.
+  const Clock* clock = nullptr;
 
   static RocksDBOptions in(std::filesystem::path directory) {
     RocksDBOptions o;
@@ -71,6 +77,10 @@ struct RocksDBOptions {
   }
   RocksDBOptions with_options_factory(OptionsFactory f) && {
     options_factory = std::move(f);
+    return std::move(*this);
+  }
+  RocksDBOptions with_clock(const Clock& c) && {
+    clock = &c;
     return std::move(*this);
   }
 

@@ -8,6 +8,12 @@
 // groups on rescale, and fire after a restore. An in-memory index, rebuilt
 // from the state on restore, orders them for firing. A (key, timestamp) pair
 // is one timer however often it is registered.
+//
+// The service works over any keyed backend with the heap backend's state API
+// (get_map_state, set_current_key, has_current_key, current_key, and
+// keys(state) for the rebuild): KeyedStateBackend<K> by default, or e.g.
+//   ckpt::InternalTimerService<K, ckpt::rocksdb::RocksDBKeyedStateBackend<K>>
+// (this header never includes an optional backend).
 
 #include <ckpt/clock.hpp>
 #include <ckpt/state/keyed_state_backend.hpp>
@@ -37,13 +43,15 @@ class TimerService {
   virtual void delete_processing_time_timer(std::int64_t timestamp) = 0;
 };
 
-/// The timer service of one keyed task (or test harness).
-template <class K>
+/// The timer service of one keyed task (or test harness), keeping its
+/// timers in `Backend`'s keyed state.
+template <class K, class Backend = KeyedStateBackend<K>>
 class InternalTimerService final : public TimerService {
  public:
   using Fire = std::function<void(const K& key, std::int64_t timestamp, TimeDomain domain)>;
+  using backend_type = Backend;
 
-  InternalTimerService(KeyedStateBackend<K>& backend, std::function<std::int64_t()> processing_time)
+  InternalTimerService(Backend& backend, std::function<std::int64_t()> processing_time)
       : backend_(backend),
         processing_time_(std::move(processing_time)),
         event_(backend.get_map_state(MapStateDescriptor<std::int64_t, bool>{"_timers_event_time"})),
@@ -127,7 +135,7 @@ class InternalTimerService final : public TimerService {
     }
   }
 
-  KeyedStateBackend<K>& backend_;
+  Backend& backend_;
   std::function<std::int64_t()> processing_time_;
   MapState<std::int64_t, bool> event_;
   MapState<std::int64_t, bool> processing_;
