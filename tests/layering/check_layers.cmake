@@ -6,11 +6,13 @@ cmake_policy(SET CMP0057 NEW)  # IN_LIST
 set(_order
   "base"      # error, bytes, names, clock, hash, version, detail/: used by all
   "fs"        # FileSystem and its backends
+  "net"       # the libcurl HTTP client shared by the optional s3 and etcd targets
   "s3"        # the optional object-store backend (a FileSystem)
   "serial"    # cereal glue, snapshot data
   "snapshot"  # the format: codec, state files, manifests
   "state"     # primitives, backends, timers
   "rocksdb"   # the optional RocksDB keyed state backend (beside state/, never included by it)
+  "etcd"      # the optional etcd client and coordination primitives (leases, members, leader, ids)
   "function"  # what users write: functions, sources, sinks
   "storage"   # checkpoint directories, restore
   "edit"      # offline savepoint editing (reads and writes through storage)
