@@ -83,7 +83,7 @@ TEST(EtcdMembership, MembersAreListedSortedAndAnExpiredLeaseRemovesItsMember) {
   const JobKeys keys("ckpt", "job1");
   Membership members(client, keys);
   Lease lease_b(client, 10s);
-  Lease lease_a(client, 1s);
+  Lease lease_a(client, 2s);  // short, to expire soon once abandoned; renewed until then
   members.join("member-b", lease_b, "10.0.0.2:80");
   members.join("member-a", lease_a, "10.0.0.1:80");
   members.join("member-a", lease_a, "10.0.0.1:81");  // again under its own lease: updated
@@ -145,7 +145,7 @@ TEST(EtcdLeaderElection, AnExpiredLeaderLeaseLetsTheOtherCandidateLead) {
   Client client(fast(server.endpoint()));
   const JobKeys keys("ckpt", "job3");
   LeaderElection election(client, keys);
-  Lease lease_a(client, 1s);
+  Lease lease_a(client, 2s);  // short, to expire soon once abandoned; renewed until then
   Lease lease_b(client, 10s);
   const auto term_a = election.try_acquire("a", lease_a);
   ASSERT_TRUE(term_a);
