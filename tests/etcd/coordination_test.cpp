@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <future>
 #include <memory>
 #include <set>
 #include <string>
@@ -57,13 +58,20 @@ TEST(EtcdLease, ReportsItsLossWhenRevokedElsewhere) {
   EtcdServer server;
   Client client(fast(server.endpoint()));
   std::atomic<int> callbacks{0};
-  Lease lease(client, 2s, [&](const std::string&) { ++callbacks; }, 100ms);
+  std::promise<std::string> told;
+  Lease lease(client, 2s, [&](const std::string& why) {
+    if (++callbacks == 1) told.set_value(why);
+  }, 100ms);
   ASSERT_FALSE(lease.lost());
   Client other(fast(server.endpoint()));
   ASSERT_TRUE(other.lease_revoke(lease.id()));
   ASSERT_TRUE(lease.wait_lost(event_bound));
   EXPECT_NE(lease.lost_reason().find("no longer has it"), std::string::npos) << lease.lost_reason();
   EXPECT_NE(lease.lost_reason().find(std::to_string(lease.id())), std::string::npos) << lease.lost_reason();
+  // The callback runs on the keep-alive thread, once, after lost() turned true.
+  auto said = told.get_future();
+  ASSERT_EQ(said.wait_for(event_bound), std::future_status::ready);
+  EXPECT_EQ(said.get(), lease.lost_reason());
   EXPECT_EQ(callbacks.load(), 1);
 }
 

@@ -10,7 +10,8 @@
 // ran out (etcd unreachable). A lost lease is not renewed again: whoever held
 // keys under it (membership, leadership) must assume they are gone. lost()
 // and wait_lost() tell; the on_lost callback, when given, runs once on the
-// keep-alive thread.
+// keep-alive thread, just after lost() turned true (so it may not yet have
+// run when wait_lost() returns).
 
 #include <ckpt/error.hpp>
 #include <ckpt/etcd/client.hpp>
