@@ -54,6 +54,19 @@ TEST(EtcdLease, KeepsItsKeysAliveAndRevokesThemOnDestruction) {
   EXPECT_EQ(client.lease_time_to_live(id), -1);
 }
 
+TEST(EtcdLease, DestructionWakesTheKeepAliveThread) {
+  // Renewals an hour apart: were destruction to wait for the next one, this
+  // test would outlast ctest's timeout.
+  EtcdServer server;
+  Client client(fast(server.endpoint()));
+  std::int64_t id = 0;
+  {
+    Lease lease(client, 30s, {}, std::chrono::hours{1});
+    id = lease.id();
+  }
+  EXPECT_EQ(client.lease_time_to_live(id), -1);  // and it was revoked
+}
+
 TEST(EtcdLease, ReportsItsLossWhenRevokedElsewhere) {
   EtcdServer server;
   Client client(fast(server.endpoint()));

@@ -19,6 +19,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <exception>
 #include <functional>
 #include <mutex>
 #include <string>
@@ -128,7 +129,7 @@ class Lease {
         const std::int64_t ttl = client_.lease_keep_alive(id_);
         if (ttl <= 0) lost_because = "etcd no longer has it (expired or revoked)";
         else valid_until_ = sent + std::chrono::seconds{ttl};
-      } catch (const Error& e) {
+      } catch (const std::exception& e) {  // nothing may escape the thread
         last_error = e.what();
         if (Clock::now() >= valid_until_)
           lost_because = "not renewed before its " + std::to_string(ttl_.count()) + " s TTL ran out: " + last_error;

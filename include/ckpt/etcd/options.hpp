@@ -38,8 +38,8 @@ struct Options {
     const std::string_view rest = scheme ? e.substr(e.find("//") + 2) : std::string_view{};
     if (!scheme || rest.empty() || rest.find_first_of("@/?# ") != std::string_view::npos)
       throw ConfigError(errc::invalid_argument,
-                        "etcd endpoint must be http://host:port or https://host:port, without a user, "
-                        "password or path (got " + std::to_string(e.size()) + " characters that are not)");
+                        "etcd endpoint must be http://host:port or https://host:port, without a user, password, "
+                        "path or query (the value given is not shown: it may hold a password)");
     if (connect_timeout.count() <= 0 || request_timeout.count() <= 0)
       throw ConfigError(errc::invalid_argument, "etcd timeouts must be positive (endpoint " + endpoint + ")");
     if (max_response_bytes < 1024)
