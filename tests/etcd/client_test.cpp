@@ -16,13 +16,7 @@ namespace ckpt::etcd {
 namespace {
 
 using test::EtcdServer;
-
-Options fast(const std::string& endpoint) {
-  Options o = Options::at(endpoint);
-  o.connect_timeout = std::chrono::milliseconds{500};
-  o.request_timeout = std::chrono::milliseconds{2000};
-  return o;
-}
+using test::fast;
 
 TEST(EtcdBase64, RoundTripsEveryByteAndRefusesWhatIsNotBase64) {
   std::string all;

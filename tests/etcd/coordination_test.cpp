@@ -26,16 +26,10 @@ namespace {
 
 using namespace std::chrono_literals;
 using test::EtcdServer;
+using test::fast;
 
 /// Bound of every wait for something etcd does by itself (a lease expiring).
 constexpr auto event_bound = 20s;
-
-Options fast(const std::string& endpoint) {
-  Options o = Options::at(endpoint);
-  o.connect_timeout = 500ms;
-  o.request_timeout = 2000ms;
-  return o;
-}
 
 TEST(EtcdLease, KeepsItsKeysAliveAndRevokesThemOnDestruction) {
   EtcdServer server;

@@ -20,10 +20,7 @@ using namespace std::chrono_literals;
 
 TEST(EtcdRestart, TheClientRecoversAfterEtcdIsKilledAndRestarted) {
   test::EtcdServer server;
-  Options o = Options::at(server.endpoint());
-  o.connect_timeout = 500ms;
-  o.request_timeout = 2000ms;
-  Client client(o);
+  Client client(test::fast(server.endpoint()));
   const JobKeys keys("ckpt", "restart");
   CheckpointIdCounter counter(client, keys);
   Membership members(client, keys);
