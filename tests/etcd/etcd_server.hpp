@@ -95,13 +95,13 @@ class EtcdServer {
     const std::string client = endpoint();
     const std::string peer = "http://127.0.0.1:" + std::to_string(peer_port_);
     std::vector<std::string> args{CKPT_ETCD_BINARY,
-                                  "--name=ckpt-test",
+                                  "--name=" + name_,
                                   "--data-dir=" + (dir_.path() / "data").string(),
                                   "--listen-client-urls=" + client,
                                   "--advertise-client-urls=" + client,
                                   "--listen-peer-urls=" + peer,
                                   "--initial-advertise-peer-urls=" + peer,
-                                  "--initial-cluster=ckpt-test=" + peer,
+                                  "--initial-cluster=" + name_ + "=" + peer,
                                   "--initial-cluster-state=new",
                                   // Short raft ticks: etcd's smallest lease TTL follows
                                   // them (about 1 s here instead of 2).
@@ -119,6 +119,7 @@ class EtcdServer {
     posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
     posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
     posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addclosefrom_np(&actions, 3);  // none of our sockets live on in etcd
     const int rc = ::posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), environ);
     posix_spawn_file_actions_destroy(&actions);
     if (rc != 0) {
@@ -168,8 +169,20 @@ class EtcdServer {
       request.max_body = 4096;
       net::HttpResponse response;
       if (http.perform(request, response).failure == net::Failure::none && response.status == 200 &&
-          response.body.find("\"health\":\"true\"") != std::string::npos)
-        return;
+          response.body.find("\"health\":\"true\"") != std::string::npos) {
+        // Ours, not another test's etcd on a port ours failed to bind: its member list names ours.
+        net::HttpRequest list;
+        list.method = "POST";
+        list.url = endpoint() + "/v3/cluster/member/list";
+        const std::string body = "{}";
+        list.body = ByteSpan(reinterpret_cast<const std::byte*>(body.data()), body.size());
+        list.max_body = 64 * 1024;
+        if (http.perform(list, response).failure == net::Failure::none && response.status == 200 &&
+            response.body.find("\"name\":\"" + name_ + "\"") != std::string::npos)
+          return;
+        kill();
+        throw std::runtime_error("another etcd answers at " + endpoint() + " (ours did not start there)");
+      }
       std::this_thread::sleep_for(health_pause);
     }
     kill();
@@ -178,6 +191,7 @@ class EtcdServer {
   }
 
   ckpt::test::TempDir dir_;
+  std::string name_ = "ckpt-test-" + std::to_string(::getpid()) + "-" + dir_.path().filename().string();
   int client_port_ = 0;
   int peer_port_ = 0;
   pid_t pid_ = -1;

@@ -11,7 +11,8 @@
 // keys under it (membership, leadership) must assume they are gone. lost()
 // and wait_lost() tell; the on_lost callback, when given, runs once on the
 // keep-alive thread, just after lost() turned true (so it may not yet have
-// run when wait_lost() returns).
+// run when wait_lost() returns); not when the holder itself revokes or
+// abandons the lease.
 
 #include <ckpt/error.hpp>
 #include <ckpt/etcd/client.hpp>
