@@ -20,6 +20,7 @@
 #include <optional>
 #include <string>
 #include <utility>
+#include <vector>
 
 namespace ckpt::etcd {
 
@@ -27,6 +28,14 @@ struct CommittedCheckpoint {
   std::int64_t id = 0;
   std::string record;
   std::int64_t revision = 0;  // the etcd revision of the commit
+};
+
+/// More to hold and do in the commit's one transaction (a global checkpoint
+/// commits only while it is still pending, and clears its pending keys).
+struct CommitAlso {
+  std::vector<Compare> compares;  // besides leadership and "latest"
+  std::vector<TxnOp> ops;         // besides the record and "latest"
+  std::string condition;          // what `compares` mean, for the error when they fail
 };
 
 class CheckpointCommits {
@@ -39,8 +48,10 @@ class CheckpointCommits {
   /// Commits checkpoint `id` with `record` as leader `term`. Throws
   /// FencingError when `term` is no longer the leader's (nothing written),
   /// CheckpointError(errc::checkpoint_aborted) when `id` is not newer than the
-  /// latest committed checkpoint; returns the commit's etcd revision.
-  std::int64_t commit(const Leadership& term, std::int64_t id, const std::string& record) {
+  /// latest committed checkpoint or when `also.compares` fail (nothing
+  /// written); returns the commit's etcd revision.
+  std::int64_t commit(const Leadership& term, std::int64_t id, const std::string& record,
+                      const CommitAlso& also = {}) {
     if (id < 1) throw ConfigError(errc::invalid_argument, "a checkpoint id must be at least 1");
     const std::string leader = keys_.leader();
     const std::string latest = keys_.latest_checkpoint();
@@ -54,10 +65,12 @@ class CheckpointCommits {
       const Compare latest_unchanged = current ? Compare::mod_revision(latest, Compare::Result::equal,
                                                                        current->mod_revision)
                                                : Compare::absent(latest);
-      const TxnResult r = client_.txn(
-          {Compare::create_revision(leader, Compare::Result::equal, term.create_revision), latest_unchanged},
-          {TxnOp::put(keys_.checkpoint(id), record), TxnOp::put(latest, std::to_string(id))},
-          {TxnOp::get(leader)});
+      std::vector<Compare> compares{
+          Compare::create_revision(leader, Compare::Result::equal, term.create_revision), latest_unchanged};
+      compares.insert(compares.end(), also.compares.begin(), also.compares.end());
+      std::vector<TxnOp> ops{TxnOp::put(keys_.checkpoint(id), record), TxnOp::put(latest, std::to_string(id))};
+      ops.insert(ops.end(), also.ops.begin(), also.ops.end());
+      const TxnResult r = client_.txn(compares, ops, {TxnOp::get(leader), TxnOp::get(latest)});
       if (r.succeeded) return r.revision;
       const auto& now = r.responses.at(0).range.kvs;
       if (now.empty() || now.front().create_revision != term.create_revision)
@@ -70,6 +83,13 @@ class CheckpointCommits {
                                             : "'" + now.front().value + "' leads since revision " +
                                                   std::to_string(now.front().create_revision)) +
                                ")");
+      const auto& latest_now = r.responses.at(1).range.kvs;
+      const bool latest_same = current ? (!latest_now.empty() && latest_now.front().mod_revision == current->mod_revision)
+                                       : latest_now.empty();
+      if (latest_same && !also.compares.empty())
+        throw CheckpointError(errc::checkpoint_aborted, "etcd commit of checkpoint " + std::to_string(id) +
+                                                            " for job " + keys_.root() + " at " + client_.endpoint() +
+                                                            " refused: " + also.condition + " no longer holds");
       // "latest" moved between our read and the transaction: read again.
     }
     throw CheckpointError(errc::checkpoint_aborted, "etcd commit of checkpoint " + std::to_string(id) + " for job " +

@@ -104,6 +104,14 @@ struct TxnOp {
     return {Kind::range, std::move(prefix), {}, std::move(end), 0};
   }
   static TxnOp remove(std::string key) { return {Kind::delete_range, std::move(key), {}, {}, 0}; }
+  static TxnOp remove_prefix(std::string prefix) {
+    std::string end = prefix_end(prefix);
+    return {Kind::delete_range, std::move(prefix), {}, std::move(end), 0};
+  }
+  /// Deletes [key, range_end).
+  static TxnOp remove_range(std::string key, std::string range_end) {
+    return {Kind::delete_range, std::move(key), {}, std::move(range_end), 0};
+  }
 };
 
 /// One operation's response: `range` for a range, `deleted` for a delete.
