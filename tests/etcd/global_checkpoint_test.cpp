@@ -296,7 +296,7 @@ TEST(EtcdGlobalCheckpoint, ALeaderDeposedBeforeItsCommitIsFencedAndTheNextLeader
     ASSERT_EQ(got.size(), 3u) << m->id();
     EXPECT_EQ(got[0], "complete " + std::to_string(first.id) + " (latest)");
     EXPECT_TRUE(got[1].starts_with("abort " + std::to_string(in_flight) + ": ")) << got[1];
-    EXPECT_NE(got[1].find("'b' took over"), std::string::npos) << got[1];
+    EXPECT_NE(got[1].find("'b' took over as leader (announced by 'a'"), std::string::npos) << got[1];
     EXPECT_EQ(got[2], "complete " + std::to_string(third.id) + " (latest)");
   }
 }

@@ -9,7 +9,8 @@
 //   2. announces N: puts global/pending/<N> (the members expected, as
 //      Membership lists them now, and a deadline of now + timeout by the
 //      injected Clock) in a transaction that holds only while this term leads
-//      (FencingError otherwise, nothing announced);
+//      (FencingError otherwise, nothing announced); with no member registered
+//      N is aborted at once;
 //   3. polls global/parts/<N>/ every `poll` (a wait that stop() interrupts)
 //      until every expected member has reported, one declined, or the
 //      deadline passes;
@@ -98,8 +99,8 @@ class GlobalCheckpointLeader {
     for (const auto& kv : pending.kvs) {
       const Announcement a = decode_announcement(kv.value, kv.key);
       abort(a.id, kv.create_revision,
-            "leader '" + a.leader + "' (term at revision " + std::to_string(a.leader_revision) +
-                ") lost its leadership with the checkpoint in flight; '" + term_.member_id + "' took over");
+            "in flight when '" + term_.member_id + "' took over as leader (announced by '" + a.leader +
+                "', term at revision " + std::to_string(a.leader_revision) + ")");
       taken_over_.push_back(a.id);
     }
   }
@@ -139,7 +140,8 @@ class GlobalCheckpointLeader {
     // Wait for every expected member's report, the deadline or stop().
     std::map<std::string, Report> reports;
     std::string abort_reason;
-    for (;;) {
+    if (a.members.empty()) abort_reason = "no members were registered when it was announced";
+    while (abort_reason.empty()) {
       reports.clear();
       const std::string prefix = keys_.parts(id);
       for (const auto& kv : client_.range_prefix(prefix).kvs) {
