@@ -229,6 +229,14 @@ TEST(EtcdGlobalCheckpoint, AFinalizeThatThrowsAbortsAndLatestStays) {
                                   return metadata_of(id, parts);
                                 },
                                 f.options());
+  // A slow member (not registered, so not expected) that polls only now and then.
+  std::vector<std::string> slow_events;
+  GlobalCheckpointMemberHooks slow_hooks;
+  slow_hooks.snapshot = [](std::int64_t) -> std::string { throw std::logic_error("not expected to snapshot"); };
+  slow_hooks.on_complete = [&](std::int64_t n) { slow_events.push_back("complete " + std::to_string(n)); };
+  slow_hooks.on_abort = [&](std::int64_t n, const std::string&) { slow_events.push_back("abort " + std::to_string(n)); };
+  GlobalCheckpointMember slow(f.client, f.keys, "slow", slow_hooks);
+  slow.poll_once();
   const auto first = leader.trigger();
   ASSERT_TRUE(first.completed) << first.reason;
   fail = true;
@@ -242,6 +250,11 @@ TEST(EtcdGlobalCheckpoint, AFinalizeThatThrowsAbortsAndLatestStays) {
   const std::vector<std::string> expected{"complete " + std::to_string(first.id) + " (latest)",
                                           "abort " + std::to_string(second.id) + ": " + second.reason};
   for (const TestMember* m : {&a, &b, &c}) EXPECT_EQ(m->wait_outcomes(2), expected) << m->id();
+  // The slow member missed both while not polling: one poll delivers each, in order, once.
+  slow.poll_once();
+  slow.poll_once();
+  EXPECT_EQ(slow_events, (std::vector<std::string>{"complete " + std::to_string(first.id),
+                                                   "abort " + std::to_string(second.id)}));
 }
 
 TEST(EtcdGlobalCheckpoint, ALeaderDeposedBeforeItsCommitIsFencedAndTheNextLeaderAbortsItsCheckpoint) {
