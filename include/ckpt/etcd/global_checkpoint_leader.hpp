@@ -11,9 +11,10 @@
 //      injected Clock) in a transaction that holds only while this term leads
 //      (FencingError otherwise, nothing announced); with no member registered
 //      N is aborted at once;
-//   3. polls global/parts/<N>/ every `poll` (a wait that stop() interrupts)
-//      until every expected member has reported, one declined, or the
-//      deadline passes;
+//   3. polls global/parts/<N>/ and the members every `poll` (a wait that
+//      stop() interrupts) until every expected member has reported, one
+//      declined, one that has not reported left the job (its lease ended:
+//      its key is gone or was registered anew), or the deadline passes;
 //   4. all reported: calls finalize(N, parts), then commits through
 //      CheckpointCommits (checkpoints/<N> = the parts and finalize's answer,
 //      checkpoints/latest = N, global/outcomes/<N> = completed, the pending
@@ -157,6 +158,10 @@ class GlobalCheckpointLeader {
         break;
       }
       if (reports.size() == a.members.size()) break;
+      if (const std::string gone = left(view, reports); !gone.empty()) {
+        abort_reason = gone + " left the job (its lease ended) before reporting";
+        break;
+      }
       if (clock_.now() >= deadline) {
         abort_reason = "timed out after " + std::to_string(options_.timeout.count()) + " ms waiting for " +
                        missing(a.members, reports);
@@ -232,6 +237,21 @@ class GlobalCheckpointLeader {
     for (const auto& m : expected)
       if (!got.contains(m)) out += (out.empty() ? "" : ", ") + ("'" + m + "'");
     return out.empty() ? "no member" : "member(s) " + out;
+  }
+
+  // The expected members that have not reported and are no longer
+  // registered as they were at the announcement ("" when none).
+  std::string left(const MemberView& expected, const std::map<std::string, Report>& got) {
+    const MemberView now = Membership(client_, keys_).members();
+    std::string out;
+    for (const auto& m : expected.members) {
+      if (got.contains(m.id)) continue;
+      const bool still = std::any_of(now.members.begin(), now.members.end(), [&](const Member& n) {
+        return n.id == m.id && n.create_revision == m.create_revision;
+      });
+      if (!still) out += (out.empty() ? "" : ", ") + ("'" + m.id + "'");
+    }
+    return out.empty() ? out : "member(s) " + out;
   }
 
   // The outcome, the pending keys removed, outcomes older than the retained ones removed.
