@@ -2,7 +2,8 @@
 # Installs the Debian 12 packages ckpt needs, or says exactly which ones are missing.
 # Usage: cmake/deps.sh [group...]   groups: core (always), rocksdb (ckpt::rocksdb and its tests, the benchmarks' RocksDB
 # baselines, bench/run.sh), s3, metrics (ckpt::metrics and its tests: RapidJSON, curl and the
-# Prometheus text parser), clang (the asan preset and the fuzzers; fuzz is the same)
+# Prometheus text parser), etcd (ckpt::etcd and its tests: etcd itself, which the tests start
+# on loopback, libcurl, OpenSSL, RapidJSON), clang (the asan preset and the fuzzers; fuzz is the same)
 # Sourced by examples/demo.sh, tests/run.sh and bench/run.sh; never downloads anything
 # but Debian packages.
 set -euo pipefail
@@ -17,6 +18,7 @@ ckpt_packages() {
       rocksdb) pkgs+=(librocksdb-dev) ;;
       s3) pkgs+=(libcurl4-openssl-dev libssl-dev nodejs npm) ;;
       metrics) pkgs+=(rapidjson-dev curl python3-prometheus-client) ;;
+      etcd) pkgs+=(etcd-server libcurl4-openssl-dev libssl-dev rapidjson-dev) ;;
       clang|fuzz) pkgs+=(clang libclang-rt-14-dev) ;;
       *) echo "cmake/deps.sh: unknown group '$group'" >&2; return 2 ;;
     esac

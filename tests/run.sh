@@ -28,7 +28,7 @@ done
 
 # shellcheck source=../cmake/deps.sh
 source cmake/deps.sh
-if [ "$mode" = quick ]; then ckpt_install_deps core metrics; else ckpt_install_deps core clang s3 metrics rocksdb; fi
+if [ "$mode" = quick ]; then ckpt_install_deps core metrics; else ckpt_install_deps core clang s3 metrics rocksdb etcd; fi
 
 export CKPT_TEST_MODE=$mode
 jobs=$(nproc 2>/dev/null || echo 2)

@@ -1,11 +1,13 @@
 cmake_policy(SET CMP0057 NEW)  # IN_LIST
 # Data flows one way — user code -> state -> serialization -> codec -> file
 # system — and a lower layer never includes a higher one. This script checks
-# every header's #include <ckpt/...> lines against the layer order below.
+# every header's #include <ckpt/...> lines against the layer order below,
+# and that the core never includes an optional target's layer.
 #   cmake -DINCLUDE_DIR=<repo>/include -P check_layers.cmake
 set(_order
   "base"      # error, bytes, names, clock, hash, version, detail/: used by all
   "fs"        # FileSystem and its backends
+  "net"       # the libcurl HTTP client shared by the optional s3 and etcd targets
   "s3"        # the optional object-store backend (a FileSystem)
   "serial"    # cereal glue, snapshot data
   "snapshot"  # the format: codec, state files, manifests
@@ -14,11 +16,17 @@ set(_order
   "function"  # what users write: functions, sources, sinks
   "storage"   # checkpoint directories, restore
   "edit"      # offline savepoint editing (reads and writes through storage)
+  "etcd"      # the optional etcd client and coordination primitives (leases, members, leader, ids, commits):
+              # may rest on storage (global checkpoints will), never on runtime
   "runtime"   # coordinator, service mode, pipelines
   "metrics"   # the optional checkpoint metrics and their HTTP endpoint (consume CheckpointStats)
   "testing"   # the harness
   "umbrella") # ckpt.hpp
 set(_base error bytes names clock hash version detail)
+# Layers of the optional targets: the core (every other layer) never includes
+# them, whatever their place in the order, so ckpt::ckpt never needs their
+# dependencies.
+set(_optional net s3 rocksdb etcd metrics)
 
 function(_layer_of rel out)
   string(REGEX REPLACE "^ckpt/" "" rel "${rel}")
@@ -49,11 +57,14 @@ foreach(h IN LISTS _headers)
     if(to GREATER from)
       message(SEND_ERROR "layering: ${h} (${from_name}) includes ${target} (${to_name}), a higher layer")
       math(EXPR _violations "${_violations} + 1")
+    elseif(to_name IN_LIST _optional AND NOT from_name IN_LIST _optional)
+      message(SEND_ERROR "layering: ${h} (core: ${from_name}) includes ${target} of the optional ${to_name} target")
+      math(EXPR _violations "${_violations} + 1")
     endif()
   endforeach()
 endforeach()
 list(LENGTH _headers _n)
 if(_violations GREATER 0)
-  message(FATAL_ERROR "layering: ${_violations} include(s) go up the layers")
+  message(FATAL_ERROR "layering: ${_violations} include(s) go up the layers or from the core into an optional target")
 endif()
 message(STATUS "layering: ${_checked} includes in ${_n} headers all go down the layers")
