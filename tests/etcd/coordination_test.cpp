@@ -28,8 +28,7 @@ using namespace std::chrono_literals;
 using test::EtcdServer;
 using test::fast;
 
-/// Bound of every wait for something etcd does by itself (a lease expiring).
-constexpr auto event_bound = 20s;
+using test::event_bound;
 
 TEST(EtcdLease, KeepsItsKeysAliveAndRevokesThemOnDestruction) {
   EtcdServer server;

@@ -32,6 +32,9 @@ extern char** environ;
 
 namespace ckpt::etcd::test {
 
+/// Bound of every wait for something etcd does by itself (a lease expiring).
+inline constexpr std::chrono::seconds event_bound{20};
+
 #ifndef CKPT_ETCD_BINARY
 #define CKPT_ETCD_BINARY "/usr/bin/etcd"
 #endif

@@ -42,7 +42,7 @@ using namespace std::chrono_literals;
 using test::EtcdServer;
 using test::fast;
 
-constexpr auto event_bound = 20s;
+using test::event_bound;
 constexpr auto deadline = 10s;  // by the ManualClock: passes only when a test advances it
 
 /// Polls `done` (every 10 ms, at most `event_bound`); true once it holds.

@@ -35,6 +35,7 @@
 #include <vector>
 
 namespace {
+namespace corruption {
 
 using ::testing::HasSubstr;
 constexpr std::uint64_t kKeys = 60;
@@ -367,4 +368,5 @@ TEST(Hostile, EveryHostileSnapshotIsRefusedNamingItsFile) {
   }
 }
 
+}  // namespace corruption
 }  // namespace

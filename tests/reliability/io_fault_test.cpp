@@ -33,6 +33,7 @@
 #include <vector>
 
 namespace {
+namespace io_fault {
 
 using ckpt::fs::FaultInjectingFileSystem;
 using ckpt::fs::FaultInjectingOs;
@@ -320,4 +321,5 @@ TEST(IoFaultsBite, RetryingAFailedFsyncLosesACheckpointReportedComplete) {
   EXPECT_GT(lost, 0u);
 }
 
+}  // namespace io_fault
 }  // namespace

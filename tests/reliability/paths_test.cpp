@@ -36,6 +36,7 @@
 #include <sys/stat.h>
 
 namespace {
+namespace paths {
 
 using ::testing::HasSubstr;
 namespace stdfs = std::filesystem;
@@ -343,4 +344,5 @@ TEST(Symlinks, InsideACheckpointRetentionDeletesAreUnlinkedNotFollowed) {
   p.expect_outside_untouched();
 }
 
+}  // namespace paths
 }  // namespace

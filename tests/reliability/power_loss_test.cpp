@@ -29,6 +29,7 @@
 #include <vector>
 
 namespace {
+namespace power_loss {
 
 using ckpt::fs::FaultInjectingFileSystem;
 using ckpt::fs::FaultInjectingOs;
@@ -239,4 +240,5 @@ TEST(PowerLossBites, WithoutDirectorySyncsACompleteCheckpointIsLost) {
   EXPECT_GT(lost, 0u) << "the power-loss test cannot tell a storage that skips directory fsyncs from a safe one";
 }
 
+}  // namespace power_loss
 }  // namespace

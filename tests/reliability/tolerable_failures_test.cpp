@@ -20,6 +20,7 @@
 #include <string>
 
 namespace {
+namespace tolerable_failures {
 
 using ckpt::fs::FaultInjectingFileSystem;
 using ckpt::fs::FaultInjectingOs;
@@ -130,4 +131,5 @@ TEST(TolerableFailures, MoreConsecutiveFailuresThanToleratedFailTheJobWithTheLas
   EXPECT_EQ(latest->checkpoint_id(), 1u);
 }
 
+}  // namespace tolerable_failures
 }  // namespace

@@ -33,13 +33,13 @@ constexpr std::uint64_t kRecords = 400;
 constexpr std::uint64_t kRecords = 3000;
 #endif
 constexpr std::uint32_t kPartitions = 4;
-constexpr std::uint64_t kKeys = 50;
+constexpr std::uint64_t kDataflowKeys = 50;
 
 /// What a failure-free run must commit: one line per event, and per key the final count.
 std::map<std::string, std::int64_t> expected_counts() {
   std::map<std::string, std::int64_t> out;
   for (std::uint32_t p = 0; p < kPartitions; ++p)
-    for (std::uint64_t o = 0; o < kRecords; ++o) ++out[ckpt::test::make_event(p, o, kKeys).key];
+    for (std::uint64_t o = 0; o < kRecords; ++o) ++out[ckpt::test::make_event(p, o, kDataflowKeys).key];
   return out;
 }
 
@@ -70,7 +70,7 @@ void build(ckpt::Pipeline& p, std::shared_ptr<ckpt::fs::FileSystem> out_fs, std:
            std::uint32_t keyed_par = 3, std::uint32_t sink_par = 2, bool bounded = true, Offset fail_at = nullptr,
            Offset hold_at = nullptr) {
   auto events = p.add_source("log", source_par, [bounded, hold_at](std::uint32_t) {
-    return std::make_unique<ckpt::test::LogSource>(kPartitions, kRecords, kKeys, bounded, 64, 0, hold_at);
+    return std::make_unique<ckpt::test::LogSource>(kPartitions, kRecords, kDataflowKeys, bounded, 64, 0, hold_at);
   });
   auto counts = events.key_by([](const Event& e) { return e.key; }).process("count", keyed_par, [fail_at](std::uint32_t) {
     return std::make_unique<ckpt::test::CountPerKey>(fail_at);
@@ -335,7 +335,7 @@ TEST(Dataflow, RestoreWithoutAnOperatorNeedsAllowNonRestoredState) {
     ckpt::JobRunner(p, storage, ckpt::CheckpointConfig::on_demand()).run();
   }
   ckpt::Pipeline smaller;
-  smaller.add_source("log", 2, [](std::uint32_t) { return std::make_unique<ckpt::test::LogSource>(kPartitions, kRecords, kKeys); })
+  smaller.add_source("log", 2, [](std::uint32_t) { return std::make_unique<ckpt::test::LogSource>(kPartitions, kRecords, kDataflowKeys); })
       .add_sink("other", 1, [](std::uint32_t) {
         return std::make_unique<ckpt::test::CollectingSink<Event>>(std::make_shared<ckpt::test::CollectingSink<Event>::Shared>());
       });

@@ -12,6 +12,7 @@
 #include <vector>
 
 namespace {
+namespace concurrent_snapshot {
 
 using Backend = ckpt::KeyedStateBackend<std::uint64_t>;
 
@@ -228,9 +229,11 @@ TEST(ConcurrentSnapshot, NextMarkWaitsForThePreviousJob) {
   EXPECT_EQ(contents(second->collect()).size(), kKeys);
 }
 
+}  // namespace concurrent_snapshot
 }  // namespace
 
 namespace {
+namespace concurrent_snapshot {
 
 // A writer that drains the job while the owner writes everywhere: past the
 // copy budget the owner waits for the writer, and the image is still exactly
@@ -285,4 +288,5 @@ TEST(ConcurrentSnapshot, OwnerCopiesFreelyWhenNobodyDrains) {
   for (const auto& [k, value] : image) ASSERT_EQ(value, 1u) << k;
 }
 
+}  // namespace concurrent_snapshot
 }  // namespace

@@ -20,6 +20,7 @@
 #include <string>
 
 namespace {
+namespace hardening {
 
 using ::testing::HasSubstr;
 constexpr std::uint64_t kKeys = 2000;
@@ -427,4 +428,5 @@ TEST(ReadPaths, AUriWithoutItsSlashesIsRefusedWithAdvice) {
   EXPECT_EQ(ckpt::fs::Uri::parse("relative/dir:1").path, "relative/dir:1");
 }
 
+}  // namespace hardening
 }  // namespace

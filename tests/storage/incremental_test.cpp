@@ -13,6 +13,7 @@
 #include <set>
 
 namespace {
+namespace incremental {
 
 constexpr std::uint64_t kKeys = 3000;
 
@@ -153,4 +154,5 @@ TEST(Incremental, SavepointsAreAlwaysFull) {
   EXPECT_THROW(pending->write(ops[0]->snapshot(9, true)), ckpt::CheckpointError);
 }
 
+}  // namespace incremental
 }  // namespace

@@ -11,6 +11,7 @@
 #include <map>
 
 namespace {
+namespace rescale {
 
 using ::testing::ElementsAre;
 
@@ -71,4 +72,5 @@ TEST(Rescale, ReadsOnlyTheKeyGroupsItNeeds) {
   for (const auto& b : snaps[0].key_groups) EXPECT_TRUE(range.contains(b.key_group));
 }
 
+}  // namespace rescale
 }  // namespace

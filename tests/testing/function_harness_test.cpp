@@ -23,6 +23,7 @@
 #include <vector>
 
 namespace {
+namespace function_harness {
 
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
@@ -290,4 +291,5 @@ TEST(SinkHarness, ATwoPhaseCommitSinkCommitsOnCompletionOnlyAndRecoversAfterAFai
   EXPECT_EQ(h.function().pending_transactions(), 0u);
 }
 
+}  // namespace function_harness
 }  // namespace

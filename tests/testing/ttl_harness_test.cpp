@@ -15,6 +15,7 @@
 #include <vector>
 
 namespace {
+namespace ttl_harness {
 
 using namespace std::chrono_literals;
 using ::testing::ElementsAre;
@@ -219,4 +220,5 @@ TEST_P(TtlPerKind, SwitchingTtlOffDropsTheTimesAndKeepsTheValues) {
 INSTANTIATE_TEST_SUITE_P(EveryKind, TtlPerKind, ::testing::Values(Kind::value, Kind::list, Kind::map),
                          [](const auto& param_info) { return std::string(name(param_info.param)); });
 
+}  // namespace ttl_harness
 }  // namespace
