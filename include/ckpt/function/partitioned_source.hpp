@@ -5,8 +5,15 @@
 // it resumes exactly where the checkpoint left off, and on a rescale the
 // partitions move between subtasks with their offsets. Subclasses implement
 // read(partition, offset).
+//
+// Watermarks: with use_watermarks(strategy), each partition this subtask
+// reads has its own generator and the source's watermark is their minimum
+// (an idle partition left out, see split_watermarks.hpp); without one, the
+// watermark is the largest timestamp read across its partitions.
 
+#include <ckpt/function/split_watermarks.hpp>
 #include <ckpt/function/stream_functions.hpp>
+#include <ckpt/function/watermark_strategy.hpp>
 #include <ckpt/state/list_state.hpp>
 #include <ckpt/state/state_descriptor.hpp>
 
@@ -50,6 +57,10 @@ class PartitionedSource : public Source<T> {
   /// The event time of a record, if the source has one (for watermarks).
   virtual std::int64_t timestamp_of(const T&) const { return no_timestamp; }
 
+  /// Per-partition watermarks by `strategy`; call before the job starts (in
+  /// the source's factory).
+  void use_watermarks(WatermarkStrategy<T> strategy) { strategy_.emplace(std::move(strategy)); }
+
   void initialize_state(FunctionInitializationContext& ctx) override {
     state_ = ctx.operator_state_store().get_list_state(ListStateDescriptor<PartitionOffset>{"partition-offsets"});
     if (ctx.is_restored()) {
@@ -58,6 +69,7 @@ class PartitionedSource : public Source<T> {
       for (std::uint32_t p = ctx.subtask_index(); p < partitions_; p += ctx.parallelism()) positions_.push_back({p, 0});
     }
     ended_.assign(positions_.size(), false);
+    if (strategy_) split_watermarks_.emplace(*strategy_, positions_.size());
   }
 
   void snapshot_state(const FunctionSnapshotContext&) override { state_.update(positions_); }
@@ -74,11 +86,17 @@ class PartitionedSource : public Source<T> {
       auto r = read(positions_[i].partition, positions_[i].offset);
       if (r.status == ReadStatus::end) {
         ended_[i] = true;
+        if (split_watermarks_) split_watermarks_->finish(i);
         continue;
       }
       if (r.status == ReadStatus::not_yet) continue;
-      const auto ts = timestamp_of(*r.record);
-      if (ts != no_timestamp) watermark_ = std::max(watermark_, ts);
+      auto ts = timestamp_of(*r.record);
+      if (split_watermarks_) {
+        ts = strategy_->timestamp_of(*r.record, ts);
+        split_watermarks_->on_event(i, ts);
+      } else if (ts != no_timestamp) {
+        watermark_ = std::max(watermark_, ts);
+      }
       out.collect_with_timestamp(std::move(*r.record), ts);
       ++positions_[i].offset;  // after the emit: a barrier never separates the two
       progressed = true;
@@ -86,7 +104,10 @@ class PartitionedSource : public Source<T> {
     return progressed ? SourceStatus::more : SourceStatus::idle;
   }
 
-  std::int64_t current_watermark() const override { return watermark_; }
+  std::int64_t current_watermark() const override {
+    return split_watermarks_ ? split_watermarks_->current_watermark() : watermark_;
+  }
+  bool watermark_idle() const override { return split_watermarks_ && split_watermarks_->idle(); }
   const std::vector<PartitionOffset>& positions() const noexcept { return positions_; }
 
  private:
@@ -96,7 +117,9 @@ class PartitionedSource : public Source<T> {
   std::vector<PartitionOffset> positions_;
   std::vector<bool> ended_;
   std::size_t next_ = 0;
-  std::int64_t watermark_ = no_timestamp;
+  std::int64_t watermark_ = no_timestamp;  // without a strategy
+  std::optional<WatermarkStrategy<T>> strategy_;
+  std::optional<SplitWatermarks> split_watermarks_;
 };
 
 }  // namespace ckpt

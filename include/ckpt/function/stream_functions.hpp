@@ -58,6 +58,10 @@ class Source : public StreamFunction {
   /// Event time reached by this source, emitted as a watermark after each
   /// poll; no_timestamp when the source does not track event time.
   virtual std::int64_t current_watermark() const { return no_timestamp; }
+  /// True while every split this source reads is idle (WatermarkStrategy::
+  /// with_idleness): the operators downstream then leave its channel out of
+  /// their watermark until it is active again (Flink's WatermarkStatus).
+  virtual bool watermark_idle() const { return false; }
 };
 
 /// A stateless-or-operator-state transformation of each record.

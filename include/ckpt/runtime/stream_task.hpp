@@ -232,10 +232,7 @@ class SourceTask final : public StreamTask {
       if (final_completed_) break;
       if (!polling) continue;
       const auto status = source_->poll_next(collector_);
-      if (const auto wm = source_->current_watermark(); wm > watermark_) {
-        watermark_ = wm;
-        output_->broadcast_control(Watermark{wm});
-      }
+      emit_watermark();
       if (status == SourceStatus::finished) {
         exhausted_ = true;
         output_->flush();
@@ -251,10 +248,25 @@ class SourceTask final : public StreamTask {
 
  private:
   SourceMailbox mailbox_;
+  /// After each poll: the source's idle status when it changed, and its
+  /// watermark when it advanced (never backwards, none while idle).
+  void emit_watermark() {
+    if (const bool idle = source_->watermark_idle(); idle != idle_) {
+      idle_ = idle;
+      output_->broadcast_control(WatermarkStatus{idle});
+    }
+    if (idle_) return;
+    if (const auto wm = source_->current_watermark(); wm > watermark_) {
+      watermark_ = wm;
+      output_->broadcast_control(Watermark{wm});
+    }
+  }
+
   std::unique_ptr<Source<T>> source_;
   std::unique_ptr<Output<T>> output_;
   OutputCollector<T> collector_;
   std::int64_t watermark_ = no_timestamp;
+  bool idle_ = false;
   bool exhausted_ = false;
 };
 
@@ -268,6 +280,7 @@ class InputTask : public StreamTask {
       : StreamTask(std::move(uid), subtask, parallelism, env),
         gate_(std::move(gate)),
         eos_(gate_->channels(), false),
+        idle_(gate_->channels(), false),
         watermarks_(gate_->channels(), no_timestamp) {}
 
   void cancel() override { gate_->close(); }
@@ -276,6 +289,8 @@ class InputTask : public StreamTask {
   Mailbox& mailbox() override { return *gate_; }
   virtual void process(Record<In>& record) = 0;
   virtual void on_watermark(std::int64_t watermark) = 0;
+  /// Every live input channel went idle (true), or one is active again (false).
+  virtual void on_watermark_status(bool /*idle*/) {}
   virtual void forward_barrier(const CheckpointBarrier&) {}
   virtual void flush() {}
   virtual void finish() = 0;  // close the function, send the end of the stream
@@ -328,21 +343,34 @@ class InputTask : public StreamTask {
     } else if (auto* w = std::get_if<Watermark>(&element)) {
       watermarks_[channel] = w->timestamp;
       advance_watermark();
+    } else if (auto* st = std::get_if<WatermarkStatus>(&element)) {
+      idle_[channel] = st->idle;
+      advance_watermark();
     } else {
       eos_[channel] = true;
       advance_watermark();
     }
   }
 
+  /// The minimum over the live, active channels; idle downstream when every
+  /// live channel is idle. Never goes backwards: a channel that is active
+  /// again with an older watermark holds the next advance back, not this one.
   void advance_watermark() {
     std::int64_t min = std::numeric_limits<std::int64_t>::max();
-    bool any = false;
-    for (std::size_t c = 0; c < watermarks_.size(); ++c)
-      if (!eos_[c]) {
-        min = std::min(min, watermarks_[c]);
-        any = true;
-      }
-    if (any && min > watermark_) {
+    bool any_live = false;
+    bool any_active = false;
+    for (std::size_t c = 0; c < watermarks_.size(); ++c) {
+      if (eos_[c]) continue;
+      any_live = true;
+      if (idle_[c]) continue;
+      min = std::min(min, watermarks_[c]);
+      any_active = true;
+    }
+    if (const bool idle = any_live && !any_active; idle != output_idle_) {
+      output_idle_ = idle;
+      on_watermark_status(idle);
+    }
+    if (any_active && min > watermark_) {
       watermark_ = min;
       on_watermark(min);
     }
@@ -379,6 +407,8 @@ class InputTask : public StreamTask {
 
  private:
   std::vector<bool> eos_;
+  std::vector<bool> idle_;
+  bool output_idle_ = false;
   std::vector<std::int64_t> watermarks_;
   std::optional<std::uint64_t> aligning_;
   std::set<std::size_t> arrived_;
@@ -404,6 +434,7 @@ class ProcessTask final : public InputTask<In> {
     fn_->process_element(r.value, collector_);
   }
   void on_watermark(std::int64_t wm) override { output_->broadcast_control(Watermark{wm}); }
+  void on_watermark_status(bool idle) override { output_->broadcast_control(WatermarkStatus{idle}); }
   void forward_barrier(const CheckpointBarrier& b) override { output_->broadcast_control(b); }
   void flush() override { output_->flush(); }
   void finish() override {
@@ -442,6 +473,7 @@ class KeyedProcessTask final : public InputTask<In> {
     operator_.process_watermark(wm);
     output_->broadcast_control(Watermark{wm});
   }
+  void on_watermark_status(bool idle) override { output_->broadcast_control(WatermarkStatus{idle}); }
   std::optional<std::int64_t> next_deadline() override { return operator_.next_processing_time(); }
   void on_deadline(std::int64_t now) override { operator_.advance_processing_time(now); }
   void forward_barrier(const CheckpointBarrier& b) override { output_->broadcast_control(b); }

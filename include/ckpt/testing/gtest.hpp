@@ -38,6 +38,8 @@ inline void PrintTo(const Watermark& watermark, std::ostream* os) {
   *os << "watermark " << detail::describe_timestamp(watermark.timestamp);
 }
 
+inline void PrintTo(const WatermarkStatus& status, std::ostream* os) { *os << (status.idle ? "idle" : "active"); }
+
 inline void PrintTo(SourceStatus status, std::ostream* os) {
   switch (status) {
     case SourceStatus::more: *os << "more"; return;

@@ -74,6 +74,8 @@ class SourceTestHarness final : public detail::TestHarnessBase<SourceTestHarness
     const auto* i = this->current_instance();
     return i ? i->watermark : no_timestamp;
   }
+  /// Whether every split the source reads is idle now (Source::watermark_idle()).
+  bool watermark_idle() { return typed(this->instance()).fn->watermark_idle(); }
 
   Fn& function() { return *typed(this->instance()).fn; }
 
