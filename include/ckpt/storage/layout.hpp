@@ -8,7 +8,8 @@
 //   <root>/savepoints/savepoint-<id>[-<name>]/...       self-contained, never deleted by ckpt
 //
 // A storage shared by the members of one job (StorageOptions::job_member) adds
-//   <root>/_lock-<member>                       held by that member's process
+//   <root>/_members/<member>.lock               held by that member's process (in a
+//                                               directory of its own: a lock at the root also locks the root)
 //   <root>/chk-<id>/<member>~<uid>-<subtask>.state   a member's own files
 //   <root>/chk-<id>/_part-<member>              a member's part is complete iff this exists
 // and chk-<id>/_metadata is then written by the job's committer, merging the parts.
@@ -65,7 +66,10 @@ inline std::string state_file(std::string_view uid, std::uint32_t subtask) {
   return std::string(uid) + "-" + std::to_string(subtask) + std::string(state_suffix);
 }
 
-inline std::string member_lock_file(std::string_view member) { return "_lock-" + std::string(member); }
+inline constexpr std::string_view member_lock_dir = "_members";
+inline std::string member_lock_file(std::string_view member) {
+  return std::string(member_lock_dir) + "/" + std::string(member) + ".lock";
+}
 inline std::string part_manifest_file(std::string_view member) { return "_part-" + std::string(member); }
 /// Every file of `member` under chk-<id>/ starts with this ('~' is never in a member id).
 inline std::string member_file_prefix(std::string_view member) { return std::string(member) + "~"; }

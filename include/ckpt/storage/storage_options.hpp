@@ -85,7 +85,7 @@ struct StorageOptions {
   /// Member mode (one job across processes, see storage/part_manifest.hpp):
   /// the id of this process among the job's members. It then writes only its
   /// own files under chk-<id>/ (named "<member>~..."), takes the lock
-  /// "_lock-<member>" instead of the one writer's, ends its part of a
+  /// "_members/<member>.lock" instead of the one writer's, ends its part of a
   /// checkpoint with chk-<id>/_part-<member> instead of _metadata, and never
   /// cleans up (the job's one committer does, with cleanup_committed()).
   /// Letters, digits, '.', '_' and '-' only. Empty: the one writer.
