@@ -10,7 +10,7 @@
 // already held the commit at that moment.
 #include <ckpt/ckpt.hpp>
 #include <ckpt/etcd/checkpoint_commits.hpp>
-#include <ckpt/etcd/cluster_member.hpp>
+#include <ckpt/cluster/cluster_member.hpp>
 #include <ckpt/fs/local_file_system.hpp>
 
 #include <algorithm>

@@ -3,7 +3,7 @@
 // clients, storages and services, or a real process (cluster_member_child.cpp)
 // where one is SIGKILLed. Every wait is on an event, bounded; no test measures
 // time.
-#include <ckpt/etcd/cluster_member.hpp>
+#include <ckpt/cluster/cluster_member.hpp>
 #include <ckpt/storage/part_manifest.hpp>
 
 #include "cluster_node.hpp"

@@ -1,4 +1,7 @@
 #pragma once
+// Part of the optional ckpt::etcd target, in a layer of its own above
+// runtime/ (etcd/ rests on storage/ only; this drives a CheckpointedService).
+//
 // One process of a job that runs across processes (issue 17): member `index`
 // of `members` of job `job`, sharing one checkpoint storage with the others
 // and coordinated through etcd.
