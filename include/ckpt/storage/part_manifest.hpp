@@ -156,8 +156,7 @@ inline Manifest publish_global_manifest(fs::FileSystem& fs, std::uint64_t id, co
 /// Removes `member`'s files of checkpoint `id` (its state files and its part
 /// manifest), leaving the other members' alone. Returns how many it removed.
 inline std::size_t remove_member_files(fs::FileSystem& fs, std::uint64_t id, const std::string& member) {
-  const auto dir = layout::checkpoint_dir(id);
-  if (!fs.exists(dir)) return 0;
+  const auto dir = layout::checkpoint_dir(id);  // a missing directory lists as empty (and object stores have none)
   const auto prefix = layout::member_file_prefix(member);
   const auto part = layout::part_manifest_file(member);
   std::size_t removed = 0;
