@@ -120,6 +120,15 @@ TEST(MemberStorage, AMemberNeverCleansAnothersFilesAndAnAbortRemovesOnlyItsOwn) 
     } catch (const ckpt::IoError& e) {
       EXPECT_EQ(e.code(), ckpt::errc::locked);
     }
+    // The one writer, whose opening cleans up, refuses a directory members are using.
+    try {
+      ckpt::CheckpointStorage single(fs);
+      FAIL() << "a single writer opened a storage its members use";
+    } catch (const ckpt::IoError& e) {
+      EXPECT_EQ(e.code(), ckpt::errc::locked);
+      EXPECT_NE(std::string(e.what()).find("_members/m"), std::string::npos) << e.what();
+    }
+    EXPECT_TRUE(fs->exists("chk-7/m0~counter-0.state"));
   }
   in_flight->complete();
   EXPECT_TRUE(fs->exists("chk-7/_part-m0"));

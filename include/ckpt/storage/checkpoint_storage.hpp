@@ -186,6 +186,7 @@ class CheckpointStorage {
       throw IoError(errc::locked, std::string(layout::lock_file),
                     fs_->uri() + " is locked by another process writing checkpoints there; "
                                  "only one writer per checkpoint directory is allowed");
+    refuse_live_members();
     remove_temporaries();
     cleanup(std::nullopt);
   }
@@ -502,6 +503,19 @@ class CheckpointStorage {
   static SnapshotInfo info(const Manifest& m, std::string dir) {
     return {m.checkpoint_id, m.kind,           m.name,        std::move(dir), m.timestamp_millis,
             m.raw_bytes(),   m.stored_bytes(), m.ends_job};
+  }
+
+  /// The one writer must not clean up under a job's running members (their
+  /// parts in flight have no _metadata yet): a member's lock held is errc::locked.
+  void refuse_live_members() {
+    for (const auto& e : fs_->list(layout::member_lock_dir)) {
+      if (e.type != fs::EntryType::file || !e.name.ends_with(".lock")) continue;
+      const auto path = fs::join(layout::member_lock_dir, e.name);
+      if (fs_->try_lock(path)) continue;  // nobody holds it: released at once
+      lock_.reset();
+      throw IoError(errc::locked, path, fs_->uri() + " is in use by the members of a job (" + path +
+                                            " is held); open it as a job member (StorageOptions::job_member)");
+    }
   }
 
   /// What crashed writers left in every directory we write to.
