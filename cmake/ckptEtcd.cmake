@@ -1,4 +1,5 @@
-# The optional etcd coordination client (include/ckpt/etcd): its own target,
+# The optional etcd coordination client (include/ckpt/etcd, and the clustered
+# service on top of it, include/ckpt/cluster): its own target,
 # ckpt::etcd, so the core target never names libcurl, OpenSSL or RapidJSON.
 # It talks to etcd's v3 JSON gateway over libcurl (the client of
 # include/ckpt/net, shared with ckpt::s3), parses with RapidJSON and encodes

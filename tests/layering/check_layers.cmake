@@ -19,6 +19,7 @@ set(_order
   "etcd"      # the optional etcd client and coordination primitives (leases, members, leader, ids, commits):
               # may rest on storage (global checkpoints will), never on runtime
   "runtime"   # coordinator, service mode, pipelines
+  "cluster"   # the optional clustered service (ckpt::etcd target): etcd's protocol driving a CheckpointedService
   "metrics"   # the optional checkpoint metrics and their HTTP endpoint (consume CheckpointStats)
   "testing"   # the harness
   "umbrella") # ckpt.hpp
@@ -26,7 +27,7 @@ set(_base error bytes names clock hash version detail)
 # Layers of the optional targets: the core (every other layer) never includes
 # them, whatever their place in the order, so ckpt::ckpt never needs their
 # dependencies.
-set(_optional net s3 rocksdb etcd metrics)
+set(_optional net s3 rocksdb etcd cluster metrics)
 
 function(_layer_of rel out)
   string(REGEX REPLACE "^ckpt/" "" rel "${rel}")

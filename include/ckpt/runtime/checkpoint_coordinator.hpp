@@ -159,6 +159,30 @@ class CheckpointCoordinator {
   /// The last checkpoint of a finishing job (it commits the sinks' last transactions).
   std::shared_future<CheckpointStats> trigger_final_checkpoint() { return request(SnapshotKind::checkpoint, {}, true); }
 
+  /// A checkpoint with an id chosen elsewhere (a job's leader, through etcd),
+  /// larger than every id this coordinator used; a smaller one is declined.
+  std::shared_future<CheckpointStats> trigger_checkpoint_as(std::uint64_t id) {
+    return request(SnapshotKind::checkpoint, {}, false, id);
+  }
+
+  /// For a member of a job committed elsewhere (ckpt::etcd): a checkpoint
+  /// whose files are written completes locally (its future is ready) without
+  /// telling the participants; they learn the outcome from notify_committed()
+  /// or notify_aborted_elsewhere(), once the job's committer decided it.
+  /// A checkpoint that fails here still tells them at once. Before start().
+  void commit_elsewhere() {
+    std::lock_guard lock(mutex_);
+    commit_elsewhere_ = true;
+  }
+  /// Checkpoint `id` was committed (commit_elsewhere()): participants are told.
+  void notify_committed(std::uint64_t id) {
+    for (const auto& p : participants_snapshot()) p.participant->notify_checkpoint_complete(id);
+  }
+  /// Checkpoint `id`, complete here, was aborted by the committer.
+  void notify_aborted_elsewhere(std::uint64_t id) {
+    for (const auto& p : participants_snapshot()) p.participant->notify_checkpoint_aborted(id);
+  }
+
   /// A participant cut its state for checkpoint `id` on its own thread. The
   /// coordinator writes it in the background.
   void acknowledge(std::size_t participant, std::uint64_t id, ParticipantSnapshot snapshot, duration sync_pause,
@@ -232,7 +256,13 @@ class CheckpointCoordinator {
     bool final;
     std::shared_ptr<std::promise<CheckpointStats>> promise;
     bool scheduled_tag = false;  // a savepoint the tag schedule takes
+    std::optional<std::uint64_t> id;  // chosen by the caller (trigger_checkpoint_as)
   };
+
+  std::vector<Participant> participants_snapshot() const {
+    std::lock_guard lock(mutex_);
+    return participants_;
+  }
   struct InFlight {
     CheckpointBarrier barrier;
     std::shared_ptr<PendingSnapshot> pending;
@@ -257,12 +287,13 @@ class CheckpointCoordinator {
     return s;
   }
 
-  std::shared_future<CheckpointStats> request(SnapshotKind kind, std::string name, bool final) {
+  std::shared_future<CheckpointStats> request(SnapshotKind kind, std::string name, bool final,
+                                              std::optional<std::uint64_t> id = std::nullopt) {
     auto promise = std::make_shared<std::promise<CheckpointStats>>();
     auto future = promise->get_future().share();
     {
       std::lock_guard lock(mutex_);
-      Request r{kind, std::move(name), final, promise};
+      Request r{kind, std::move(name), final, promise, false, id};
       if (stopped_) {
         promise->set_value(declined_stats(r, "the coordinator is stopped"));
         return future;
@@ -344,7 +375,7 @@ class CheckpointCoordinator {
       }
       next_periodic_ = clock_.now() + *config_.interval;
     }
-    trigger(Request{SnapshotKind::checkpoint, {}, false, nullptr});
+    trigger(Request{SnapshotKind::checkpoint, {}, false, nullptr, false, std::nullopt});
   }
 
   /// The tag schedule: once the wall clock passes a period's end, a savepoint
@@ -361,7 +392,7 @@ class CheckpointCoordinator {
       next_tag_millis_ = closed + 2 * period;
       name = scheduled_tag_name(closed, *storage_.options().tags.creation_period);
     }
-    trigger(Request{SnapshotKind::savepoint, std::move(name), false, nullptr, true});
+    trigger(Request{SnapshotKind::savepoint, std::move(name), false, nullptr, true, std::nullopt});
   }
 
   /// Triggers queued requests while capacity allows (savepoints always may).
@@ -393,8 +424,15 @@ class CheckpointCoordinator {
     try {
       // Ids only grow, also past a checkpoint that failed to start, so a
       // listener never sees one id fail and then complete.
-      const auto stored = storage_.next_checkpoint_id();
-      {
+      if (r.id) {
+        std::lock_guard lock(mutex_);
+        if (*r.id <= last_id_)
+          throw CheckpointError(errc::invalid_argument, "checkpoint id " + std::to_string(*r.id) +
+                                                            " is not larger than the last one used, " +
+                                                            std::to_string(last_id_));
+        barrier.id = last_id_ = *r.id;
+      } else {
+        const auto stored = storage_.next_checkpoint_id();
         std::lock_guard lock(mutex_);
         barrier.id = last_id_ = std::max(stored, last_id_ + 1);
       }
@@ -539,7 +577,7 @@ class CheckpointCoordinator {
           if (!next_periodic_ || *next_periodic_ < earliest) next_periodic_ = earliest;
         }
       }
-      participants = participants_;
+      if (!commit_elsewhere_ || !commits) participants = participants_;  // else: told once committed
       listeners = listeners_;
       poke_.request_stop();
     }
@@ -666,6 +704,7 @@ class CheckpointCoordinator {
   bool stopped_ = false;
   bool finishing_ = false;
   bool hold_until_started_ = false;
+  bool commit_elsewhere_ = false;
   std::stop_source poke_;
   std::atomic<bool> running_{false};
   std::jthread thread_;

@@ -12,7 +12,8 @@
 // A checkpoint is complete only once its manifest is published, last and
 // atomically; anything without one is garbage, cleaned and never restored.
 // One process writes to a storage at a time: opening takes a lock, and a
-// second writer gets errc::locked. Savepoints are full, self-contained,
+// second writer gets errc::locked (a job's members share one storage, one
+// writer per member: StorageOptions::job_member). Savepoints are full, self-contained,
 // relocatable and never deleted by ckpt.
 
 #include <ckpt/error.hpp>
@@ -167,11 +168,25 @@ class CheckpointStorage {
       throw ConfigError(errc::invalid_argument, "tags: num_retained_max must be at least 1");
     (void)Compressor(options_.codec, options_.compression_level);  // validates the level
     if (options_.read_only) return;  // no lock, no cleanup: nothing here changes the storage
+    if (member()) {
+      // One writer per member: the others write beside us, so nothing of theirs is cleaned here.
+      if (auto p = layout::member_id_problem(options_.job_member); !p.empty()) throw ConfigError(errc::invalid_name, p);
+      if (options_.incremental)
+        throw ConfigError(errc::invalid_argument, "a job member's storage (" + fs_->uri() +
+                                                      ") does not support incremental checkpoints yet");
+      const auto name = layout::member_lock_file(options_.job_member);
+      lock_ = fs_->try_lock(name);
+      if (!lock_)
+        throw IoError(errc::locked, name, fs_->uri() + " is locked for member '" + options_.job_member +
+                                              "' by another process; each job member id is one process");
+      return;
+    }
     lock_ = fs_->try_lock(layout::lock_file);
     if (!lock_)
       throw IoError(errc::locked, std::string(layout::lock_file),
                     fs_->uri() + " is locked by another process writing checkpoints there; "
                                  "only one writer per checkpoint directory is allowed");
+    refuse_live_members();
     remove_temporaries();
     cleanup(std::nullopt);
   }
@@ -237,6 +252,8 @@ class CheckpointStorage {
   std::unique_ptr<PendingSnapshot> begin_savepoint(std::uint64_t id, std::int64_t timestamp_millis,
                                                    std::string name = {}, bool ends_job = false) {
     require_writable("a savepoint");
+    if (member())
+      throw ConfigError(errc::invalid_argument, "savepoints of a job's members are not supported yet (" + uri() + ")");
     if (!name.empty()) validate_name("savepoint name", name);
     const auto dir = fs::join(options_.savepoint_directory, layout::savepoint_dir(id, name));
     if (fs_->exists(fs::join(dir, manifest_file_name)))
@@ -332,6 +349,7 @@ class CheckpointStorage {
   /// the restore point, or the restore point is a copy of it. JobRunner and
   /// CheckpointedService call it when they restore a snapshot they were given.
   std::optional<SnapshotInfo> adopt_restore_point(SnapshotReader& snapshot) {
+    if (member()) return std::nullopt;  // the job's committer keeps the restore point (in etcd, say)
     const auto candidates = restore_candidates();
     if (!candidates.empty()) {
       const auto& [id, dir] = candidates.front();
@@ -437,6 +455,17 @@ class CheckpointStorage {
     manifests_.clear();
   }
 
+  /// The job's committer, after committing checkpoint `committed`: applies
+  /// retention and removes checkpoints older than it that have no _metadata
+  /// (newer ones may be in flight). Also in member mode, where nothing else cleans.
+  void cleanup_committed(std::uint64_t committed) {
+    require_writable("cleanup");
+    cleanup(committed);
+  }
+
+  /// Whether this storage is one job member's (StorageOptions::job_member).
+  bool member() const noexcept { return !options_.job_member.empty(); }
+
   /// Applies retention now (it also runs after every completed checkpoint).
   void cleanup() {
     require_writable("cleanup");
@@ -474,6 +503,19 @@ class CheckpointStorage {
   static SnapshotInfo info(const Manifest& m, std::string dir) {
     return {m.checkpoint_id, m.kind,           m.name,        std::move(dir), m.timestamp_millis,
             m.raw_bytes(),   m.stored_bytes(), m.ends_job};
+  }
+
+  /// The one writer must not clean up under a job's running members (their
+  /// parts in flight have no _metadata yet): a member's lock held is errc::locked.
+  void refuse_live_members() {
+    for (const auto& e : fs_->list(layout::member_lock_dir)) {
+      if (e.type != fs::EntryType::file || !e.name.ends_with(".lock")) continue;
+      const auto path = fs::join(layout::member_lock_dir, e.name);
+      if (fs_->try_lock(path)) continue;  // nobody holds it: released at once
+      lock_.reset();
+      throw IoError(errc::locked, path, fs_->uri() + " is in use by the members of a job (" + path +
+                                            " is held); open it as a job member (StorageOptions::job_member)");
+    }
   }
 
   /// What crashed writers left in every directory we write to.
@@ -716,7 +758,10 @@ ParticipantStats PendingSnapshot::write(ParticipantSnapshot p) {
   const auto& options = storage_.options_;
   auto& fs = *storage_.fs_;
   const bool shared = options.incremental && kind_ == SnapshotKind::checkpoint;
-  const auto name = shared ? layout::shared_state_file(p.uid, p.subtask, id_) : layout::state_file(p.uid, p.subtask);
+  const bool member = storage_.member();
+  const auto name = shared   ? layout::shared_state_file(p.uid, p.subtask, id_)
+                    : member ? layout::member_state_file(options.job_member, p.uid, p.subtask)
+                             : layout::state_file(p.uid, p.subtask);
   const auto path = shared ? fs::join(layout::shared_dir, name) : fs::join(dir_, name);
 
   std::optional<SubtaskManifest> base;
@@ -805,14 +850,14 @@ ParticipantStats PendingSnapshot::write(ParticipantSnapshot p) {
   if (done_) {
     // abort() ran while we wrote, perhaps before our file appeared: take it away too.
     try {
-      if (!shared) fs.remove_all(dir_);
+      if (!shared && !member) fs.remove_all(dir_);
       else if (own_file_used) fs.remove(path);
     } catch (...) {
       // Left for the next cleanup, as abort() leaves what it cannot remove.
     }
     throw_not_pending();
   }
-  if (own_file_used && shared) shared_files_.push_back(path);
+  if (own_file_used && (shared || member)) shared_files_.push_back(path);
   if (p.keyed && p.keyed->base_id()) base_id_ = p.keyed->base_id();
   auto& entry = operators_[p.uid];
   auto& op = entry.manifest;
@@ -852,6 +897,14 @@ Manifest PendingSnapshot::complete(std::map<std::string, std::string> properties
     m.base_checkpoint_id = base_id_;
     m.properties = std::move(properties);
     for (auto& [uid, entry] : operators_) {
+      if (storage_.member()) {  // a part: only this member's subtasks (part_manifest.hpp merges them)
+        auto op = entry.manifest;
+        op.subtasks.clear();
+        for (std::size_t i = 0; i < entry.present.size(); ++i)
+          if (entry.present[i]) op.subtasks.push_back(entry.manifest.subtasks[i]);
+        m.operators.push_back(std::move(op));
+        continue;
+      }
       for (std::size_t i = 0; i < entry.present.size(); ++i)
         if (!entry.present[i])
           throw CheckpointError(errc::checkpoint_aborted, "operator '" + uid + "' subtask " + std::to_string(i) +
@@ -860,7 +913,14 @@ Manifest PendingSnapshot::complete(std::map<std::string, std::string> properties
       m.operators.push_back(entry.manifest);
     }
   }
-  storage_.fs_->publish(fs::join(dir_, manifest_file_name), encode_manifest(m));
+  const auto manifest_name = storage_.member() ? layout::part_manifest_file(storage_.options_.job_member)
+                                              : std::string(manifest_file_name);
+  storage_.fs_->publish(fs::join(dir_, manifest_name), encode_manifest(m));
+  if (storage_.member()) {  // a part completes nothing by itself; nothing to clean up here
+    std::lock_guard lock(mutex_);
+    done_ = true;
+    return m;
+  }
   TagRequest tag;
   {
     std::lock_guard lock(mutex_);
@@ -882,7 +942,7 @@ void PendingSnapshot::abort() noexcept {
   }
   try {
     for (const auto& f : shared) storage_.fs_->remove(f);
-    storage_.fs_->remove_all(dir_);
+    if (!storage_.member()) storage_.fs_->remove_all(dir_);  // a member's files are all in `shared`
   } catch (...) {
     // Left for the next cleanup: a directory without a manifest is never restored.
   }

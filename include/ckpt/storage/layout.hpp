@@ -7,6 +7,13 @@
 //   <root>/shared/<uid>-<subtask>-<id>-<nonce>.state   files incremental checkpoints share
 //   <root>/savepoints/savepoint-<id>[-<name>]/...       self-contained, never deleted by ckpt
 //
+// A storage shared by the members of one job (StorageOptions::job_member) adds
+//   <root>/_members/<member>.lock               held by that member's process (in a
+//                                               directory of its own: a lock at the root also locks the root)
+//   <root>/chk-<id>/<member>~<uid>-<subtask>.state   a member's own files
+//   <root>/chk-<id>/_part-<member>              a member's part is complete iff this exists
+// and chk-<id>/_metadata is then written by the job's committer, merging the parts.
+//
 // Ids are decimal without leading zeros; anything else under the root is left alone.
 
 #include <ckpt/names.hpp>
@@ -57,6 +64,26 @@ inline std::optional<std::uint64_t> parse_savepoint_dir(std::string_view name) {
 
 inline std::string state_file(std::string_view uid, std::uint32_t subtask) {
   return std::string(uid) + "-" + std::to_string(subtask) + std::string(state_suffix);
+}
+
+inline constexpr std::string_view member_lock_dir = "_members";
+inline std::string member_lock_file(std::string_view member) {
+  return std::string(member_lock_dir) + "/" + std::string(member) + ".lock";
+}
+inline std::string part_manifest_file(std::string_view member) { return "_part-" + std::string(member); }
+/// Every file of `member` under chk-<id>/ starts with this ('~' is never in a member id).
+inline std::string member_file_prefix(std::string_view member) { return std::string(member) + "~"; }
+inline std::string member_state_file(std::string_view member, std::string_view uid, std::uint32_t subtask) {
+  return member_file_prefix(member) + state_file(uid, subtask);
+}
+/// Why `member` cannot be a job member id ("" when it can).
+inline std::string member_id_problem(std::string_view member) {
+  if (member.empty() || member.size() > 100) return "a job member id must be 1 to 100 characters";
+  if (member == "." || member.find("..") != std::string_view::npos) return "a job member id must not contain '..'";
+  for (const char c : member)
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
+      return "job member id '" + printable_name(member) + "' may hold only letters, digits, '.', '_' and '-'";
+  return {};
 }
 
 /// A name for a shared file no other writer can pick: the checkpoint id and a random nonce.

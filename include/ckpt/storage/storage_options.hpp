@@ -82,8 +82,20 @@ struct StorageOptions {
   /// with errc::invalid_argument naming the storage. For a second process
   /// that inspects or restores from a storage another process may own.
   bool read_only = false;
+  /// Member mode (one job across processes, see storage/part_manifest.hpp):
+  /// the id of this process among the job's members. It then writes only its
+  /// own files under chk-<id>/ (named "<member>~..."), takes the lock
+  /// "_members/<member>.lock" instead of the one writer's, ends its part of a
+  /// checkpoint with chk-<id>/_part-<member> instead of _metadata, and never
+  /// cleans up (the job's one committer does, with cleanup_committed()).
+  /// Letters, digits, '.', '_' and '-' only. Empty: the one writer.
+  std::string job_member;
 
   static StorageOptions defaults() { return {}; }
+  StorageOptions& as_job_member(std::string member) {
+    job_member = std::move(member);
+    return *this;
+  }
   /// Incremental checkpoints, keeping `n` of them.
   static StorageOptions incremental_checkpoints(std::uint32_t n = 3) { return StorageOptions{}.retain(n).with_incremental(true); }
 
