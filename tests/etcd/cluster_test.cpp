@@ -38,6 +38,7 @@
 
 namespace ckpt::etcd {
 namespace {
+namespace cluster {
 
 using namespace std::chrono_literals;
 using test::ClusterNode;
@@ -431,5 +432,6 @@ TEST(EtcdCluster, AnUnreachableEtcdIsAClearErrorAndTheServiceKeepsItsState) {
   EXPECT_TRUE(files_of(dir.str(), 1).empty());
 }
 
+}  // namespace cluster
 }  // namespace
 }  // namespace ckpt::etcd

@@ -15,6 +15,7 @@
 #include <vector>
 
 namespace {
+namespace member_storage {
 
 constexpr std::uint64_t kKeys = 40;
 
@@ -143,4 +144,5 @@ TEST(MemberStorage, AMemberNeverCleansAnothersFilesAndAnAbortRemovesOnlyItsOwn) 
   EXPECT_THROW(ckpt::CheckpointStorage(fs, ckpt::StorageOptions::defaults().as_job_member("a~b")), ckpt::ConfigError);
 }
 
+}  // namespace member_storage
 }  // namespace
