@@ -45,17 +45,9 @@ using test::ClusterNode;
 using test::cluster_keys;
 using test::EtcdServer;
 
-constexpr auto bound = 20s;
+constexpr auto bound = test::event_bound;
 
-/// Polls `done` (every 10 ms, at most `bound`); true once it holds.
-template <class F>
-bool eventually(F&& done) {
-  for (auto until = std::chrono::steady_clock::now() + bound; std::chrono::steady_clock::now() < until;) {
-    if (done()) return true;
-    std::this_thread::sleep_for(10ms);
-  }
-  return done();
-}
+using test::eventually;
 
 ClusterOptions member_options(const std::string& job, std::uint32_t index, std::uint32_t members, bool candidate) {
   ClusterOptions o;

@@ -35,6 +35,17 @@ namespace ckpt::etcd::test {
 /// Bound of every wait for something etcd does by itself (a lease expiring).
 inline constexpr std::chrono::seconds event_bound{20};
 
+/// Polls `done` (every 10 ms, at most `event_bound`) for a state etcd reaches
+/// by itself, where no event can be waited on; true once it holds.
+template <class F>
+bool eventually(F&& done) {
+  for (auto until = std::chrono::steady_clock::now() + event_bound; std::chrono::steady_clock::now() < until;) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds{10});
+  }
+  return done();
+}
+
 #ifndef CKPT_ETCD_BINARY
 #define CKPT_ETCD_BINARY "/usr/bin/etcd"
 #endif

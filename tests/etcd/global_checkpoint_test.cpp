@@ -45,15 +45,7 @@ using test::fast;
 using test::event_bound;
 constexpr auto deadline = 10s;  // by the ManualClock: passes only when a test advances it
 
-/// Polls `done` (every 10 ms, at most `event_bound`); true once it holds.
-template <class F>
-bool eventually(F&& done) {
-  for (auto until = std::chrono::steady_clock::now() + event_bound; std::chrono::steady_clock::now() < until;) {
-    if (done()) return true;
-    std::this_thread::sleep_for(10ms);
-  }
-  return done();
-}
+using test::eventually;
 
 /// A member in a thread of its own: its own client and lease, registered,
 /// recording what its hooks saw.

@@ -47,10 +47,11 @@ class SplitWatermarks {
 
   /// True while every split not finished is idle (and there is at least one).
   bool idle() const {
+    const auto now = clock_->now();
     bool any = false;
     for (const auto& s : splits_) {
       if (s.finished) continue;
-      if (!is_idle(s)) return false;
+      if (!is_idle(s, now)) return false;
       any = true;
     }
     return any;
@@ -59,10 +60,11 @@ class SplitWatermarks {
   /// The minimum over the active splits' watermarks; no_timestamp while one
   /// of them has none yet, or when none is active.
   std::int64_t current_watermark() const {
+    const auto now = clock_->now();
     std::int64_t min = std::numeric_limits<std::int64_t>::max();
     bool any = false;
     for (const auto& s : splits_) {
-      if (s.finished || is_idle(s)) continue;
+      if (s.finished || is_idle(s, now)) continue;
       min = std::min(min, s.generator->current_watermark());
       any = true;
     }
@@ -76,7 +78,9 @@ class SplitWatermarks {
     bool finished = false;
   };
 
-  bool is_idle(const Split& s) const { return idle_timeout_ && clock_->now() - s.last_event >= *idle_timeout_; }
+  bool is_idle(const Split& s, Clock::time_point now) const {
+    return idle_timeout_ && now - s.last_event >= *idle_timeout_;
+  }
 
   std::function<std::unique_ptr<WatermarkGenerator>()> factory_;
   std::optional<std::chrono::milliseconds> idle_timeout_;
