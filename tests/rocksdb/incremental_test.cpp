@@ -6,8 +6,9 @@
 // storage is reopened after a crash; a rescale 1 -> 4 -> 3 restores every key
 // exactly once on its owner; a flipped bit, a truncated or a missing SST is a
 // CorruptionError naming the file and the previous checkpoint restores; the
-// heap backend refuses native files with a clear error; savepoints stay
-// canonical and a promoted native checkpoint is self-contained.
+// heap backend refuses native files with a clear error; a checkpoint mixing
+// native and canonical subtasks restores; savepoints stay canonical and a
+// promoted native checkpoint is self-contained.
 #include <ckpt/clock.hpp>
 #include <ckpt/rocksdb/rocksdb_keyed_state_backend.hpp>
 #include <ckpt/state/keyed_state_backend.hpp>
@@ -372,6 +373,40 @@ TEST_P(RocksDBIncrementalDamage, IsACorruptionErrorNamingTheFileAndThePreviousCh
 
 INSTANTIATE_TEST_SUITE_P(Files, RocksDBIncrementalDamage,
                          ::testing::Values(Damage::flip_bit, Damage::truncate, Damage::remove));
+
+TEST_F(RocksDBIncremental, CheckpointMixingNativeAndCanonicalSubtasksRestores) {
+  auto storage = open_storage();
+  {
+    Heap heap(ckpt::KeyedStateBackendOptions::for_subtask(0, 1, kMaxParallelism));
+    States states(heap);
+    fill(heap, states);
+    auto savepoint = storage->begin_savepoint(1, 1000);
+    savepoint->write({"op", 0, 1, heap.begin_snapshot(1), std::nullopt});
+    savepoint->complete();
+  }
+  {
+    auto reader = storage->open_savepoint("1");
+    // Subtask 0 has not declared its restored states (they are in memory):
+    // its checkpoint is canonical. Subtask 1 has: native.
+    RocksDB a(options_in(dirs_[0]), KeyGroupRange::for_subtask(kMaxParallelism, 2, 0), kMaxParallelism);
+    RocksDB b(options_in(dirs_[1]), KeyGroupRange::for_subtask(kMaxParallelism, 2, 1), kMaxParallelism);
+    reader->restore("op", &a, nullptr);
+    reader->restore("op", &b, nullptr);
+    States declared(b);
+    checkpoint(*storage, {&a, &b}, 2);
+    const auto m = storage->open_checkpoint(2)->manifest();
+    ASSERT_EQ(m.native.size(), 1u);
+    EXPECT_EQ(m.native[0].subtask, 1u);
+  }
+  RocksDB one(options_in(dirs_[2]), KeyGroupRange::all(kMaxParallelism), kMaxParallelism);
+  auto reader = storage->restore_latest();
+  ASSERT_EQ(reader->checkpoint_id(), 2u);
+  reader->restore("op", &one, nullptr);
+  EXPECT_EQ(one.state_names(), (std::vector<std::string>{"chars", "count", "empty", "history", "sum", "tags"}));
+  States states(one);
+  EXPECT_EQ(expect_filled(one, states), kKeys);
+  EXPECT_EQ(entries(one, "count"), kKeys);
+}
 
 TEST_F(RocksDBIncremental, HeapBackendRefusesNativeFilesClearly) {
   auto storage = open_storage();
