@@ -3,7 +3,8 @@
 // mem://; a second checkpoint uploads only the SST files that are new, and
 // each checkpoint has its own MANIFEST, OPTIONS and CURRENT; with retain(2)
 // a shared SST goes only when no retained checkpoint lists it, also when the
-// storage is reopened after a crash; a rescale 1 -> 4 -> 3 restores every key
+// storage is reopened after a crash, or while a checkpoint in flight still
+// references it; a rescale 1 -> 4 -> 3 restores every key
 // exactly once on its owner; a flipped bit, a truncated or a missing SST is a
 // CorruptionError naming the file and the previous checkpoint restores; the
 // heap backend refuses native files with a clear error; a checkpoint mixing
@@ -73,6 +74,20 @@ std::set<std::string> referenced_shared(ckpt::CheckpointStorage& storage) {
         if (f.shared) out.insert(f.path);
   }
   return out;
+}
+
+/// Without background compactions, which would replace SSTs whenever they
+/// happen to run: the tests say when files become obsolete (compact()).
+RocksDBOptions fixed_files(const TempDir& dir) {
+  return options_in(dir).with_options_factory(
+      [](::rocksdb::DBOptions&, ::rocksdb::ColumnFamilyOptions& cf) { cf.disable_auto_compactions = true; });
+}
+
+/// Compacts every state of `b`: each SST is replaced by a new one.
+void compact(RocksDB& b) {
+  for (const auto& name : b.instance().column_family_names())
+    ASSERT_TRUE(b.instance().db().CompactRange(::rocksdb::CompactRangeOptions(), b.instance().column_family(name),
+                                               nullptr, nullptr).ok());
 }
 
 /// Adds 1000 to "count" of every key divisible by 50 (a few updates).
@@ -156,7 +171,7 @@ INSTANTIATE_TEST_SUITE_P(Storage, RocksDBIncrementalRoundTrip, ::testing::Values
 
 TEST_F(RocksDBIncremental, SecondCheckpointUploadsOnlyNewSstFiles) {
   auto storage = open_storage();
-  RocksDB rocks(options_in(dirs_[0]), KeyGroupRange::all(kMaxParallelism), kMaxParallelism);
+  RocksDB rocks(fixed_files(dirs_[0]), KeyGroupRange::all(kMaxParallelism), kMaxParallelism);
   States states(rocks);
   fill(rocks, states);
   checkpoint(*storage, rocks, 1);
@@ -188,7 +203,11 @@ TEST_F(RocksDBIncremental, SecondCheckpointUploadsOnlyNewSstFiles) {
       ++new_files;
     }
   }
-  // Only the "count" state changed: one new SST, every other state's reused.
+  // Nothing compacts: every SST of checkpoint 1 is reused (the four states
+  // not touched have nothing else), only "count" has new ones.
+  const auto first_ssts = static_cast<std::uint64_t>(
+      std::count_if(first.files.begin(), first.files.end(), [](const ckpt::NativeFileRef& f) { return f.shared; }));
+  EXPECT_EQ(reused, first_ssts);
   EXPECT_GE(reused, 4u);
   EXPECT_EQ(stats.native_files_referenced, reused);
   EXPECT_EQ(stats.native_files_uploaded, new_files);
@@ -216,20 +235,22 @@ TEST_F(RocksDBIncremental, SecondCheckpointUploadsOnlyNewSstFiles) {
 TEST_F(RocksDBIncremental, RetainedCheckpointsKeepTheirSharedFilesAlsoAfterACrash) {
   {
     auto storage = open_storage(2);
-    RocksDB rocks(options_in(dirs_[0]), KeyGroupRange::all(kMaxParallelism), kMaxParallelism);
+    RocksDB rocks(fixed_files(dirs_[0]), KeyGroupRange::all(kMaxParallelism), kMaxParallelism);
     States states(rocks);
     fill(rocks, states);
     std::set<std::string> ever;
     for (std::uint64_t id = 1; id <= 6; ++id) {
       if (id > 1) touch(rocks, states);
+      if (id == 4) compact(rocks);  // every SST so far becomes obsolete
       checkpoint(*storage, rocks, id);
       const auto referenced = referenced_shared(*storage);
       EXPECT_EQ(listed(shared_dir()), referenced) << "after checkpoint " << id;
       ever.insert(referenced.begin(), referenced.end());
     }
     EXPECT_EQ(storage->checkpoints().size(), 2u);
-    // Files of dropped checkpoints went (compactions made some SSTs obsolete).
+    // Files of dropped checkpoints went: none of checkpoints 1-3 is left.
     EXPECT_GT(ever.size(), listed(shared_dir()).size());
+    for (const auto& f : listed(shared_dir())) EXPECT_GE(ckpt::layout::parse_shared_file_checkpoint(f), 4u) << f;
   }
   // A writer that died: a checkpoint without _metadata, and an SST it uploaded.
   std::filesystem::create_directories(root_.path() / "chk-7");
@@ -249,6 +270,42 @@ TEST_F(RocksDBIncremental, RetainedCheckpointsKeepTheirSharedFilesAlsoAfterACras
     restored.set_current_key(50);
     EXPECT_EQ(states.count.get(), std::optional<std::int64_t>(151 + 5 * 1000));
   }
+}
+
+TEST_F(RocksDBIncremental, SharedFilesAnInFlightCheckpointReferencesOutliveTheCheckpointThatListedThem) {
+  auto storage = open_storage(1);
+  RocksDB rocks(fixed_files(dirs_[0]), KeyGroupRange::all(kMaxParallelism), kMaxParallelism);
+  States states(rocks);
+  fill(rocks, states);
+  checkpoint(*storage, rocks, 1);
+  touch(rocks, states);
+  // Checkpoint 3 references checkpoint 1's SSTs; before it completes,
+  // checkpoint 2 (no native state) completes and retain(1) drops checkpoint 1.
+  auto third = storage->begin_checkpoint(3, 3);
+  const auto stats = third->write({"op", 0, 1, rocks.begin_snapshot(3, true), std::nullopt});
+  std::uint32_t first_ssts = 0;
+  const auto first = storage->open_checkpoint(1)->manifest().native.at(0);
+  for (const auto& f : first.files) first_ssts += f.shared;
+  EXPECT_EQ(stats.native_files_referenced, first_ssts);  // nothing compacts: all of them
+  {
+    Heap other(ckpt::KeyedStateBackendOptions::for_subtask(0, 1, kMaxParallelism));
+    auto second = storage->begin_checkpoint(2, 2);
+    second->write({"other", 0, 1, other.begin_snapshot(2), std::nullopt});
+    second->complete();
+  }
+  EXPECT_EQ(storage->checkpoints().size(), 1u);
+  third->complete();
+  rocks.notify_snapshot_complete(3);
+  EXPECT_EQ(listed(shared_dir()), referenced_shared(*storage));
+  auto reader = storage->restore_latest();
+  ASSERT_EQ(reader->checkpoint_id(), 3u);
+  RocksDB b(options_in(dirs_[1]), KeyGroupRange::all(kMaxParallelism), kMaxParallelism);
+  States restored(b);
+  reader->restore("op", &b, nullptr);
+  b.set_current_key(0);
+  EXPECT_EQ(restored.count.get(), std::optional<std::int64_t>(1 + 1000));
+  b.set_current_key(1);
+  EXPECT_EQ(restored.count.get(), std::optional<std::int64_t>(4));
 }
 
 TEST_F(RocksDBIncremental, RescaleOneToFourToThree) {

@@ -152,6 +152,7 @@ class PendingSnapshot {
   std::vector<std::string> shared_files_;  // to remove on abort
   std::optional<std::uint64_t> base_id_;
   std::vector<NativeSubtaskManifest> native_;
+  std::vector<std::string> pinned_;  // shared files this snapshot may reference (CheckpointStorage::reusable_native)
   bool done_ = false;
 };
 
@@ -561,14 +562,37 @@ class CheckpointStorage {
 
   /// Shared native files of complete checkpoints that a new native snapshot
   /// of the same database may reference (native_files.hpp).
-  std::map<std::string, NativeFileRef> reusable_native(const std::string& uid, std::uint32_t subtask,
-                                                      const std::string& db_identity) {
+  /// They are pinned (cleanup leaves them) until `pending` completes or
+  /// aborts: a checkpoint completing meanwhile may drop the one that listed them.
+  std::map<std::string, NativeFileRef> reusable_native(PendingSnapshot& pending, const std::string& uid,
+                                                      std::uint32_t subtask, const std::string& db_identity) {
+    std::map<std::string, NativeFileRef> files;
+    {
+      std::lock_guard lock(mutex_);
+      std::vector<const Manifest*> complete;
+      for (const auto& c : scan_checkpoints())
+        if (c.complete)
+          if (const Manifest* m = manifest_locked(c.id)) complete.push_back(m);
+      files = detail::reusable_native_files(complete, uid, subtask, db_identity);
+      for (const auto& [name, f] : files) pinned_shared_.insert(f.path);
+    }
+    std::vector<std::string> paths;
+    for (const auto& [name, f] : files) paths.push_back(f.path);
+    {
+      std::lock_guard lock(pending.mutex_);
+      if (!pending.done_) {  // else aborted meanwhile: write() fails, nothing will unpin them but us
+        pending.pinned_.insert(pending.pinned_.end(), paths.begin(), paths.end());
+        return files;
+      }
+    }
+    unpin(paths);
+    return files;
+  }
+  void unpin(std::vector<std::string>& paths) {
     std::lock_guard lock(mutex_);
-    std::vector<const Manifest*> complete;
-    for (const auto& c : scan_checkpoints())
-      if (c.complete)
-        if (const Manifest* m = manifest_locked(c.id)) complete.push_back(m);
-    return detail::reusable_native_files(complete, uid, subtask, db_identity);
+    for (const auto& p : paths)
+      if (auto it = pinned_shared_.find(p); it != pinned_shared_.end()) pinned_shared_.erase(it);
+    paths.clear();
   }
 
   /// What the base checkpoint of an incremental one held for a subtask.
@@ -623,7 +647,7 @@ class CheckpointStorage {
       }
     }
     for (const auto& e : fs_->list(layout::shared_dir)) {
-      if (e.type != fs::EntryType::file || referenced.count(e.name)) continue;
+      if (e.type != fs::EntryType::file || referenced.count(e.name) || pinned_shared_.count(e.name)) continue;
       const auto id = layout::parse_shared_file_checkpoint(e.name);
       if (!id || *id <= unread_up_to) continue;  // not ours, or maybe an unreadable checkpoint's
       if (!completed || *id <= *completed) fs_->remove(fs::join(layout::shared_dir, e.name));
@@ -704,6 +728,7 @@ class CheckpointStorage {
   std::optional<std::string> last_cleanup_error_;
   std::vector<std::string> notes_;
   std::map<std::string, std::string> damaged_;  // location -> why (mark_damaged)
+  std::multiset<std::string> pinned_shared_;    // shared files in-flight native checkpoints may reference
   TagStore tags_;
 };
 
@@ -769,7 +794,7 @@ ParticipantStats PendingSnapshot::write(ParticipantSnapshot p) {
                                                         "' is native (take it with incremental = false)");
     const auto& snap = *p.keyed->native();
     native = detail::upload_native(fs, snap, dir_, id_, p.uid, p.subtask,
-                                   storage_.reusable_native(p.uid, p.subtask, snap.db_identity));
+                                   storage_.reusable_native(*this, p.uid, p.subtask, snap.db_identity));
     native->manifest.states = p.keyed->states();
     sm.key_group_begin = p.keyed->key_groups().begin;
     sm.key_group_end = p.keyed->key_groups().end;
@@ -913,20 +938,28 @@ Manifest PendingSnapshot::complete(std::map<std::string, std::string> properties
     done_ = true;
     tag = tag_;
   }
+  std::vector<std::string> pinned;
+  {
+    std::lock_guard lock(mutex_);
+    pinned.swap(pinned_);
+  }
+  storage_.unpin(pinned);  // what this checkpoint uses its published manifest lists now; the rest may go
   if (kind_ == SnapshotKind::savepoint) storage_.tag_savepoint(*this, tag);
   storage_.on_complete(id_, m);
   return m;
 }
 
 void PendingSnapshot::abort() noexcept {
-  std::vector<std::string> shared;
+  std::vector<std::string> shared, pinned;
   {
     std::lock_guard lock(mutex_);
     if (done_) return;
     done_ = true;
     shared.swap(shared_files_);
+    pinned.swap(pinned_);
   }
   try {
+    storage_.unpin(pinned);
     for (const auto& f : shared) storage_.fs_->remove(f);
     storage_.fs_->remove_all(dir_);
   } catch (...) {
