@@ -81,10 +81,15 @@ class RocksDBInstance {
         lock_(options_.working_directory),
         shared_(SharedResources::for_budget(options_)) {
     path_ = (options_.working_directory / "db").string();
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);  // a previous run's files: never restored from
-    if (ec)
-      throw IoError(errc::io_error, path_, "cannot clear the RocksDB directory '" + path_ + "': " + ec.message(), ec);
+    // A previous run's files: never restored from. Scratch directories
+    // (native checkpoints, restores) of a run that died go too.
+    for (const auto& dir : {std::filesystem::path(path_), scratch_root()}) {
+      std::error_code ec;
+      std::filesystem::remove_all(dir, ec);
+      if (ec)
+        throw IoError(errc::io_error, dir.string(),
+                      "cannot clear the RocksDB directory '" + dir.string() + "': " + ec.message(), ec);
+    }
     ::rocksdb::DBOptions db;
     make_options(options_, shared_, db, cf_options_);
     db.create_if_missing = true;
@@ -146,12 +151,33 @@ class RocksDBInstance {
                                                       [db](const ::rocksdb::Snapshot* s) { db->ReleaseSnapshot(s); });
   }
 
+  /// A new, not yet existing path for a scratch directory (a native
+  /// checkpoint, files being restored) under the working directory; its
+  /// parent exists.
+  std::filesystem::path scratch_path(const std::string& what) {
+    const auto root = scratch_root();
+    std::error_code ec;
+    std::filesystem::create_directories(root, ec);
+    if (ec)
+      throw IoError(errc::io_error, root.string(), "cannot create '" + root.string() + "': " + ec.message(), ec);
+    std::lock_guard lock(mutex_);
+    return root / (what + "-" + std::to_string(++scratch_count_));
+  }
+
+  /// This backend's options for a database opened beside it (a checkpoint
+  /// being restored): the same merge operator, cache and budget.
+  void open_options(::rocksdb::DBOptions& db, ::rocksdb::ColumnFamilyOptions& cf) const {
+    ckpt::rocksdb::make_options(options_, shared_, db, cf);
+  }
+
   ::rocksdb::DB& db() noexcept { return *db_; }
   const std::string& path() const noexcept { return path_; }
   const RocksDBOptions& options() const noexcept { return options_; }
   const SharedResources& shared() const noexcept { return shared_; }
 
  private:
+  std::filesystem::path scratch_root() const { return options_.working_directory / "scratch"; }
+
   ::rocksdb::ColumnFamilyOptions column_family_options() const {
     ::rocksdb::DBOptions db;
     ::rocksdb::ColumnFamilyOptions cf;
@@ -168,6 +194,7 @@ class RocksDBInstance {
   ::rocksdb::ColumnFamilyHandle* default_cf_ = nullptr;
   mutable std::mutex mutex_;
   std::map<std::string, ::rocksdb::ColumnFamilyHandle*> column_families_;
+  std::uint64_t scratch_count_ = 0;
 };
 
 }  // namespace ckpt::rocksdb

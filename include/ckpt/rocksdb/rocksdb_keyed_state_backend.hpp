@@ -12,15 +12,18 @@
 // It is a KeyedStateBackendBase: begin_snapshot() takes an O(1) RocksDB
 // snapshot and the job writes each key group from it in the heap backend's
 // canonical format (rocksdb_snapshot.hpp), and restore() reads such
-// snapshots, from either backend and any parallelism, into RocksDB.
+// snapshots, from either backend and any parallelism, into RocksDB. An
+// incremental request (checkpoints with StorageOptions::incremental) gets a
+// native snapshot instead: RocksDB's own checkpoint, whose new SST files
+// alone are uploaded (rocksdb_native_checkpoint.hpp); restore_native() reads
+// those back at any parallelism.
 //
 // State TTL follows the heap backend (StateTtlConfig per descriptor,
 // processing time from RocksDBOptions::clock, the system clock by default);
 // a TTL state's snapshot is the heap backend's TTL snapshot, timestamps
 // included. Timers: InternalTimerService<Key, RocksDBKeyedStateBackend<Key>>
 // (state/timer_service.hpp) keeps them in this backend's map states, rebuilt
-// through keys(). Not yet: incremental snapshots (an incremental one is
-// full), TTL's background cleanup (incremental_cleanup_size is ignored;
+// through keys(). Not yet: TTL's background cleanup (incremental_cleanup_size is ignored;
 // expired entries go when read, or from snapshots), see the README's
 // RocksDB section.
 
@@ -28,6 +31,7 @@
 #include <ckpt/error.hpp>
 #include <ckpt/rocksdb/key_layout.hpp>
 #include <ckpt/rocksdb/rocksdb_instance.hpp>
+#include <ckpt/rocksdb/rocksdb_native_checkpoint.hpp>
 #include <ckpt/rocksdb/rocksdb_options.hpp>
 #include <ckpt/rocksdb/rocksdb_snapshot.hpp>
 #include <ckpt/rocksdb/rocksdb_states.hpp>
@@ -90,6 +94,8 @@ class RocksDBKeyedStateBackend final : public KeyedStateBackendBase {
     std::vector<std::string> out;
     for (const auto& e : states_) out.push_back(e.codec->meta().name);
     for (const auto& [name, p] : pending_) out.push_back(name);
+    for (const auto& [name, meta] : native_pending_)
+      if (!pending_.count(name)) out.push_back(name);  // a mixed restore may have it in both
     return out;
   }
 
@@ -174,10 +180,11 @@ class RocksDBKeyedStateBackend final : public KeyedStateBackendBase {
   /// Marks a snapshot: O(1) on the owner thread (a RocksDB snapshot, after
   /// waiting for a previous job to be released); the job reads each key
   /// group from it, on any thread, while the owner goes on writing.
-  /// `incremental` is not supported yet: every snapshot is full (a full
-  /// snapshot is a valid base-less answer to an incremental request).
+  /// `incremental`: a native snapshot (begin_native_snapshot()), unless
+  /// restored states not declared yet are held in memory (they are not in
+  /// RocksDB): then a full canonical one.
   std::unique_ptr<KeyedSnapshotJob> begin_snapshot(std::uint64_t id = 0, bool incremental = false) override {
-    (void)incremental;
+    if (incremental && pending_.empty()) return begin_native_snapshot(id);
     control_.wait_idle();
     auto views = std::make_shared<detail::SnapshotViews>();
     views->snapshot = db_.snapshot();
@@ -205,6 +212,25 @@ class RocksDBKeyedStateBackend final : public KeyedStateBackendBase {
     return std::make_unique<KeyedSnapshotJob>(std::move(marked), control_, std::move(views));
   }
 
+  /// A native snapshot: flushes the memtables and hard-links the database's
+  /// files into a scratch directory (O(write buffer) on this thread); the job
+  /// lists them (KeyedSnapshotJob::native()) and removes them when released.
+  std::unique_ptr<KeyedSnapshotJob> begin_native_snapshot(std::uint64_t id = 0) {
+    control_.wait_idle();
+    ckpt::detail::SnapshotCut cut;
+    cut.id = id;
+    cut.max_parallelism = max_parallelism_;
+    cut.range = range_;
+    cut.key_type = type_name<Key>();
+    cut.now = clock_->epoch_millis();
+    for (const auto& e : states_) cut.states.push_back(e.codec->meta());
+    for (const auto& [name, meta] : native_pending_) cut.states.push_back(meta);
+    auto dir = std::make_shared<const detail::ScratchDirectory>(db_.scratch_path("checkpoint"));
+    auto native = std::make_shared<const NativeSnapshot>(detail::take_native_checkpoint(db_, dir->path()));
+    auto marked = control_.mark(std::move(cut), false);
+    return std::make_unique<KeyedSnapshotJob>(std::move(marked), control_, std::move(native), std::move(dir));
+  }
+
   /// A full snapshot of every key group (or those in `only`), taken on this thread.
   KeyedStateSnapshot snapshot(std::optional<KeyGroupRange> only = std::nullopt) {
     return begin_snapshot()->collect(only);
@@ -230,7 +256,8 @@ class RocksDBKeyedStateBackend final : public KeyedStateBackendBase {
       if (!has_no_entries(*e.codec))
         throw StateError(errc::invalid_argument, "restore() needs an empty backend; state '" + e.codec->meta().name +
                                                      "' already holds entries");
-    if (!pending_.empty()) throw StateError(errc::invalid_argument, "this backend was already restored");
+    if (!pending_.empty() || native_restored_)
+      throw StateError(errc::invalid_argument, "this backend was already restored");
     const auto now = clock_->epoch_millis();  // TTL starts now for entries written without it
     ckpt::detail::restore_key_groups<Entry>(
         headers, blocks, fetch, threads, max_parallelism_, type_name<Key>(), range_,
@@ -241,6 +268,48 @@ class RocksDBKeyedStateBackend final : public KeyedStateBackendBase {
     restored_ = true;
   }
   void restore(const KeyedStateSnapshot& snapshot) { restore(std::span<const KeyedStateSnapshot>(&snapshot, 1)); }
+
+  /// Restores native snapshots of old subtasks (KeyedStateBackendBase):
+  /// each one's files are fetched, verified, into a scratch directory, opened
+  /// read-only, and this backend's key groups copied out of every state. The
+  /// states must be declared (or get declared) with exactly the types and TTL
+  /// they were written with: native files are not converted (a savepoint is).
+  void restore_native(std::span<const NativeRestorePart> parts, const NativeFileFetch& fetch) override {
+    control_.wait_idle();
+    if (native_restored_) throw StateError(errc::invalid_argument, "this backend was already restored");
+    if (!restored_)  // after a canonical restore of the same snapshot's other subtasks, its entries are there
+      for (const auto& e : states_)
+        if (!has_no_entries(*e.codec))
+          throw StateError(errc::invalid_argument, "restore() needs an empty backend; state '" +
+                                                       e.codec->meta().name + "' already holds entries");
+    for (const auto& part : parts) {
+      if (part.max_parallelism != max_parallelism_)
+        throw RestoreError(errc::state_type_mismatch,
+                           part.origin + ": a snapshot taken with max parallelism " +
+                               std::to_string(part.max_parallelism) + " cannot be restored with max parallelism " +
+                               std::to_string(max_parallelism_) + "; the max parallelism of a job is fixed once it has state");
+      if (part.key_type != type_name<Key>())
+        throw StateError(errc::state_type_mismatch, part.origin + ": the snapshot's keys are of type " + part.key_type +
+                                                        "; this backend's are " + type_name<Key>());
+      for (const auto& meta : part.states) check_native(meta, part.origin);
+    }
+    for (std::size_t i = 0; i < parts.size(); ++i) {
+      const auto wanted = range_.intersect(parts[i].key_groups);
+      if (wanted.empty()) continue;
+      detail::ScratchDirectory dir(db_.scratch_path("restore"));
+      std::error_code ec;
+      std::filesystem::create_directories(dir.path(), ec);
+      if (ec)
+        throw IoError(errc::io_error, dir.path().string(),
+                      "cannot create '" + dir.path().string() + "': " + ec.message(), ec);
+      for (const auto& name : parts[i].files) fetch(i, name, dir.path() / name);  // each verified before the open
+      detail::ReadOnlyCheckpoint(db_, dir.path()).copy_key_groups(db_, wanted);
+    }
+    for (const auto& part : parts)
+      for (const auto& meta : part.states)
+        if (!find(meta.name)) native_pending_.emplace(meta.name, meta);
+    restored_ = native_restored_ = true;
+  }
 
   /// Whether restore() has run (Flink's isRestored()).
   bool is_restored() const noexcept override { return restored_; }
@@ -272,6 +341,27 @@ class RocksDBKeyedStateBackend final : public KeyedStateBackendBase {
     template <bool Ttl>
     using form = detail::MapForm<Key, UK, UV, Ttl>;
   };
+
+  /// A state in a native snapshot is the one declared under its name, to the byte.
+  void check_native(const StateMeta& written, const std::string& origin) {
+    const StateMeta* declared = nullptr;
+    if (const Entry* e = find(written.name)) declared = &e->codec->meta();
+    else if (auto it = native_pending_.find(written.name); it != native_pending_.end()) declared = &it->second;
+    if (declared) check_native_form(*declared, written, origin);
+  }
+  static void check_native_form(const StateMeta& declared_meta, const StateMeta& written, const std::string& origin) {
+    const StateMeta* declared = &declared_meta;
+    ckpt::detail::check_compatible(*declared, written, origin);
+    if (declared->ttl != written.ttl || declared->value_version != written.value_version ||
+        declared->key_encoding != written.key_encoding || declared->value_encoding != written.value_encoding)
+      throw StateError(errc::state_type_mismatch,
+                       origin + ": state '" + written.name + "' is in native RocksDB files written " +
+                           (written.ttl ? "with" : "without") + " TTL, type version " +
+                           std::to_string(written.value_version) + "; it is declared " +
+                           (declared->ttl ? "with" : "without") + " TTL, type version " +
+                           std::to_string(declared->value_version) +
+                           ". Native files are restored as they are: restore a savepoint to change a state's form");
+  }
 
   Entry* find(const std::string& name) {
     for (auto& e : states_)
@@ -355,6 +445,10 @@ class RocksDBKeyedStateBackend final : public KeyedStateBackendBase {
                                                         (ttl ? " with TTL" : ""));
       return static_cast<Interface*>(existing->interface);
     }
+    if (auto it = native_pending_.find(meta.name); it != native_pending_.end()) {
+      check_native_form(meta, it->second, "the restored native snapshot");  // its entries are in the column family already
+      native_pending_.erase(it);
+    }
     auto* cf = db_.column_family(meta.name);
     const detail::StateSettings settings{db_, cf, ctx_, meta.name, clock_, d.ttl()};
     Entry e;
@@ -393,7 +487,9 @@ class RocksDBKeyedStateBackend final : public KeyedStateBackendBase {
   std::vector<Entry> states_;  // in declaration order, as snapshots list them
   ckpt::detail::PendingStates pending_;
   ckpt::detail::PendingOrigins pending_origins_;
+  std::map<std::string, StateMeta> native_pending_;  // restored from native files, not declared yet
   bool restored_ = false;
+  bool native_restored_ = false;
 };
 
 }  // namespace ckpt::rocksdb

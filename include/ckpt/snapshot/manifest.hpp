@@ -8,11 +8,13 @@
 // distribution, every keyed state's types and version, and the user's
 // properties (the program's version, say).
 //
-//   _metadata := "CKPTMETA", u32 format version (2), u32 reserved,
+//   _metadata := "CKPTMETA", u32 format version (3), u32 reserved,
 //                u64 body size, u64 XXH3-64 of the body, body
 //
-// where body is Manifest through ckpt's binary archive. Version 1 (read, no
-// longer written) lacks the last field, ends_job.
+// where body is Manifest through ckpt's binary archive. Older versions are
+// read, no longer written: version 2 lacks the last field, native (the
+// subtasks whose keyed state is a backend's own files, a RocksDB native
+// checkpoint), version 1 also ends_job.
 
 #include <ckpt/bytes.hpp>
 #include <ckpt/error.hpp>
@@ -38,7 +40,7 @@
 
 namespace ckpt {
 
-inline constexpr std::uint32_t manifest_format_version = 2;
+inline constexpr std::uint32_t manifest_format_version = 3;
 /// The oldest manifest format this build still reads.
 inline constexpr std::uint32_t manifest_oldest_format_version = 1;
 inline constexpr std::array<char, 8> manifest_magic{'C', 'K', 'P', 'T', 'M', 'E', 'T', 'A'};
@@ -93,6 +95,39 @@ struct SubtaskManifest {
   }
 };
 
+/// One file of a native subtask: `name` as the backend knows it, stored at
+/// `path` (relative to the snapshot's directory, or to shared/ when `shared`)
+/// with its size and the XXH3-64 of the whole file.
+struct NativeFileRef {
+  std::string name;
+  std::string path;
+  bool shared = false;
+  std::uint64_t size = 0;
+  std::uint64_t checksum = 0;
+
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(name, path, shared, size, checksum);
+  }
+  friend bool operator==(const NativeFileRef&, const NativeFileRef&) = default;
+};
+
+/// A subtask whose keyed state is a native snapshot (state/native_snapshot.hpp)
+/// instead of key-group blocks: its files and the database they come from.
+/// Its key-group range is the SubtaskManifest's.
+struct NativeSubtaskManifest {
+  std::string uid;
+  std::uint32_t subtask = 0;
+  std::string db_identity;
+  std::vector<StateMeta> states;
+  std::vector<NativeFileRef> files;
+
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(uid, subtask, db_identity, states, files);
+  }
+};
+
 struct OperatorManifest {
   std::string uid;
   std::uint32_t parallelism = 1;
@@ -120,9 +155,17 @@ struct Manifest {
   /// through it, so it is a restore point for "latest" like a checkpoint. An
   /// intermediate savepoint (the job went on) committed nothing and is not.
   bool ends_job = false;
+  /// Subtasks whose keyed state is native (format version 3).
+  std::vector<NativeSubtaskManifest> native;
 
   template <class Archive>
   void serialize(Archive& ar) {
+    serialize_v2(ar);
+    ar(native);
+  }
+  /// The fields of format version 2.
+  template <class Archive>
+  void serialize_v2(Archive& ar) {
     serialize_v1(ar);
     ar(ends_job);
   }
@@ -132,6 +175,11 @@ struct Manifest {
     ar(checkpoint_id, timestamp_millis, kind, name, base_checkpoint_id, operators, properties);
   }
 
+  const NativeSubtaskManifest* find_native(std::string_view uid, std::uint32_t subtask) const {
+    for (const auto& n : native)
+      if (n.uid == uid && n.subtask == subtask) return &n;
+    return nullptr;
+  }
   const OperatorManifest* find(std::string_view uid) const {
     for (const auto& op : operators)
       if (op.uid == uid) return &op;
@@ -156,6 +204,8 @@ struct Manifest {
     for (const auto& op : operators)
       for (const auto& s : op.subtasks)
         for (const auto& f : s.files) n += f.size;
+    for (const auto& s : native)
+      for (const auto& f : s.files) n += f.size;
     return n;
   }
 };
@@ -167,6 +217,14 @@ struct ManifestV1 {
   template <class Archive>
   void serialize(Archive& ar) {
     m.serialize_v1(ar);
+  }
+};
+/// A manifest read as format version 2 (no native subtasks).
+struct ManifestV2 {
+  Manifest& m;
+  template <class Archive>
+  void serialize(Archive& ar) {
+    m.serialize_v2(ar);
   }
 };
 }  // namespace detail
@@ -183,6 +241,9 @@ inline Manifest decode_manifest(ByteSpan bytes, const std::string& path, const R
   if (version == 1) {
     detail::ManifestV1 v1{m};
     serial::load_from(body, {path, "manifest"}, v1);
+  } else if (version == 2) {
+    detail::ManifestV2 v2{m};
+    serial::load_from(body, {path, "manifest"}, v2);
   } else {
     serial::load_from(body, {path, "manifest"}, m);
   }

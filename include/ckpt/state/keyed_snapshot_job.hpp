@@ -7,6 +7,7 @@
 #include <ckpt/serial/snapshot_data.hpp>
 #include <ckpt/state/detail/snapshot_control.hpp>
 #include <ckpt/state/key_group.hpp>
+#include <ckpt/state/native_snapshot.hpp>
 
 #include <memory>
 #include <optional>
@@ -24,6 +25,11 @@ class KeyedSnapshotJob {
   KeyedSnapshotJob(std::shared_ptr<const detail::SnapshotCut> cut, detail::SnapshotControl& control,
                    std::shared_ptr<const void> resources = nullptr)
       : cut_(std::move(cut)), control_(&control), resources_(std::move(resources)) {}
+  /// A native snapshot (native_snapshot.hpp): its files are the snapshot, no
+  /// key group is saved; `resources` keep the files until the job is released.
+  KeyedSnapshotJob(std::shared_ptr<const detail::SnapshotCut> cut, detail::SnapshotControl& control,
+                   std::shared_ptr<const NativeSnapshot> native, std::shared_ptr<const void> resources)
+      : cut_(std::move(cut)), control_(&control), resources_(std::move(resources)), native_(std::move(native)) {}
   KeyedSnapshotJob(const KeyedSnapshotJob&) = delete;
   KeyedSnapshotJob& operator=(const KeyedSnapshotJob&) = delete;
   /// Releases the backend: key groups not saved by now are left out.
@@ -38,11 +44,15 @@ class KeyedSnapshotJob {
   KeyGroupRange key_groups() const noexcept { return cut_->range; }
   const std::string& key_type() const noexcept { return cut_->key_type; }
   const std::vector<StateMeta>& states() const noexcept { return cut_->states; }
+  /// The backend's own files when this is a native snapshot, else null.
+  const NativeSnapshot* native() const noexcept { return native_.get(); }
 
   /// Serializes `key_group` as it was at the mark into `out` (replacing its
   /// contents). Any thread; each key group at most once; different key groups
   /// may be saved concurrently.
   KeyGroupResult save(std::uint32_t key_group, Bytes& out) {
+    if (native_)
+      throw StateError(errc::invalid_argument, "a native snapshot has no key-group blocks to save; upload its files");
     if (!cut_->range.contains(key_group))
       throw StateError(errc::key_group_out_of_range, "key group " + std::to_string(key_group) +
                                                          " is not in this backend's range " +
@@ -92,6 +102,7 @@ class KeyedSnapshotJob {
   std::shared_ptr<const detail::SnapshotCut> cut_;
   detail::SnapshotControl* control_;
   std::shared_ptr<const void> resources_;  // released after control_->release()
+  std::shared_ptr<const NativeSnapshot> native_;
 };
 
 }  // namespace ckpt

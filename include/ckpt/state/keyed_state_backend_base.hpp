@@ -6,6 +6,7 @@
 #include <ckpt/serial/snapshot_data.hpp>
 #include <ckpt/state/key_group.hpp>
 #include <ckpt/state/keyed_snapshot_job.hpp>
+#include <ckpt/state/native_snapshot.hpp>
 
 #include <cstdint>
 #include <functional>
@@ -54,6 +55,18 @@ class KeyedStateBackendBase {
       full.at(blocks[i].snapshot).key_groups.push_back({blocks[i].key_group, Bytes(bytes.begin(), bytes.end())});
     }
     restore(full);
+  }
+  /// Restores from native snapshots (native_snapshot.hpp) of old subtasks
+  /// whose key groups overlap this backend's: only a backend that writes
+  /// such snapshots can read them. Called after restore() when a snapshot
+  /// mixes native and canonical subtasks.
+  virtual void restore_native(std::span<const NativeRestorePart> parts, const NativeFileFetch& fetch) {
+    (void)fetch;
+    throw StateError(errc::invalid_argument,
+                     "the snapshot" + (parts.empty() ? std::string() : " at " + parts.front().origin) +
+                         " is an incremental RocksDB checkpoint (native RocksDB files), which restores only into "
+                         "the RocksDB backend (ckpt::rocksdb); to switch backends, restore it into RocksDB and take a "
+                         "savepoint (canonical format), then restore the savepoint");
   }
   virtual bool is_restored() const noexcept = 0;
 };

@@ -32,6 +32,7 @@
 #include <ckpt/state/keyed_snapshot_job.hpp>
 #include <ckpt/storage/compression_pool.hpp>
 #include <ckpt/storage/layout.hpp>
+#include <ckpt/storage/native_files.hpp>
 #include <ckpt/storage/snapshot_reader.hpp>
 #include <ckpt/storage/storage_options.hpp>
 #include <ckpt/storage/tag_store.hpp>
@@ -63,6 +64,11 @@ struct ParticipantStats {
   std::uint64_t stored_bytes = 0;  // ... after compression
   std::uint32_t key_groups_written = 0;
   std::uint32_t key_groups_referenced = 0;  // incremental: unchanged, written by reference
+  // A native (RocksDB) snapshot: files uploaded (their bytes) and files an
+  // earlier checkpoint of the same database already held, referenced.
+  std::uint64_t native_bytes_uploaded = 0;
+  std::uint32_t native_files_uploaded = 0;
+  std::uint32_t native_files_referenced = 0;
 };
 
 /// A complete checkpoint or savepoint, as listed.
@@ -146,6 +152,8 @@ class PendingSnapshot {
   std::map<std::string, OperatorEntry> operators_;
   std::vector<std::string> shared_files_;  // to remove on abort
   std::optional<std::uint64_t> base_id_;
+  std::vector<NativeSubtaskManifest> native_;
+  std::vector<std::string> pinned_;  // shared files this snapshot may reference (CheckpointStorage::reusable_native)
   bool done_ = false;
 };
 
@@ -594,6 +602,41 @@ class CheckpointStorage {
     }
   }
 
+  /// Shared native files of complete checkpoints that a new native snapshot
+  /// of the same database may reference (native_files.hpp).
+  /// They are pinned (cleanup leaves them) until `pending` completes or
+  /// aborts: a checkpoint completing meanwhile may drop the one that listed them.
+  std::map<std::string, NativeFileRef> reusable_native(PendingSnapshot& pending, const std::string& uid,
+                                                      std::uint32_t subtask, const std::string& db_identity) {
+    std::map<std::string, NativeFileRef> files;
+    {
+      std::lock_guard lock(mutex_);
+      std::vector<const Manifest*> complete;
+      for (const auto& c : scan_checkpoints())
+        if (c.complete)
+          if (const Manifest* m = manifest_locked(c.id)) complete.push_back(m);
+      files = detail::reusable_native_files(complete, uid, subtask, db_identity);
+      for (const auto& [name, f] : files) pinned_shared_.insert(f.path);
+    }
+    std::vector<std::string> paths;
+    for (const auto& [name, f] : files) paths.push_back(f.path);
+    {
+      std::lock_guard lock(pending.mutex_);
+      if (!pending.done_) {  // else aborted meanwhile: write() fails, nothing will unpin them but us
+        pending.pinned_.insert(pending.pinned_.end(), paths.begin(), paths.end());
+        return files;
+      }
+    }
+    unpin(paths);
+    return files;
+  }
+  void unpin(std::vector<std::string>& paths) {
+    std::lock_guard lock(mutex_);
+    for (const auto& p : paths)
+      if (auto it = pinned_shared_.find(p); it != pinned_shared_.end()) pinned_shared_.erase(it);
+    paths.clear();
+  }
+
   /// What the base checkpoint of an incremental one held for a subtask.
   std::optional<SubtaskManifest> base_subtask(std::uint64_t base_id, const std::string& uid, std::uint32_t subtask) {
     std::lock_guard lock(mutex_);
@@ -637,13 +680,16 @@ class CheckpointStorage {
           for (const auto& s : op.subtasks)
             for (const auto& f : s.files)
               if (f.shared) referenced.insert(f.path);
+        for (const auto& n : m->native)
+          for (const auto& f : n.files)
+            if (f.shared) referenced.insert(f.path);
       } else {
         fs_->remove_all(dir);
         manifests_.erase(c.id);
       }
     }
     for (const auto& e : fs_->list(layout::shared_dir)) {
-      if (e.type != fs::EntryType::file || referenced.count(e.name)) continue;
+      if (e.type != fs::EntryType::file || referenced.count(e.name) || pinned_shared_.count(e.name)) continue;
       const auto id = layout::parse_shared_file_checkpoint(e.name);
       if (!id || *id <= unread_up_to) continue;  // not ours, or maybe an unreadable checkpoint's
       if (!completed || *id <= *completed) fs_->remove(fs::join(layout::shared_dir, e.name));
@@ -724,6 +770,7 @@ class CheckpointStorage {
   std::optional<std::string> last_cleanup_error_;
   std::vector<std::string> notes_;
   std::map<std::string, std::string> damaged_;  // location -> why (mark_damaged)
+  std::multiset<std::string> pinned_shared_;    // shared files in-flight native checkpoints may reference
   TagStore tags_;
 };
 
@@ -784,8 +831,25 @@ ParticipantStats PendingSnapshot::write(ParticipantSnapshot p) {
   auto file = fs.create(path);
   StateFileWriter writer(*file, options.codec);
 
+  std::optional<detail::NativeUpload> native;
+  if (p.keyed && p.keyed->native()) {
+    // A native snapshot: the backend's own files, new ones uploaded, the rest referenced.
+    if (kind_ == SnapshotKind::savepoint)
+      throw CheckpointError(errc::invalid_argument, "a savepoint must be canonical; the keyed snapshot of '" + p.uid +
+                                                        "' is native (take it with incremental = false)");
+    const auto& snap = *p.keyed->native();
+    native = detail::upload_native(fs, snap, dir_, id_, p.uid, p.subtask,
+                                   storage_.reusable_native(*this, p.uid, p.subtask, snap.db_identity));
+    native->manifest.states = p.keyed->states();
+    sm.key_group_begin = p.keyed->key_groups().begin;
+    sm.key_group_end = p.keyed->key_groups().end;
+    sm.raw_bytes = sm.stored_bytes = stats.raw_bytes = stats.stored_bytes = native->bytes_uploaded;
+    stats.native_bytes_uploaded = native->bytes_uploaded;
+    stats.native_files_uploaded = native->files_uploaded;
+    stats.native_files_referenced = native->files_reused;
+  }
   std::vector<std::optional<std::uint32_t>> owner;
-  if (p.keyed) {
+  if (p.keyed && !native) {
     auto& job = *p.keyed;
     const auto range = job.key_groups();
     sm.key_group_begin = range.begin;
@@ -835,8 +899,8 @@ ParticipantStats PendingSnapshot::write(ParticipantSnapshot p) {
     file->commit();
     sm.files[0].size = summary.size;
     sm.files[0].index_checksum = summary.index_checksum;
-    sm.raw_bytes = stats.raw_bytes = summary.raw_bytes;
-    sm.stored_bytes = stats.stored_bytes = summary.stored_bytes;
+    sm.raw_bytes = stats.raw_bytes += summary.raw_bytes;
+    sm.stored_bytes = stats.stored_bytes += summary.stored_bytes;
   } else {
     // Nothing of our own to store: drop the file, shift references down.
     file->abort();
@@ -844,7 +908,7 @@ ParticipantStats PendingSnapshot::write(ParticipantSnapshot p) {
     for (auto& o : owner)
       if (o) --*o;
   }
-  if (p.keyed) sm.key_groups = detail::to_sources(sm.key_group_begin, owner);
+  if (p.keyed && !native) sm.key_groups = detail::to_sources(sm.key_group_begin, owner);
 
   std::lock_guard lock(mutex_);
   if (done_) {
@@ -852,12 +916,18 @@ ParticipantStats PendingSnapshot::write(ParticipantSnapshot p) {
     try {
       if (!shared && !member) fs.remove_all(dir_);
       else if (own_file_used) fs.remove(path);
+      if (native)
+        for (const auto& f : native->new_shared) fs.remove(f);
     } catch (...) {
       // Left for the next cleanup, as abort() leaves what it cannot remove.
     }
     throw_not_pending();
   }
   if (own_file_used && (shared || member)) shared_files_.push_back(path);
+  if (native) {
+    shared_files_.insert(shared_files_.end(), native->new_shared.begin(), native->new_shared.end());
+    native_.push_back(std::move(native->manifest));
+  }
   if (p.keyed && p.keyed->base_id()) base_id_ = p.keyed->base_id();
   auto& entry = operators_[p.uid];
   auto& op = entry.manifest;
@@ -896,6 +966,7 @@ Manifest PendingSnapshot::complete(std::map<std::string, std::string> properties
     m.ends_job = ends_job_;
     m.base_checkpoint_id = base_id_;
     m.properties = std::move(properties);
+    m.native = native_;
     for (auto& [uid, entry] : operators_) {
       if (storage_.member()) {  // a part: only this member's subtasks (part_manifest.hpp merges them)
         auto op = entry.manifest;
@@ -927,20 +998,28 @@ Manifest PendingSnapshot::complete(std::map<std::string, std::string> properties
     done_ = true;
     tag = tag_;
   }
+  std::vector<std::string> pinned;
+  {
+    std::lock_guard lock(mutex_);
+    pinned.swap(pinned_);
+  }
+  storage_.unpin(pinned);  // what this checkpoint uses its published manifest lists now; the rest may go
   if (kind_ == SnapshotKind::savepoint) storage_.tag_savepoint(*this, tag);
   storage_.on_complete(id_, m);
   return m;
 }
 
 void PendingSnapshot::abort() noexcept {
-  std::vector<std::string> shared;
+  std::vector<std::string> shared, pinned;
   {
     std::lock_guard lock(mutex_);
     if (done_) return;
     done_ = true;
     shared.swap(shared_files_);
+    pinned.swap(pinned_);
   }
   try {
+    storage_.unpin(pinned);
     for (const auto& f : shared) storage_.fs_->remove(f);
     if (!storage_.member()) storage_.fs_->remove_all(dir_);  // a member's files are all in `shared`
   } catch (...) {
@@ -1045,6 +1124,16 @@ Manifest CheckpointStorage::publish_copy(PendingSnapshot& pending, SnapshotReade
         s.raw_bytes += summary.raw_bytes;
         s.stored_bytes += summary.stored_bytes;
       }
+    }
+  }
+  // Native files become the copy's own.
+  for (auto& n : m.native) {
+    for (auto& f : n.files) {
+      auto out = fs_->create(fs::join(pending.directory(), layout::native_own_file(n.uid, n.subtask, f.name)));
+      detail::copy_native(*source.file_system(), f, source.directory(), *out);
+      out->commit();
+      f.path = layout::native_own_file(n.uid, n.subtask, f.name);
+      f.shared = false;
     }
   }
   fs_->publish(fs::join(pending.directory(), manifest_file_name), encode_manifest(m));

@@ -5,6 +5,8 @@
 //   <root>/chk-<id>/_metadata          a checkpoint is complete iff this exists
 //   <root>/chk-<id>/<uid>-<subtask>.state
 //   <root>/shared/<uid>-<subtask>-<id>-<nonce>.state   files incremental checkpoints share
+//   <root>/shared/<uid>-<subtask>-<id>-<nonce>.sst     ... SST files of native (RocksDB) checkpoints
+//   <root>/chk-<id>/<uid>-<subtask>-native-<name>       a native checkpoint's own files (MANIFEST, CURRENT, ...)
 //   <root>/savepoints/savepoint-<id>[-<name>]/...       self-contained, never deleted by ckpt
 //
 // A storage shared by the members of one job (StorageOptions::job_member) adds
@@ -32,6 +34,7 @@ inline constexpr std::string_view savepoint_prefix = "savepoint-";
 inline constexpr std::string_view shared_dir = "shared";
 inline constexpr std::string_view lock_file = "_lock";
 inline constexpr std::string_view state_suffix = ".state";
+inline constexpr std::string_view native_shared_suffix = ".sst";
 
 inline std::optional<std::uint64_t> parse_id(std::string_view digits) {
   if (digits.empty() || digits.size() > 20 || (digits.size() > 1 && digits[0] == '0')) return std::nullopt;
@@ -86,21 +89,29 @@ inline std::string member_id_problem(std::string_view member) {
   return {};
 }
 
-/// A name for a shared file no other writer can pick: the checkpoint id and a random nonce.
-inline std::string shared_state_file(std::string_view uid, std::uint32_t subtask, std::uint64_t checkpoint_id) {
+/// A name for a shared file no other writer can pick: the checkpoint id that
+/// first wrote it and a random nonce; `suffix` is state_suffix or native_shared_suffix.
+inline std::string shared_state_file(std::string_view uid, std::uint32_t subtask, std::uint64_t checkpoint_id,
+                                     std::string_view suffix = state_suffix) {
   thread_local std::mt19937_64 rng{std::random_device{}()};
   static constexpr char hex[] = "0123456789abcdef";
   std::string nonce;
   auto r = rng();
   for (int i = 0; i < 12; ++i, r >>= 4) nonce += hex[r & 0xf];
   return std::string(uid) + "-" + std::to_string(subtask) + "-" + std::to_string(checkpoint_id) + "-" + nonce +
-         std::string(state_suffix);
+         std::string(suffix);
+}
+
+/// Where a native checkpoint keeps a file of its own, in its directory.
+inline std::string native_own_file(std::string_view uid, std::uint32_t subtask, std::string_view name) {
+  return std::string(uid) + "-" + std::to_string(subtask) + "-native-" + std::string(name);
 }
 
 /// The checkpoint id in a shared file's name, or nothing if it is not one of ours.
 inline std::optional<std::uint64_t> parse_shared_file_checkpoint(std::string_view name) {
-  if (!name.ends_with(state_suffix)) return std::nullopt;
-  name.remove_suffix(state_suffix.size());
+  if (name.ends_with(state_suffix)) name.remove_suffix(state_suffix.size());
+  else if (name.ends_with(native_shared_suffix)) name.remove_suffix(native_shared_suffix.size());
+  else return std::nullopt;
   const auto nonce_dash = name.rfind('-');
   if (nonce_dash == std::string_view::npos) return std::nullopt;
   const auto id_dash = name.rfind('-', nonce_dash - 1);

@@ -21,6 +21,7 @@
 #include <ckpt/state/keyed_state_backend_base.hpp>
 #include <ckpt/state/operator_state_store.hpp>
 #include <ckpt/storage/layout.hpp>
+#include <ckpt/storage/native_files.hpp>
 
 #include <algorithm>
 #include <cstdint>
@@ -77,6 +78,7 @@ inline void validate_manifest(const Manifest& m, const std::string& path) {
           throw fail(where + ": a key-group source is outside the subtask's range or names no file");
     }
   }
+  detail::validate_native(m, path);
 }
 
 /// Reads a manifest file with bounds and verification.
@@ -134,6 +136,8 @@ class SnapshotReader {
     for (const auto& op : manifest_.operators)
       for (const auto& s : op.subtasks)
         for (const auto& f : s.files) (void)reader(f);
+    for (const auto& n : manifest_.native)
+      for (const auto& f : n.files) (void)detail::open_native(*fs_, f, dir_);  // there, with its size
   }
   /// Reads and checks every block of every file; progress(done, total) in blocks.
   void verify_all(const std::function<void(std::size_t, std::size_t)>& progress = {}) {
@@ -148,11 +152,17 @@ class SnapshotReader {
             readers.push_back(&reader_locked(f));
             total += readers.back()->index().blocks.size();
           }
+    for (const auto& n : manifest_.native) total += n.files.size();
     std::size_t done = 0;
     for (auto* r : readers)
       r->verify_all([&](std::size_t, std::size_t) {
         if (progress) progress(++done, total);
       });
+    for (const auto& n : manifest_.native)
+      for (const auto& f : n.files) {
+        detail::read_native(*fs_, f, dir_, [](ByteSpan) {});
+        if (progress) progress(++done, total);
+      }
   }
 
   bool has_operator(std::string_view uid) const { return manifest_.find(uid) != nullptr; }
@@ -163,9 +173,18 @@ class SnapshotReader {
   void add_note(std::string note) { notes_.push_back(std::move(note)); }
 
   /// The keyed state of `uid` in `key_groups`: one KeyedStateSnapshot per
-  /// file read, holding only blocks of those key groups.
+  /// file read, holding only blocks of those key groups. A StateError where
+  /// the state is native files (only restore() hands those to a backend).
   std::vector<KeyedStateSnapshot> keyed_state(std::string_view uid, KeyGroupRange key_groups) {
     std::lock_guard lock(mutex_);
+    if (const auto* op = manifest_.find(uid))
+      for (const auto& n : manifest_.native)
+        if (n.uid == uid &&
+            !key_groups.intersect({op->subtasks[n.subtask].key_group_begin, op->subtasks[n.subtask].key_group_end}).empty())
+          throw StateError(errc::invalid_argument,
+                           location() + ": operator '" + std::string(uid) + "' subtask " + std::to_string(n.subtask) +
+                               " is an incremental RocksDB checkpoint (native files), not key-group blocks; restore "
+                               "it into the RocksDB backend, or take a savepoint of it there");
     std::vector<KeyedStateSnapshot> out;
     for_each_keyed_block(
         uid, key_groups, out,
@@ -326,7 +345,42 @@ class SnapshotReader {
                                             << 20;  // below this, threads cost more than they save
     unsigned threads = threads_ != 0 ? threads_ : std::max(1u, std::thread::hardware_concurrency());
     if (raw_bytes < parallel_from) threads = 1;
-    keyed.restore(headers, blocks, fetch, threads);
+    // Subtasks written as native snapshots (their key_groups are empty, so
+    // nothing above read them) go to the backend as files, fetched verified.
+    std::vector<NativeRestorePart> parts;
+    std::vector<const NativeSubtaskManifest*> natives;
+    if (const auto* op = manifest_.find(uid)) {
+      for (const auto& n : manifest_.native) {
+        if (n.uid != uid) continue;
+        const auto& s = op->subtasks[n.subtask];
+        const KeyGroupRange range{s.key_group_begin, s.key_group_end};
+        if (key_groups.intersect(range).empty()) continue;
+        NativeRestorePart part{op->max_parallelism, range, op->key_type, n.states, {},
+                               location() + " (operator '" + std::string(uid) + "' subtask " +
+                                   std::to_string(n.subtask) + ")"};
+        for (const auto& f : n.files) {
+          part.files.push_back(f.name);
+          decoded_ += f.size;
+        }
+        if (decoded_ > limits_.max_restore_bytes)
+          throw CorruptionError(errc::limit_exceeded, dir_, "native files",
+                                "restoring " + location() + " would fetch more than " +
+                                    std::to_string(limits_.max_restore_bytes) +
+                                    " bytes (ReadLimits::max_restore_bytes)");
+        parts.push_back(std::move(part));
+        natives.push_back(&n);
+      }
+    }
+    if (!blocks.empty() || parts.empty()) keyed.restore(headers, blocks, fetch, threads);
+    if (parts.empty()) return;
+    const NativeFileFetch fetch_native = [&](std::size_t part, const std::string& name,
+                                             const std::filesystem::path& local) {
+      for (const auto& f : natives.at(part)->files)
+        if (f.name == name) return detail::fetch_native(*fs_, f, dir_, local);
+      throw RestoreError(errc::not_found, location() + " lists no native file '" + printable_name(name) + "' for " +
+                                              parts.at(part).origin);
+    };
+    keyed.restore_native(parts, fetch_native);
   }
 
   /// Counts what a block will decode to against ReadLimits::max_restore_bytes.
