@@ -1296,7 +1296,7 @@ void run_rocksdb_backend(const Options& o, Report& rep) {
       std::uint64_t own_bytes = 0;
       for (const auto& f : manifest.native.at(0).files) {
         if (!f.shared) {
-          own_bytes += f.size;
+          own_bytes += f.stored_bytes();
           continue;
         }
         now[f.name] = f.size;
@@ -1313,7 +1313,7 @@ void run_rocksdb_backend(const Options& o, Report& rep) {
     if (!ratios.empty()) {
       const auto per = [&](std::uint64_t total) { return static_cast<double>(total) / 1e3 / static_cast<double>(ratios.size()); };
       note("incremental checkpoints of %" PRIu64 " updated keys: %zu after the first, per checkpoint %.1f kB uploaded: "
-           "%.1f kB new SSTs, %.1f kB MANIFEST+OPTIONS+CURRENT; ratios %.4f..%.4f",
+           "%.1f kB new SSTs, %.1f kB MANIFEST+OPTIONS+CURRENT (zstd); ratios %.4f..%.4f",
            static_cast<std::uint64_t>(keys.size()), ratios.size(), per(uploaded_total), per(new_sst_total), per(own_total),
            *std::min_element(ratios.begin(), ratios.end()), *std::max_element(ratios.begin(), ratios.end()));
       const double r3 = median(ratios);

@@ -189,7 +189,7 @@ TEST_F(RocksDBIncremental, SecondCheckpointUploadsOnlyNewSstFiles) {
   for (const auto& f : second.files) {
     if (!f.shared) {  // this checkpoint's own: in its directory
       EXPECT_TRUE(std::filesystem::exists(root_.path() / "chk-2" / f.path)) << f.path;
-      new_bytes += f.size;
+      new_bytes += f.stored_bytes();
       ++new_files;
       continue;
     }
@@ -199,7 +199,7 @@ TEST_F(RocksDBIncremental, SecondCheckpointUploadsOnlyNewSstFiles) {
       ++reused;
     } else {
       EXPECT_EQ(ckpt::layout::parse_shared_file_checkpoint(f.path), std::optional<std::uint64_t>(2)) << f.path;
-      new_bytes += f.size;
+      new_bytes += f.stored_bytes();
       ++new_files;
     }
   }
@@ -229,6 +229,16 @@ TEST_F(RocksDBIncremental, SecondCheckpointUploadsOnlyNewSstFiles) {
     EXPECT_TRUE(std::any_of(own.begin(), own.end(), [](const std::string& n) {
       return n.starts_with("op-0-native-OPTIONS-");
     })) << chk;
+  }
+  // ... stored compressed when that is smaller (the OPTIONS text always is),
+  // with the size and checksum of the file RocksDB wrote.
+  for (const auto& f : second.files) {
+    if (f.shared) continue;
+    if (f.name.starts_with("OPTIONS-")) EXPECT_TRUE(f.compressed()) << f.name;
+    if (f.compressed()) {
+      EXPECT_LT(f.stored_size, f.size) << f.name;
+      EXPECT_EQ(std::filesystem::file_size(root_.path() / "chk-2" / f.path), f.stored_size) << f.name;
+    }
   }
 }
 
@@ -352,6 +362,17 @@ TEST_F(RocksDBIncremental, RescaleOneToFourToThree) {
   for (const auto& [k, n] : owners) EXPECT_EQ(n, 1) << "key " << k << " restored " << n << " times";
 }
 
+/// Flips `mask` in the byte in the middle of the file at `path`.
+void flip_middle_bit(const std::filesystem::path& path, char mask) {
+  std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+  const auto at = static_cast<std::streamoff>(std::filesystem::file_size(path) / 2);
+  f.seekg(at);
+  char c = 0;
+  f.get(c);
+  f.seekp(at);
+  f.put(static_cast<char>(c ^ mask));
+}
+
 enum class Damage { flip_bit, truncate, remove };
 
 class RocksDBIncrementalDamage : public RocksDBIncremental, public ::testing::WithParamInterface<Damage> {};
@@ -375,15 +396,9 @@ TEST_P(RocksDBIncrementalDamage, IsACorruptionErrorNamingTheFileAndThePreviousCh
   const auto path = shared_dir() / victim;
   const auto size = std::filesystem::file_size(path);
   switch (GetParam()) {
-    case Damage::flip_bit: {
-      std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
-      f.seekg(static_cast<std::streamoff>(size / 2));
-      char c = 0;
-      f.get(c);
-      f.seekp(static_cast<std::streamoff>(size / 2));
-      f.put(static_cast<char>(c ^ 0x10));
+    case Damage::flip_bit:
+      flip_middle_bit(path, 0x10);
       break;
-    }
     case Damage::truncate:
       std::filesystem::resize_file(path, size - 7);
       break;
@@ -430,6 +445,42 @@ TEST_P(RocksDBIncrementalDamage, IsACorruptionErrorNamingTheFileAndThePreviousCh
 
 INSTANTIATE_TEST_SUITE_P(Files, RocksDBIncrementalDamage,
                          ::testing::Values(Damage::flip_bit, Damage::truncate, Damage::remove));
+
+TEST_F(RocksDBIncremental, ADamagedCompressedMetadataFileIsACorruptionErrorAndThePreviousCheckpointRestores) {
+  auto storage = open_storage(2);
+  {
+    RocksDB rocks(options_in(dirs_[0]), KeyGroupRange::all(kMaxParallelism), kMaxParallelism);
+    States states(rocks);
+    fill(rocks, states);
+    checkpoint(*storage, rocks, 1);
+    touch(rocks, states);
+    checkpoint(*storage, rocks, 2);
+  }
+  std::string victim;
+  const auto second = storage->open_checkpoint(2)->manifest().native.at(0);
+  for (const auto& f : second.files)
+    if (!f.shared && f.compressed() && f.name.starts_with("MANIFEST-")) victim = f.path;
+  ASSERT_FALSE(victim.empty());
+  const auto path = root_.path() / "chk-2" / victim;
+  flip_middle_bit(path, 0x01);
+  auto reader = storage->restore_latest();
+  ASSERT_EQ(reader->checkpoint_id(), 2u);
+  RocksDB b(options_in(dirs_[1]), KeyGroupRange::all(kMaxParallelism), kMaxParallelism);
+  try {
+    reader->restore("op", &b, nullptr);
+    FAIL() << "a damaged MANIFEST was restored";
+  } catch (const ckpt::CorruptionError& e) {
+    EXPECT_NE(e.path().find(victim), std::string::npos) << e.path();
+    storage->mark_damaged(*reader, e.what());
+  }
+  reader = storage->restore_latest();
+  ASSERT_NE(reader, nullptr);
+  EXPECT_EQ(reader->checkpoint_id(), 1u);
+  RocksDB c(options_in(dirs_[2]), KeyGroupRange::all(kMaxParallelism), kMaxParallelism);
+  States states(c);
+  reader->restore("op", &c, nullptr);
+  EXPECT_EQ(expect_filled(c, states), kKeys);
+}
 
 TEST_F(RocksDBIncremental, CheckpointMixingNativeAndCanonicalSubtasksRestores) {
   auto storage = open_storage();

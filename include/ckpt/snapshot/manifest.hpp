@@ -97,17 +97,24 @@ struct SubtaskManifest {
 
 /// One file of a native subtask: `name` as the backend knows it, stored at
 /// `path` (relative to the snapshot's directory, or to shared/ when `shared`)
-/// with its size and the XXH3-64 of the whole file.
+/// with its size and the XXH3-64 of the whole file. A checkpoint's own small
+/// files (MANIFEST, OPTIONS, CURRENT) are stored as one zstd frame when that is
+/// smaller: `stored_size` is then the frame's size (0: stored as they are).
 struct NativeFileRef {
   std::string name;
   std::string path;
   bool shared = false;
   std::uint64_t size = 0;
   std::uint64_t checksum = 0;
+  std::uint64_t stored_size = 0;
+
+  bool compressed() const noexcept { return stored_size != 0; }
+  /// The bytes the file takes in storage.
+  std::uint64_t stored_bytes() const noexcept { return compressed() ? stored_size : size; }
 
   template <class Archive>
   void serialize(Archive& ar) {
-    ar(name, path, shared, size, checksum);
+    ar(name, path, shared, size, checksum, stored_size);
   }
   friend bool operator==(const NativeFileRef&, const NativeFileRef&) = default;
 };
@@ -205,7 +212,7 @@ struct Manifest {
       for (const auto& s : op.subtasks)
         for (const auto& f : s.files) n += f.size;
     for (const auto& s : native)
-      for (const auto& f : s.files) n += f.size;
+      for (const auto& f : s.files) n += f.stored_bytes();
     return n;
   }
 };

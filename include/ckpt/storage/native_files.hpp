@@ -8,7 +8,9 @@
 // Shareable files (SSTs) go into shared/ under a name carrying the id of the
 // checkpoint that first uploaded them (layout.hpp), so the storage's cleanup
 // deletes one only when no retained checkpoint lists it, also after a crash.
-// The others (MANIFEST, OPTIONS, CURRENT) go into the checkpoint's directory.
+// The others (MANIFEST, OPTIONS, CURRENT) go into the checkpoint's directory,
+// zstd-compressed when that makes them smaller: they are a few kB each,
+// uploaded again by every checkpoint, and mostly text.
 
 #include <ckpt/bytes.hpp>
 #include <ckpt/error.hpp>
@@ -16,6 +18,7 @@
 #include <ckpt/fs/path.hpp>
 #include <ckpt/hash.hpp>
 #include <ckpt/names.hpp>
+#include <ckpt/snapshot/codec.hpp>
 #include <ckpt/snapshot/manifest.hpp>
 #include <ckpt/state/native_snapshot.hpp>
 #include <ckpt/storage/layout.hpp>
@@ -33,6 +36,9 @@
 namespace ckpt::detail {
 
 inline constexpr std::size_t native_copy_chunk = std::size_t{1} << 20;
+/// A checkpoint's own files up to this size are compressed whole (in memory);
+/// larger ones, and every compressed file a reader accepts, stay within it.
+inline constexpr std::uint64_t native_compress_limit = std::uint64_t{64} << 20;
 
 /// What uploading one subtask's native snapshot did.
 struct NativeUpload {
@@ -58,9 +64,10 @@ inline std::map<std::string, NativeFileRef> reusable_native_files(const std::vec
   return out;
 }
 
-/// Copies local file `from` into `out` (not committed), returning its XXH3-64.
-inline std::uint64_t upload_local_file(const std::filesystem::path& from, std::uint64_t expected_size,
-                                       fs::WritableFile& out) {
+/// Reads local file `from` through, calling sink(piece) on each chunk;
+/// returns its XXH3-64.
+template <class Sink>
+std::uint64_t read_local_file(const std::filesystem::path& from, std::uint64_t expected_size, Sink&& sink) {
   std::ifstream in(from, std::ios::binary);
   if (!in)
     throw IoError(errc::io_error, from.string(), "cannot open '" + from.string() + "' of a native snapshot for reading");
@@ -73,7 +80,7 @@ inline std::uint64_t upload_local_file(const std::filesystem::path& from, std::u
     if (got == 0) break;
     const ByteSpan piece(chunk.data(), got);
     hash.update(piece);
-    out.append(piece);
+    sink(piece);
     total += got;
   }
   if (in.bad())
@@ -83,6 +90,31 @@ inline std::uint64_t upload_local_file(const std::filesystem::path& from, std::u
                   "'" + from.string() + "' of a native snapshot has " + std::to_string(total) + " bytes; its checkpoint listed " +
                       std::to_string(expected_size) + " (changed while the checkpoint was taken?)");
   return hash.digest();
+}
+
+/// Copies local file `from` into `out` (not committed), returning its XXH3-64.
+inline std::uint64_t upload_local_file(const std::filesystem::path& from, std::uint64_t expected_size,
+                                       fs::WritableFile& out) {
+  return read_local_file(from, expected_size, [&](ByteSpan piece) { out.append(piece); });
+}
+
+/// Writes local file `from` into `out` (not committed) as one zstd frame when
+/// that is smaller, as it is otherwise; fills in `ref`'s checksum (of the
+/// file's own bytes) and stored size.
+inline void upload_compressed(const std::filesystem::path& from, std::uint64_t expected_size, NativeFileRef& ref,
+                              fs::WritableFile& out) {
+  Bytes raw;
+  raw.reserve(static_cast<std::size_t>(expected_size));
+  ref.checksum = read_local_file(from, expected_size, [&](ByteSpan piece) { raw.insert(raw.end(), piece.begin(), piece.end()); });
+  Bytes frame;
+  Compressor(Codec::zstd, 3).compress(raw, frame);
+  if (frame.size() < raw.size()) {
+    out.append(frame);
+    ref.stored_size = frame.size();
+  } else {
+    out.append(raw);
+    ref.stored_size = 0;
+  }
 }
 
 /// Uploads subtask `subtask` of `uid`'s native snapshot for checkpoint `id`
@@ -114,11 +146,15 @@ inline NativeUpload upload_native(fs::FileSystem& fs, const NativeSnapshot& snap
                              : layout::native_own_file(uid, subtask, f.name);
       const auto path = ref.shared ? fs::join(layout::shared_dir, ref.path) : fs::join(dir, ref.path);
       auto out = fs.create(path);
-      ref.checksum = upload_local_file(snap.directory / f.name, f.size, *out);
+      if (!ref.shared && f.size <= native_compress_limit) {
+        upload_compressed(snap.directory / f.name, f.size, ref, *out);
+      } else {
+        ref.checksum = upload_local_file(snap.directory / f.name, f.size, *out);
+      }
       out->commit();
       if (ref.shared) up.new_shared.push_back(path);
       ref.size = f.size;
-      up.bytes_uploaded += f.size;
+      up.bytes_uploaded += ref.stored_bytes();
       ++up.files_uploaded;
       up.manifest.files.push_back(std::move(ref));
     }
@@ -154,18 +190,40 @@ inline std::unique_ptr<fs::ReadableFile> open_native(fs::FileSystem& fs, const N
                           fs.uri() + "/" + path + " (native file '" + printable_name(f.name) +
                               "') is missing; the manifest lists it");
   }
-  if (in->size() != f.size)
-    throw CorruptionError(in->size() < f.size ? errc::truncated : errc::corrupt_data, path, f.name,
+  const auto expected = f.stored_bytes();
+  if (in->size() != expected)
+    throw CorruptionError(in->size() < expected ? errc::truncated : errc::corrupt_data, path, f.name,
                           fs.uri() + "/" + path + " (native file '" + printable_name(f.name) + "') has " +
-                              std::to_string(in->size()) + " bytes; the manifest says " + std::to_string(f.size));
+                              std::to_string(in->size()) + " bytes; the manifest says " + std::to_string(expected));
+  if (f.compressed() && f.size > native_compress_limit)
+    throw CorruptionError(errc::limit_exceeded, path, f.name,
+                          fs.uri() + "/" + path + " (native file '" + printable_name(f.name) + "') claims " +
+                              std::to_string(f.size) + " bytes compressed; at most " +
+                              std::to_string(native_compress_limit) + " are ever compressed");
   return in;
 }
 
-/// Reads a native file through, calling sink(piece) on each chunk, and checks
-/// its checksum at the end (before the caller trusts what it wrote).
+/// Reads a native file through, calling sink(piece) on each chunk of its own
+/// bytes (or, with `stored_form`, of the bytes as stored), and checks its
+/// checksum at the end (before the caller trusts what it wrote). A compressed
+/// file is verified whole before sink sees any of it.
 template <class Sink>
-void read_native(fs::FileSystem& fs, const NativeFileRef& f, const std::string& snapshot_dir, Sink&& sink) {
+void read_native(fs::FileSystem& fs, const NativeFileRef& f, const std::string& snapshot_dir, Sink&& sink,
+                 bool stored_form = false) {
   auto in = open_native(fs, f, snapshot_dir);
+  if (f.compressed()) {
+    Bytes stored(static_cast<std::size_t>(f.stored_size));
+    in->read(0, stored);
+    Bytes raw;
+    Decompressor().decompress(Codec::zstd, stored, f.size, raw, in->path(), "native file '" + printable_name(f.name) + "'");
+    if (hash64(raw) != f.checksum)
+      throw CorruptionError(errc::corrupt_data, in->path(), f.name,
+                            fs.uri() + "/" + in->path() + " (native file '" + printable_name(f.name) +
+                                "') fails its checksum: the file is damaged");
+    const Bytes& out = stored_form ? stored : raw;
+    sink(ByteSpan(out.data(), out.size()));
+    return;
+  }
   Hasher64 hash;
   Bytes chunk;
   for (std::uint64_t at = 0; at < f.size;) {
@@ -200,10 +258,11 @@ inline void fetch_native(fs::FileSystem& fs, const NativeFileRef& f, const std::
   }
 }
 
-/// Copies a native file into `to` (another storage's directory), verified on the way.
+/// Copies a native file into `to` (another storage's directory) as it is
+/// stored (compressed or not), verified on the way.
 inline void copy_native(fs::FileSystem& from, const NativeFileRef& f, const std::string& snapshot_dir,
                         fs::WritableFile& to) {
-  read_native(from, f, snapshot_dir, [&](ByteSpan piece) { to.append(piece); });
+  read_native(from, f, snapshot_dir, [&](ByteSpan piece) { to.append(piece); }, true);
 }
 
 /// Checks the manifest's native subtasks: each names an operator's keyed
