@@ -3,6 +3,9 @@
 // reading half of Flink's State Processor API, for people at a terminal — and
 // the generic edits of its writing half (rename or drop an operator, drop or
 // rename a state), which write a new savepoint and never touch their input.
+// Native subtasks (a RocksDB backend's own files, manifest format 3) are
+// listed and verified file by file (size and XXH3, storage/native_files.hpp)
+// without the RocksDB library; dumping them needs a savepoint.
 
 #include "type_decoder.hpp"
 
@@ -12,6 +15,7 @@
 #include <ckpt/snapshot/manifest.hpp>
 #include <ckpt/storage/checkpoint_storage.hpp>
 #include <ckpt/storage/layout.hpp>
+#include <ckpt/storage/native_files.hpp>
 #include <ckpt/storage/snapshot_reader.hpp>
 
 #include <rapidjson/prettywriter.h>
@@ -74,6 +78,36 @@ inline void list_tags(fs::FileSystem& fs, std::ostream& out) {
   for (const auto& p : problems) out << "DAMAGED tag: " << p << "\n";
 }
 
+/// Files and bytes of a manifest's native subtasks (own: in the snapshot's
+/// directory; shared: in shared/, possibly uploaded by an earlier checkpoint).
+struct NativeTotals {
+  std::size_t files = 0;
+  std::size_t shared_files = 0;
+  std::uint64_t own_bytes = 0;
+  std::uint64_t shared_bytes = 0;
+};
+inline void add_native_files(NativeTotals& t, const std::vector<NativeFileRef>& files) {
+  for (const auto& f : files) {
+    ++t.files;
+    if (f.shared) {
+      ++t.shared_files;
+      t.shared_bytes += f.size;
+    } else {
+      t.own_bytes += f.size;
+    }
+  }
+}
+inline NativeTotals native_totals(const Manifest& m) {
+  NativeTotals t;
+  for (const auto& n : m.native) add_native_files(t, n.files);
+  return t;
+}
+inline std::string native_summary(const NativeTotals& t) {
+  return "native: " + std::to_string(t.files) + (t.files == 1 ? " file, " : " files, ") +
+         human_bytes(t.own_bytes + t.shared_bytes) + " (" + std::to_string(t.shared_files) + " shared, " +
+         human_bytes(t.shared_bytes) + ")";
+}
+
 /// `list <storage-uri>`: checkpoints and savepoints, newest first, then tags. Read-only:
 /// no lock is taken, nothing is cleaned.
 inline void list(std::string_view storage_uri, std::ostream& out, const std::string& savepoint_dir = "savepoints") {
@@ -99,7 +133,8 @@ inline void list(std::string_view storage_uri, std::ostream& out, const std::str
       const auto m = read_manifest(*fs, path);
       out << std::setw(11) << to_string(m.kind) << std::setw(8) << id << std::setw(22) << utc(m.timestamp_millis)
           << std::setw(12) << human_bytes(m.stored_bytes()) << std::setw(8) << ratio(m.raw_bytes(), m.stored_bytes())
-          << fs->uri() << "/" << dir << (m.name.empty() ? "" : "  (" + printable_name(m.name) + ")") << "\n";
+          << fs->uri() << "/" << dir << (m.name.empty() ? "" : "  (" + printable_name(m.name) + ")")
+          << (m.native.empty() ? "" : "  " + native_summary(native_totals(m))) << "\n";
     } catch (const Error& e) {
       out << std::setw(11) << "DAMAGED" << std::setw(8) << id << e.what() << "\n";
     }
@@ -132,9 +167,20 @@ inline void show(const SnapshotReader& snapshot, std::ostream& out) {
         out << "    operator state '" << p(o.name) << "': " << to_string(o.distribution) << " list of " << p(o.element_type)
             << ", " << o.element_count << " elements\n";
     }
+    for (const auto& n : m.native) {
+      if (n.uid != op.uid) continue;
+      NativeTotals t;
+      add_native_files(t, n.files);
+      out << "  subtask " << n.subtask << ": native RocksDB files (" << p(n.db_identity) << "), "
+          << native_summary(t).substr(8) << "\n";
+      for (const auto& f : n.files)
+        out << "    " << (f.shared ? "shared " : "own    ") << std::left << std::setw(24) << p(f.name) << std::right
+            << std::setw(12) << f.size << "  " << p(detail::native_path(f, snapshot.directory())) << std::left << "\n";
+    }
   }
   out << "total: " << human_bytes(m.raw_bytes()) << " of state, " << human_bytes(m.stored_bytes())
       << " stored, compression " << ratio(m.raw_bytes(), m.stored_bytes()) << "\n";
+  if (!m.native.empty()) out << "total " << native_summary(native_totals(m)) << "\n";
 }
 
 /// `show --json`: the manifest as JSON.
@@ -238,21 +284,74 @@ inline std::string manifest_json(const Manifest& m) {
     w.EndObject();
   }
   w.EndArray();
+  w.Key("native");
+  w.StartArray();
+  for (const auto& n : m.native) {
+    w.StartObject();
+    w.Key("operator");
+    str(n.uid);
+    w.Key("subtask");
+    w.Uint(n.subtask);
+    w.Key("db_identity");
+    str(n.db_identity);
+    w.Key("files");
+    w.StartArray();
+    for (const auto& f : n.files) {
+      w.StartObject();
+      w.Key("name");
+      str(f.name);
+      w.Key("path");
+      str(f.path);
+      w.Key("shared");
+      w.Bool(f.shared);
+      w.Key("size");
+      w.Uint64(f.size);
+      w.Key("checksum");
+      w.Uint64(f.checksum);
+      w.EndObject();
+    }
+    w.EndArray();
+    w.EndObject();
+  }
+  w.EndArray();
   w.EndObject();
   return {buffer.GetString(), buffer.GetSize()};
 }
 
-/// `verify <snapshot-uri>`: every checksum of every block; `progress` is told
-/// (done, total) blocks as it goes.
+/// `verify <snapshot-uri>`: every checksum of every block, and the size and
+/// checksum of every native file; `progress` is told (done, total) blocks
+/// (and native files) as it goes. When a check fails, every native file is
+/// checked and each bad one reported on `out` ("BAD native file ..."), then
+/// the first error is thrown (the program exits non-zero).
 inline void verify(SnapshotReader& snapshot, std::ostream& out,
                    const std::function<void(std::size_t, std::size_t)>& progress = {}) {
   std::size_t blocks = 0;
-  snapshot.verify_all([&](std::size_t done, std::size_t total) {
-    blocks = total;
-    if (progress) progress(done, total);
-  });
-  out << "OK: " << blocks << " blocks in " << snapshot.location() << " verified ("
-      << human_bytes(snapshot.manifest().stored_bytes()) << ")\n";
+  try {
+    snapshot.verify_all([&](std::size_t done, std::size_t total) {
+      blocks = total;
+      if (progress) progress(done, total);
+    });
+  } catch (const Error&) {
+    const auto& m = snapshot.manifest();
+    std::size_t bad = 0;
+    for (const auto& n : m.native)
+      for (const auto& f : n.files) {
+        try {
+          detail::read_native(*snapshot.file_system(), f, snapshot.directory(), [](ByteSpan) {});
+        } catch (const Error& e) {
+          ++bad;
+          out << "BAD native file '" << printable_name(f.name) << "' of operator '" << printable_name(n.uid)
+              << "' subtask " << n.subtask << (f.shared ? " (shared)" : "") << ": " << e.what() << "\n";
+        }
+      }
+    if (bad) out << "FAILED: " << bad << " of " << native_totals(m).files << " native files in " << snapshot.location() << "\n";
+    throw;
+  }
+  const auto& m = snapshot.manifest();
+  const auto native = native_totals(m);
+  out << "OK: " << blocks - native.files << " blocks";
+  if (!m.native.empty()) out << " and " << native.files << " native files";
+  out << " in " << snapshot.location() << " verified (" << human_bytes(m.stored_bytes() + native.own_bytes + native.shared_bytes) << ")\n";
 }
 
 /// `dump <snapshot-uri> <uid> <state>`: a state's entries as JSON, where its
@@ -261,6 +360,14 @@ inline void verify(SnapshotReader& snapshot, std::ostream& out,
 inline std::string dump(SnapshotReader& snapshot, const std::string& uid, const std::string& state, std::size_t limit = 0) {
   const auto* op = snapshot.manifest().find(uid);
   if (!op) throw ConfigError(errc::not_found, "no operator '" + uid + "' in " + snapshot.location());
+  for (const auto& n : snapshot.manifest().native)
+    if (n.uid == uid)
+      for (const auto& s : n.states)
+        if (s.name == state)
+          throw ConfigError(errc::invalid_argument,
+                            "state '" + printable_name(state) + "' of operator '" + printable_name(uid) + "' subtask " +
+                                std::to_string(n.subtask) + " in " + snapshot.location() +
+                                " is native RocksDB files: take a savepoint (canonical format) to dump it");
   rapidjson::StringBuffer buffer;
   JsonWriter w(buffer);
   std::size_t written = 0;

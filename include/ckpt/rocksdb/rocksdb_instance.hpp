@@ -4,13 +4,17 @@
 // writable, already used by another open backend: a clear error naming it),
 // starts from an empty database (local files are a cache of the last
 // checkpoint, never restored from: restore reads checkpoint storage), and
-// keeps one column family per state, created on first use (Flink's layout).
+// keeps one column family per state, created on first use (Flink's layout),
+// each with a TTL compaction filter factory (ttl_compaction_filter.hpp) that
+// filters nothing until set_ttl_filter() (unless the options factory set its
+// own compaction filter: then that one is kept).
 
 #include <ckpt/error.hpp>
 #include <ckpt/state/key_group.hpp>
 #include <ckpt/rocksdb/key_layout.hpp>
 #include <ckpt/rocksdb/rocksdb_options.hpp>
 #include <ckpt/rocksdb/status.hpp>
+#include <ckpt/rocksdb/ttl_compaction_filter.hpp>
 
 #include <rocksdb/db.h>
 
@@ -114,10 +118,27 @@ class RocksDBInstance {
     std::lock_guard lock(mutex_);
     if (auto it = column_families_.find(name); it != column_families_.end()) return it->second;
     ::rocksdb::ColumnFamilyOptions cf = column_family_options();
+    std::shared_ptr<TtlCompactionFilterFactory> filter;
+    if (cf.compaction_filter == nullptr && cf.compaction_filter_factory == nullptr) {
+      filter = std::make_shared<TtlCompactionFilterFactory>();
+      cf.compaction_filter_factory = filter;
+    }
     ::rocksdb::ColumnFamilyHandle* h = nullptr;
     check(db_->CreateColumnFamily(cf, name, &h), path_, "create column family '" + name + "'");
     column_families_.emplace(name, h);
+    if (filter) ttl_filters_.emplace(name, std::move(filter));
     return h;
+  }
+
+  /// Drops expired entries of state `name` during compaction from now on
+  /// (its column family exists). False if the options factory installed its
+  /// own compaction filter, which is kept.
+  bool set_ttl_filter(const std::string& name, TtlFilterSpec spec) {
+    std::lock_guard lock(mutex_);
+    auto it = ttl_filters_.find(name);
+    if (it == ttl_filters_.end()) return false;
+    it->second->set(std::move(spec));
+    return true;
   }
   std::vector<std::string> column_family_names() const {
     std::lock_guard lock(mutex_);
@@ -194,6 +215,7 @@ class RocksDBInstance {
   ::rocksdb::ColumnFamilyHandle* default_cf_ = nullptr;
   mutable std::mutex mutex_;
   std::map<std::string, ::rocksdb::ColumnFamilyHandle*> column_families_;
+  std::map<std::string, std::shared_ptr<TtlCompactionFilterFactory>> ttl_filters_;
   std::uint64_t scratch_count_ = 0;
 };
 

@@ -23,9 +23,10 @@
 // a TTL state's snapshot is the heap backend's TTL snapshot, timestamps
 // included. Timers: InternalTimerService<Key, RocksDBKeyedStateBackend<Key>>
 // (state/timer_service.hpp) keeps them in this backend's map states, rebuilt
-// through keys(). Not yet: TTL's background cleanup (incremental_cleanup_size is ignored;
-// expired entries go when read, or from snapshots), see the README's
-// RocksDB section.
+// through keys(). TTL's background cleanup is RocksDB's compaction: a
+// compaction filter drops expired entries and list elements
+// (ttl_compaction_filter.hpp; StateTtlConfig::rocksdb_compaction_query_time_after,
+// on by default; incremental_cleanup_size is the heap backend's and ignored).
 
 #include <ckpt/clock.hpp>
 #include <ckpt/error.hpp>
@@ -450,6 +451,10 @@ class RocksDBKeyedStateBackend final : public KeyedStateBackendBase {
       native_pending_.erase(it);
     }
     auto* cf = db_.column_family(meta.name);
+    if (const auto& t = d.ttl(); t && t->rocksdb_compaction_query_time_after != 0)
+      db_.set_ttl_filter(meta.name, TtlFilterSpec{kind == StateKind::list ? TtlLayout::element_list
+                                                                          : TtlLayout::timestamped_value,
+                                                  *t, clock_});
     const detail::StateSettings settings{db_, cf, ctx_, meta.name, clock_, d.ttl()};
     Entry e;
     Interface* result = nullptr;

@@ -10,7 +10,10 @@
 // Expired entries are removed when they are accessed, left out of snapshots
 // (cleanup_in_snapshot), and removed in the background of state accesses
 // (incremental_cleanup_size entries per access, on average). List state
-// expires per element and map state per entry.
+// expires per element and map state per entry. The RocksDB backend also drops
+// expired entries when RocksDB compacts (Flink's cleanupInRocksdbCompactFilter;
+// rocksdb_compaction_query_time_after: the filter reads the clock again after
+// that many entries, 0 turns it off; the heap backend ignores it).
 
 #include <ckpt/error.hpp>
 
@@ -36,6 +39,7 @@ struct StateTtlConfig {
   Visibility visibility = Visibility::never_return_expired;
   bool cleanup_in_snapshot = true;
   std::size_t incremental_cleanup_size = 5;  // 0 turns background cleanup off
+  std::size_t rocksdb_compaction_query_time_after = 1000;  // 0 turns the RocksDB compaction filter off
 
   /// A config with Flink's defaults and the given time-to-live.
   static StateTtlConfig of(std::chrono::milliseconds ttl) {
@@ -48,6 +52,13 @@ struct StateTtlConfig {
   StateTtlConfig& with_cleanup_in_snapshot(bool on) noexcept { cleanup_in_snapshot = on; return *this; }
   StateTtlConfig& with_incremental_cleanup(std::size_t entries_per_access) noexcept {
     incremental_cleanup_size = entries_per_access;
+    return *this;
+  }
+
+  /// RocksDB backend: drop expired entries during compaction, reading the
+  /// time again after every `query_time_after_num_entries` entries (0: off).
+  StateTtlConfig& cleanup_in_rocksdb_compact_filter(std::size_t query_time_after_num_entries) noexcept {
+    rocksdb_compaction_query_time_after = query_time_after_num_entries;
     return *this;
   }
 
