@@ -421,6 +421,7 @@ TEST(EtcdClusterFaults, AnEtcdRestartMidCheckpointNeverHalfCommitsAndMembersRejo
   ASSERT_TRUE(leader.wait_for_members(3, bound) && leader.wait_until_leading(bound));
   const auto first = leader.trigger_now();
   ASSERT_TRUE(first && first->completed) << (first ? first->reason : "not leading");
+  for (auto& n : nodes) ASSERT_TRUE(n->wait_event("complete " + std::to_string(first->id) + " (committed)"));
 
   gate.arm(0);
   auto running = std::async(std::launch::async, [&] { return leader.trigger_now(); });
@@ -481,6 +482,7 @@ TEST(EtcdClusterFaults, AnUnreachableEtcdFailsCheckpointsNamingItsEndpointWhileT
   ASSERT_TRUE(node.member().wait_until_leading(bound));
   const auto first = node.member().trigger_now();
   ASSERT_TRUE(first && first->completed) << (first ? first->reason : "not leading");
+  ASSERT_TRUE(node.wait_event("complete " + std::to_string(first->id) + " (committed)"));
   const auto committed_files = checkpoint_files(dir.str(), static_cast<std::uint64_t>(first->id));
 
   const std::string endpoint = server.endpoint().substr(std::string("http://").size());  // 127.0.0.1:<port>

@@ -25,6 +25,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -185,7 +186,13 @@ class ClusterNode final : public CheckpointedFunction, public CheckpointListener
     applied_state_.update({applied_});
   }
   void notify_checkpoint_complete(std::uint64_t id) override {
-    const auto latest = CheckpointCommits(observer_, member_.keys()).latest();
+    std::optional<CommittedCheckpoint> latest;
+    try {
+      latest = CheckpointCommits(observer_, member_.keys()).latest();
+    } catch (const Error&) {  // etcd went away (a fault test) before the worker got here
+      record("complete " + std::to_string(id) + " (etcd unreachable)");
+      return;
+    }
     record("complete " + std::to_string(id) +
            (latest && latest->id == static_cast<std::int64_t>(id) ? " (committed)" : " (NOT committed)"));
   }
