@@ -19,11 +19,14 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <filesystem>
 #include <functional>
 #include <future>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -38,6 +41,31 @@ inline Options fast_cluster(const std::string& endpoint) {
   o.connect_timeout = std::chrono::milliseconds{500};
   o.request_timeout = std::chrono::milliseconds{2000};
   return o;
+}
+
+/// Member `index` of `members` of `job` ("m<index>"), as the cluster tests
+/// run them: lease TTL 2 s, poll 10 ms, timeout 10 s.
+inline ClusterOptions cluster_options(const std::string& job, std::uint32_t index, std::uint32_t members,
+                                      bool candidate) {
+  ClusterOptions o;
+  o.job = job;
+  o.member_id = "m" + std::to_string(index);
+  o.index = index;
+  o.members = members;
+  o.lease_ttl = std::chrono::seconds{2};
+  o.poll = std::chrono::milliseconds{10};
+  o.timeout = std::chrono::seconds{10};
+  o.candidate = candidate;
+  return o;
+}
+
+/// The names of the files in <dir>/chk-<id>/ (none when it does not exist).
+inline std::set<std::string> checkpoint_files(const std::string& dir, std::uint64_t id) {
+  std::set<std::string> out;
+  const auto chk = dir + "/chk-" + std::to_string(id);
+  if (!std::filesystem::exists(chk)) return out;
+  for (const auto& e : std::filesystem::directory_iterator(chk)) out.insert(e.path().filename().string());
+  return out;
 }
 
 class ClusterNode final : public CheckpointedFunction, public CheckpointListener {
@@ -158,7 +186,13 @@ class ClusterNode final : public CheckpointedFunction, public CheckpointListener
     applied_state_.update({applied_});
   }
   void notify_checkpoint_complete(std::uint64_t id) override {
-    const auto latest = CheckpointCommits(observer_, member_.keys()).latest();
+    std::optional<CommittedCheckpoint> latest;
+    try {
+      latest = CheckpointCommits(observer_, member_.keys()).latest();
+    } catch (const Error&) {  // etcd went away (a fault test) before the worker got here
+      record("complete " + std::to_string(id) + " (etcd unreachable)");
+      return;
+    }
     record("complete " + std::to_string(id) +
            (latest && latest->id == static_cast<std::int64_t>(id) ? " (committed)" : " (NOT committed)"));
   }

@@ -50,16 +50,7 @@ constexpr auto bound = test::event_bound;
 using test::eventually;
 
 ClusterOptions member_options(const std::string& job, std::uint32_t index, std::uint32_t members, bool candidate) {
-  ClusterOptions o;
-  o.job = job;
-  o.member_id = "m" + std::to_string(index);
-  o.index = index;
-  o.members = members;
-  o.lease_ttl = 2s;
-  o.poll = 10ms;
-  o.timeout = 10s;
-  o.candidate = candidate;
-  return o;
+  return test::cluster_options(job, index, members, candidate);
 }
 
 /// `members` nodes of `job`, member 0 the only candidate for leadership, all
@@ -104,13 +95,7 @@ struct Generation {
 
 bool exists(const std::string& dir, const std::string& path) { return std::filesystem::exists(dir + "/" + path); }
 
-std::set<std::string> files_of(const std::string& dir, std::uint64_t id) {
-  std::set<std::string> out;
-  const auto chk = dir + "/chk-" + std::to_string(id);
-  if (!std::filesystem::exists(chk)) return out;
-  for (const auto& e : std::filesystem::directory_iterator(chk)) out.insert(e.path().filename().string());
-  return out;
-}
+std::set<std::string> files_of(const std::string& dir, std::uint64_t id) { return test::checkpoint_files(dir, id); }
 
 TEST(EtcdCluster, ThreeMembersCommitAGlobalCheckpointWhoseMetadataListsEveryPart) {
   EtcdServer server;

@@ -55,10 +55,18 @@
 //
 // etcd unreachable: start() throws a clear error (the service object stays
 // usable, its workers' sync points cost nothing); afterwards checkpoints
-// fail with the error kept in last_error(), the service keeps serving, and
-// no local state is changed. A lost lease (expired while etcd was away) is
-// not renewed: this member takes part in no further checkpoint until it is
-// restarted.
+// fail with the error kept in last_error() (naming etcd's endpoint), the
+// service keeps serving, and no local state is changed. What a trigger that
+// failed on an etcd error left pending is aborted (and its files removed) by
+// the leader's next trigger.
+//
+// A lost lease (expired while etcd was away, or while this process was
+// paused past its TTL) ends this member's registration and, if it led, its
+// leadership at once (a trigger in flight is stopped; its commit would be
+// fenced anyway). The member then rejoins as a new registration: every
+// `poll` the membership thread revokes the old lease (best effort), asks for
+// a new one and registers again, until etcd grants it; registered() and
+// registrations() tell. A candidate campaigns again under the new lease.
 
 #include <ckpt/clock.hpp>
 #include <ckpt/error.hpp>
@@ -217,6 +225,17 @@ class ClusterMember {
   /// global checkpoints (on the leader only). Before start().
   void on_job_failure(FailureHandler handler) { on_failure_ = std::move(handler); }
 
+  /// Whether this member holds a live registration (its lease not lost), as far as it knows.
+  bool registered() const {
+    std::lock_guard lock(mutex_);
+    return registered_;
+  }
+  /// How many times this member registered since start(): 1, plus one per rejoin after a lost lease.
+  std::uint64_t registrations() const {
+    std::lock_guard lock(mutex_);
+    return registrations_;
+  }
+
   /// Restores every participant from the latest committed global checkpoint
   /// (etcd's latest pointer) or, when etcd has no record, from the newest
   /// checkpoint in storage whose _metadata verifies; its id, or nothing on a
@@ -235,11 +254,17 @@ class ClusterMember {
   /// checkpoint member, and campaigns for leadership when a candidate.
   void start() {
     std::lock_guard start_lock(start_mutex_);
-    if (lease_) return;
+    if (started_) return;
     stopping_ = false;
     auto lease = std::make_unique<Lease>(client_, options_.lease_ttl);
     Membership(client_, keys_).join(options_.member_id, *lease, std::to_string(options_.index));
     lease_ = std::move(lease);
+    {
+      std::lock_guard lock(mutex_);
+      registered_ = true;
+      registrations_ = 1;
+    }
+    started_ = true;
     service_.start();
     GlobalCheckpointMemberHooks hooks;
     hooks.snapshot = [this](std::int64_t id) { return snapshot(id); };
@@ -282,6 +307,11 @@ class ClusterMember {
       member_.reset();
     }
     lease_.reset();  // revoked: the membership key goes with it
+    {
+      std::lock_guard lock(mutex_);
+      registered_ = false;
+    }
+    started_ = false;
   }
 
   /// Whether this member leads now (as far as it knows).
@@ -293,6 +323,12 @@ class ClusterMember {
   bool wait_until_leading(std::chrono::milliseconds timeout) {
     std::unique_lock lock(mutex_);
     return changed_.wait_for(lock, timeout, [&] { return leader_ != nullptr; });
+  }
+  /// Waits (at most `timeout`) until this member no longer leads (deposed, or
+  /// its lease lost); at once when it does not lead.
+  bool wait_until_not_leading(std::chrono::milliseconds timeout) {
+    std::unique_lock lock(mutex_);
+    return changed_.wait_for(lock, timeout, [&] { return leader_ == nullptr; });
   }
   /// Waits (at most `timeout`) until `n` members are registered, as last read.
   bool wait_for_members(std::size_t n, std::chrono::milliseconds timeout) {
@@ -378,6 +414,7 @@ class ClusterMember {
     bool first = true;
     while (!stopping_) {
       lock.unlock();
+      keep_registered();
       std::optional<MemberView> changed;
       try {
         MemberView now = Membership(client_, keys_).members();
@@ -405,6 +442,49 @@ class ClusterMember {
       lock.lock();
       wake_.wait_for(lock, options_.poll, [&] { return stopping_.load(); });
     }
+  }
+
+  // Membership thread: a lost lease ends the registration and the
+  // leadership; a new lease and a new registration replace them once etcd
+  // grants one (tried again every poll).
+  void keep_registered() {
+    std::string reason;
+    {
+      std::lock_guard lock(mutex_);
+      if (registered_ && lease_ && !lease_->lost()) return;
+      if (lease_ && lease_->lost()) lost_reason_ = lease_->lost_reason();
+      reason = lost_reason_;
+      registered_ = false;
+      if (leader_) leader_->stop();  // a trigger in flight ends now, not at its deadline
+    }
+    std::lock_guard trigger_lock(trigger_mutex_);
+    if (stopping_) return;
+    if (leader_) deposed("member '" + options_.member_id + "' stopped leading: " + reason);
+    try {
+      // lease_ changes on this thread under trigger_mutex_ (take_leadership() reads it under that).
+      if (!lease_ || lease_->lost()) {
+        lease_.reset();  // revoked if etcd still has it (its keys go with it); best effort
+        lease_ = std::make_unique<Lease>(client_, options_.lease_ttl);
+      }
+      // Refused while etcd still holds our old registration under a lease it kept: tried again next poll.
+      Membership(client_, keys_).join(options_.member_id, *lease_, std::to_string(options_.index));
+      std::lock_guard lock(mutex_);
+      registered_ = true;
+      ++registrations_;
+    } catch (const std::exception& e) {
+      std::lock_guard lock(mutex_);
+      last_error_ = "member '" + options_.member_id + "' rejoining job " + keys_.root() + " after " + reason + ": " + e.what();
+    }
+  }
+
+  // Under trigger_mutex_: this member no longer leads.
+  void deposed(const std::string& why) {
+    {
+      std::lock_guard lock(mutex_);
+      leader_.reset();
+      last_error_ = why;
+    }
+    changed_.notify_all();
   }
 
   // -- leader side (its own thread, or trigger_now()'s caller)
@@ -497,15 +577,13 @@ class ClusterMember {
     if (!leader) return std::nullopt;
     GlobalCheckpointResult result;
     try {
+      // What an earlier trigger left pending (it failed on an etcd error): aborted, its files removed.
+      for (const auto id : leader->abort_pending()) remove_checkpoint(static_cast<std::uint64_t>(id));
       result = leader->trigger();
     } catch (const FencingError& e) {
       // Deposed: what our finalize published must not stay restorable.
       remove_uncommitted_metadata();
-      {
-        std::lock_guard lock(mutex_);
-        leader_.reset();
-        last_error_ = e.what();
-      }
+      deposed(e.what());
       throw;
     } catch (const std::exception& e) {
       remove_uncommitted_metadata();
@@ -537,7 +615,9 @@ class ClusterMember {
     std::string message;
     {
       std::lock_guard lock(mutex_);
-      last_error_ = "global checkpoint " + std::to_string(result.id) + " failed: " + result.reason;
+      last_error_ = (result.id == 0 ? std::string("a global checkpoint failed before it had an id")
+                                    : "global checkpoint " + std::to_string(result.id) + " failed") +
+                    ": " + result.reason;
       if (++consecutive_failures_ > options_.tolerable_failed_checkpoints && !failure_reported_) {
         failure_reported_ = true;
         handler = on_failure_;
@@ -589,6 +669,10 @@ class ClusterMember {
   std::condition_variable wake_;     // stop
   std::condition_variable changed_;  // leadership, membership
   std::atomic<bool> stopping_{false};
+  bool started_ = false;  // under start_mutex_
+  bool registered_ = false;
+  std::uint64_t registrations_ = 0;
+  std::string lost_reason_;  // the membership thread's
   std::unique_ptr<Lease> lease_;
   std::unique_ptr<GlobalCheckpointMember> member_;
   std::unique_ptr<GlobalCheckpointLeader> leader_;

@@ -25,7 +25,8 @@
 // A deposed leader's announce, commit or abort throws FencingError and writes
 // nothing; what it left pending is aborted by the next leader, whose
 // constructor aborts every pending checkpoint it finds (as Flink's JobManager
-// failover does). Ids come from the shared counter, so they increase strictly
+// failover does). What a trigger() that failed on an etcd error left pending
+// is aborted by abort_pending() (ClusterMember calls it before every trigger). Ids come from the shared counter, so they increase strictly
 // across leaders.
 //
 // Outcome keys are kept for the last `retained_outcomes` ids (older ones are
@@ -96,14 +97,7 @@ class GlobalCheckpointLeader {
       throw ConfigError(errc::invalid_argument,
                         "global checkpoint options: timeout must be >= 0, poll >= 1 ms, retained_outcomes >= 1");
     if (!finalize_) throw ConfigError(errc::invalid_argument, "global checkpoint leader: no finalize hook");
-    const RangeResult pending = client_.range_prefix(keys_.pending());
-    for (const auto& kv : pending.kvs) {
-      const Announcement a = decode_announcement(kv.value, kv.key);
-      abort(a.id, kv.create_revision,
-            "in flight when '" + term_.member_id + "' took over as leader (announced by '" + a.leader +
-                "', term at revision " + std::to_string(a.leader_revision) + ")");
-      taken_over_.push_back(a.id);
-    }
+    taken_over_ = abort_pending("in flight when '" + term_.member_id + "' took over as leader");
   }
 
   GlobalCheckpointLeader(const GlobalCheckpointLeader&) = delete;
@@ -143,6 +137,9 @@ class GlobalCheckpointLeader {
     std::string abort_reason;
     if (a.members.empty()) abort_reason = "no members were registered when it was announced";
     while (abort_reason.empty()) {
+      // The deadline as it stood before the parts are read: a part that
+      // landed before the deadline was seen to pass is always counted.
+      const bool past_deadline = clock_.now() >= deadline;
       reports.clear();
       const std::string prefix = keys_.parts(id);
       for (const auto& kv : client_.range_prefix(prefix).kvs) {
@@ -162,7 +159,7 @@ class GlobalCheckpointLeader {
         abort_reason = gone + " left the job (its lease ended) before reporting";
         break;
       }
-      if (clock_.now() >= deadline) {
+      if (past_deadline) {
         abort_reason = "timed out after " + std::to_string(options_.timeout.count()) + " ms waiting for " +
                        missing(a.members, reports);
         break;
@@ -198,6 +195,22 @@ class GlobalCheckpointLeader {
     result.revision = abort(id, announced, abort_reason);
     result.reason = std::move(abort_reason);
     return result;
+  }
+
+  /// Aborts every checkpoint pending in etcd (one this term announced in a
+  /// trigger() that failed on an etcd error, say: only the leader announces,
+  /// one at a time, so none is in flight between triggers); their ids.
+  /// Throws FencingError when this term no longer leads.
+  std::vector<std::int64_t> abort_pending(const std::string& why = "left pending by an earlier trigger that failed") {
+    std::vector<std::int64_t> ids;
+    const RangeResult pending = client_.range_prefix(keys_.pending());
+    for (const auto& kv : pending.kvs) {
+      const Announcement a = decode_announcement(kv.value, kv.key);
+      abort(a.id, kv.create_revision,
+            why + " (announced by '" + a.leader + "', term at revision " + std::to_string(a.leader_revision) + ")");
+      ids.push_back(a.id);
+    }
+    return ids;
   }
 
   /// Interrupts a trigger() waiting for reports (it aborts its checkpoint), and every later one.
