@@ -31,6 +31,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -114,8 +115,10 @@ class WindowedStream {
     return make(std::move(spec));
   }
   /// The same with a ProcessWindowFunction (shared by the subtasks this factory makes: keep it stateless).
-  template <class R>
-  auto process(std::shared_ptr<ProcessWindowFunction<K, In, R>> fn) const {
+  template <class P>
+    requires std::is_base_of_v<ProcessWindowFunction<K, In, typename P::output_type>, P>
+  auto process(std::shared_ptr<P> fn) const {
+    using R = typename P::output_type;
     if (!fn) throw ConfigError(errc::invalid_argument, "window process: no ProcessWindowFunction");
     return process<R>([fn](const K& key, const TimeWindow& w, const std::vector<In>& elements, Collector<R>& out) {
       fn->process(key, w, elements, out);
