@@ -252,6 +252,37 @@ TEST(SnapshotRestore, CorruptBlocksAreDetectedNotTrusted) {
   EXPECT_THROW(d.restore(bad_index), ckpt::CorruptionError);
 }
 
+// A block for a key group its snapshot's backend never owned (a damaged or
+// doctored header) is refused, not restored as if that backend had owned it.
+TEST(SnapshotRestore, ABlockOutsideItsSnapshotsKeyGroupsIsACorruptionError) {
+  ckpt::KeyedStateBackend<std::uint64_t> a(ckpt::KeyedStateBackendOptions::for_subtask(0, 2, 128));
+  auto v = a.get_state(ckpt::ValueStateDescriptor<std::uint64_t>{"v"});
+  for (std::uint64_t k = 0; k < 1000; ++k) {
+    if (ckpt::key_group_for(k, 128) >= 64) continue;
+    a.set_current_key(k);
+    v.update(k);
+  }
+  auto snap = a.snapshot();
+  ASSERT_EQ(snap.key_group_end, 64u);
+  ASSERT_GT(snap.key_groups.back().key_group, 32u);
+  snap.key_group_end = 32;  // the header now claims only half of what the blocks hold
+  snap.origin = "chk-7/keyed-0";
+  ckpt::KeyedStateBackend<std::uint64_t> b;
+  try {
+    b.restore(snap);
+    FAIL() << "restored blocks outside the snapshot's key groups";
+  } catch (const ckpt::RestoreError& e) {
+    EXPECT_EQ(e.code(), ckpt::errc::corrupt_data);
+    EXPECT_THAT(e.what(), HasSubstr("chk-7/keyed-0"));
+    EXPECT_THAT(e.what(), HasSubstr("outside the key groups [0, 32)"));
+  }
+  // Restoring only the key groups the header does own still works.
+  ckpt::KeyedStateBackend<std::uint64_t> c(ckpt::KeyedStateBackendOptions::for_subtask(0, 4, 128));
+  c.restore(snap);
+  c.get_state(ckpt::ValueStateDescriptor<std::uint64_t>{"v"});
+  EXPECT_GT(c.size("v"), 0u);
+}
+
 // -- a user type whose second version reads bytes of the first
 
 // cereal writes a class version only for a serialize() that takes one, so a

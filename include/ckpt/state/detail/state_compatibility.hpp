@@ -116,17 +116,24 @@ std::vector<std::vector<RestoreTarget<Declared>>> plan_restore(std::span<const K
 }
 
 /// The indices of the blocks of key groups in `range`; each key group may
-/// come from one snapshot only.
-inline std::vector<std::size_t> blocks_in_range(std::size_t header_count, std::span<const KeyedRestoreBlock> blocks,
-                                                KeyGroupRange range) {
+/// come from one snapshot only, and only from one that owned it (a block
+/// outside its snapshot's key groups is damage, not state to take over).
+inline std::vector<std::size_t> blocks_in_range(std::span<const KeyedStateSnapshot> headers,
+                                                std::span<const KeyedRestoreBlock> blocks, KeyGroupRange range) {
   std::vector<std::size_t> wanted;
   std::vector<bool> seen(range.size(), false);
   for (std::size_t i = 0; i < blocks.size(); ++i) {
     const auto kg = blocks[i].key_group;
     if (!range.contains(kg)) continue;
-    if (blocks[i].snapshot >= header_count)
+    if (blocks[i].snapshot >= headers.size())
       throw StateError(errc::invalid_argument, "a restore block names snapshot #" + std::to_string(blocks[i].snapshot) +
-                                                   " of " + std::to_string(header_count));
+                                                   " of " + std::to_string(headers.size()));
+    const auto& owner = headers[blocks[i].snapshot];
+    if (kg < owner.key_group_begin || kg >= owner.key_group_end)
+      throw RestoreError(errc::corrupt_data, owner.origin + ": holds key group " + std::to_string(kg) +
+                                                 ", outside the key groups [" + std::to_string(owner.key_group_begin) +
+                                                 ", " + std::to_string(owner.key_group_end) +
+                                                 ") of the backend that wrote it");
     if (seen[kg - range.begin])
       throw RestoreError(errc::corrupt_data, "key group " + std::to_string(kg) + " appears in more than one snapshot");
     seen[kg - range.begin] = true;
@@ -148,7 +155,7 @@ void restore_key_groups(std::span<const KeyedStateSnapshot> headers, std::span<c
                         PendingStates& pending, PendingOrigins& origins, OnSection&& on_section) {
   // Everything but the blocks' contents is checked here, on this thread.
   const auto targets = plan_restore<Declared>(headers, max_parallelism, key_type, find, meta_of, pending);
-  const auto wanted = blocks_in_range(headers.size(), blocks, range);
+  const auto wanted = blocks_in_range(headers, blocks, range);
 
   std::mutex pending_mutex;
   const auto restore_one = [&](std::size_t i, Bytes& scratch) {
