@@ -7,8 +7,8 @@
 
 #include <ckpt/error.hpp>
 #include <ckpt/serial/type_name.hpp>
-#include <ckpt/state/keyed_state_backend.hpp>
 #include <ckpt/state/keyed_state_backend_base.hpp>
+#include <ckpt/state/keyed_state_store.hpp>
 #include <ckpt/state/operator_state_store.hpp>
 
 #include <cstdint>
@@ -38,13 +38,14 @@ class FunctionInitializationContext {
   virtual std::uint32_t subtask_index() const = 0;
   virtual std::uint32_t parallelism() const = 0;
 
-  /// The keyed backend with its key type; a StateError if the function is not
+  /// The keyed backend with its key type, whichever backend it is (heap or
+  /// RocksDB, as the job is configured); a StateError if the function is not
   /// keyed or its key is of another type.
   template <class Key>
-  KeyedStateBackend<Key>& keyed_state_backend() {
+  KeyedStateStore<Key>& keyed_state_backend() {
     auto* base = keyed_backend();
     if (!base) throw StateError(errc::invalid_argument, "keyed state is only available to keyed functions");
-    auto* typed = dynamic_cast<KeyedStateBackend<Key>*>(base);
+    auto* typed = dynamic_cast<KeyedStateStore<Key>*>(base);
     if (!typed)
       throw StateError(errc::state_type_mismatch, "the function's keys are of type " + base->key_type_name() +
                                                       ", not " + type_name<Key>());

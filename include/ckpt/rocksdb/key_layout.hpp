@@ -10,6 +10,7 @@
 #include <ckpt/error.hpp>
 #include <ckpt/serial/archive.hpp>
 #include <ckpt/serial/std_types.hpp>  // the standard types keys and values may be
+#include <ckpt/state/detail/kv_encoding.hpp>
 #include <ckpt/state/key_group.hpp>
 
 #include <cstdint>
@@ -37,13 +38,7 @@ inline std::uint32_t key_group_of(std::string_view rocksdb_key) {
 }
 
 /// Appends `value` serialized by ckpt's binary archive to `out`.
-template <class T>
-void append_serialized(std::string& out, const T& value) {
-  thread_local Bytes buf;
-  buf.clear();
-  serial::save_to(buf, value);
-  out.append(reinterpret_cast<const char*>(buf.data()), buf.size());
-}
+using ckpt::detail::append_serialized;
 
 /// key group + serialized key: the RocksDB key of a value, list, reducing or
 /// aggregating state entry, and the prefix of every entry of a map state.

@@ -44,6 +44,8 @@
 #include <ckpt/state/key_group.hpp>
 #include <ckpt/state/keyed_snapshot_job.hpp>
 #include <ckpt/state/keyed_state_backend_base.hpp>
+#include <ckpt/state/keyed_state_store.hpp>
+#include <ckpt/state/kv_state.hpp>
 #include <ckpt/state/state_descriptor.hpp>
 #include <ckpt/state/state_ttl_config.hpp>
 
@@ -64,7 +66,7 @@
 namespace ckpt::rocksdb {
 
 template <class Key>
-class RocksDBKeyedStateBackend final : public KeyedStateBackendBase {
+class RocksDBKeyedStateBackend final : public KeyedStateStore<Key> {
  public:
   using key_type = Key;
 
@@ -100,7 +102,7 @@ class RocksDBKeyedStateBackend final : public KeyedStateBackendBase {
     return out;
   }
 
-  void set_current_key(const Key& key) {
+  void set_current_key(const Key& key) override {
     const auto kg = key_group_for(key, max_parallelism_);
     if (!range_.contains(kg))
       throw StateError(errc::key_group_out_of_range,
@@ -110,65 +112,27 @@ class RocksDBKeyedStateBackend final : public KeyedStateBackendBase {
     ctx_.prefix = state_key(kg, key);
     key_ = key;
   }
-  bool has_current_key() const noexcept { return key_.has_value(); }
-  const Key& current_key() const {
+  bool has_current_key() const noexcept override { return key_.has_value(); }
+  const Key& current_key() const override {
     (void)ctx_.require();
     return *key_;
   }
-  std::uint32_t current_key_group() const { return key_group_of(current_key()); }
-  /// The key group of any key under this backend's max parallelism.
-  std::uint32_t key_group_of(const Key& key) const { return key_group_for(key, max_parallelism_); }
+  std::uint32_t current_key_group() const override { return this->key_group_of(current_key()); }
 
-  template <class T>
-  ValueState<T> get_state(const ValueStateDescriptor<T>& d) {
-    return ValueState<T>(declare<T, ckpt::detail::ValueStateImpl<T>, CellForms<T>>(
-        d, StateKind::value, type_version<T>(), [&](auto ttl, const detail::StateSettings& s) {
-          return std::make_shared<RocksDBValueState<T, decltype(ttl)::value>>(s, d.default_value());
-        }));
-  }
-  template <class T>
-  ListState<T> get_list_state(const ListStateDescriptor<T>& d) {
-    return ListState<T>(declare<std::vector<T>, ckpt::detail::ListStateImpl<T>, ListForms<T>>(
-        d, StateKind::list, type_version<T>(), [&](auto ttl, const detail::StateSettings& s) {
-          return std::make_shared<RocksDBListState<T, decltype(ttl)::value>>(s);
-        }));
-  }
-  template <class UK, class UV>
-  MapState<UK, UV> get_map_state(const MapStateDescriptor<UK, UV>& d) {
-    using Plain = typename detail::MapForm<Key, UK, UV>::Plain;
-    return MapState<UK, UV>(declare<Plain, ckpt::detail::MapStateImpl<UK, UV>, MapForms<UK, UV>>(
-        d, StateKind::map, type_version<UV>(), [&](auto ttl, const detail::StateSettings& s) {
-          return std::make_shared<RocksDBMapState<UK, UV, decltype(ttl)::value>>(s);
-        }));
-  }
-
-  template <class T>
-  ReducingState<T> get_reducing_state(const ReducingStateDescriptor<T>& d) {
-    return ReducingState<T>(declare<T, ckpt::detail::ReducingStateImpl<T>, CellForms<T>>(
-        d, StateKind::reducing, type_version<T>(), [&](auto ttl, const detail::StateSettings& s) {
-          return std::make_shared<RocksDBReducingState<T, decltype(ttl)::value>>(s, d.reduce_function());
-        }));
-  }
-  template <class In, class Acc, class Out>
-  AggregatingState<In, Acc, Out> get_aggregating_state(const AggregatingStateDescriptor<In, Acc, Out>& d) {
-    return AggregatingState<In, Acc, Out>(declare<Acc, ckpt::detail::AggregatingStateImpl<In, Out>, CellForms<Acc>>(
-        d, StateKind::aggregating, type_version<Acc>(), [&](auto ttl, const detail::StateSettings& s) {
-          return std::make_shared<RocksDBAggregatingState<In, Acc, Out, decltype(ttl)::value>>(
-              s, d.aggregate_function());
-        }));
-  }
+  // State is declared through KeyedStateStore's get_state(), get_list_state(),
+  // ...: each becomes a KvStateSpec, which declare_kv() below serves.
 
   // -- inspection ------------------------------------------------------------
 
   /// The keys that have an entry in a declared state, in RocksDB key order
   /// (as the heap backend's keys(): expired entries not cleaned up yet count).
-  std::vector<Key> keys(std::string_view state) {
+  std::vector<Key> keys(std::string_view state) override {
     std::vector<Key> out;
     for_each_key(entry(state), [&](Key&& k) { out.push_back(std::move(k)); });
     return out;
   }
   /// Number of keys that have an entry in a declared state (reads the state).
-  std::size_t size(std::string_view state) {
+  std::size_t size(std::string_view state) override {
     std::size_t n = 0;
     for_each_key(entry(state), [&](Key&&) { ++n; });
     return n;
@@ -321,26 +285,7 @@ class RocksDBKeyedStateBackend final : public KeyedStateBackendBase {
  private:
   struct Entry {
     std::unique_ptr<detail::StateCodec> codec;  // its description and canonical form
-    std::shared_ptr<void> impl;                 // the typed state
-    void* interface = nullptr;                  // impl as the interface it was declared through
-    const std::type_info* interface_type = nullptr;
-  };
-
-  // The Form (rocksdb_snapshot.hpp) of each kind of state, with or without TTL.
-  template <class V>
-  struct CellForms {
-    template <bool Ttl>
-    using form = detail::CellForm<Key, V, Ttl>;
-  };
-  template <class T>
-  struct ListForms {
-    template <bool Ttl>
-    using form = detail::ListForm<Key, T, Ttl>;
-  };
-  template <class UK, class UV>
-  struct MapForms {
-    template <bool Ttl>
-    using form = detail::MapForm<Key, UK, UV, Ttl>;
+    ckpt::detail::KvTypedState typed;           // the typed state over its core
   };
 
   /// A state in a native snapshot is the one declared under its name, to the byte.
@@ -419,56 +364,40 @@ class RocksDBKeyedStateBackend final : public KeyedStateBackendBase {
           "restore " + std::string(context.block) + " of state '" + codec.meta().name + "'");
   }
 
-  /// Registers a state (or finds it again) and returns its implementation:
-  /// described as the heap backend describes it (with TTL: the TtlForm's
-  /// encoding and the ttl flag), so snapshots are alike. `make(ttl tag,
-  /// settings)` builds the state, `Forms::form<Ttl>` is its snapshot form.
-  template <class Plain, class Interface, class Forms, class Descriptor, class Make>
-  Interface* declare(const Descriptor& d, StateKind kind, std::uint32_t version, Make make) {
-    const bool ttl = d.ttl().has_value();
-    StateMeta meta;
-    meta.name = d.name();
-    meta.kind = kind;
-    meta.key_type = type_name<Key>();
-    meta.value_type = type_name<Plain>();
-    meta.value_version = version;
-    meta.key_encoding = encoding_of<Key>();
-    meta.value_encoding =
-        ttl ? encoding_of<typename ckpt::detail::TtlForm<Plain>::type>() : encoding_of<Plain>();
-    meta.ttl = ttl;
+  /// Registers a state (or finds it again) and returns its typed state as
+  /// *spec.interface: described as the heap backend describes it (the
+  /// spec's StateMeta), so snapshots are alike.
+  void* declare_kv(const KvStateSpec& spec) override {
+    const StateMeta& meta = spec.meta;
     if (Entry* existing = find(meta.name)) {
       const auto& m = existing->codec->meta();
-      if (m.kind != kind || m.value_type != meta.value_type || m.ttl != ttl ||
-          *existing->interface_type != typeid(Interface))
+      if (m.kind != meta.kind || m.value_type != meta.value_type || m.ttl != meta.ttl ||
+          *existing->codec->spec().interface != *spec.interface)
         throw StateError(errc::state_type_mismatch, "state '" + meta.name + "' is already declared as " +
                                                         ckpt::detail::describe_state(m) + (m.ttl ? " with TTL" : "") +
                                                         "; it cannot also be " + ckpt::detail::describe_state(meta) +
-                                                        (ttl ? " with TTL" : ""));
-      return static_cast<Interface*>(existing->interface);
+                                                        (meta.ttl ? " with TTL" : ""));
+      return existing->typed.interface;
     }
     if (auto it = native_pending_.find(meta.name); it != native_pending_.end()) {
       check_native_form(meta, it->second, "the restored native snapshot");  // its entries are in the column family already
       native_pending_.erase(it);
     }
     auto* cf = db_.column_family(meta.name);
-    if (const auto& t = d.ttl(); t && t->rocksdb_compaction_query_time_after != 0)
-      db_.set_ttl_filter(meta.name, TtlFilterSpec{kind == StateKind::list ? TtlLayout::element_list
-                                                                          : TtlLayout::timestamped_value,
+    if (const auto& t = spec.ttl; t && t->rocksdb_compaction_query_time_after != 0)
+      db_.set_ttl_filter(meta.name, TtlFilterSpec{meta.kind == StateKind::list ? TtlLayout::element_list
+                                                                               : TtlLayout::timestamped_value,
                                                   *t, clock_});
-    const detail::StateSettings settings{db_, cf, ctx_, meta.name, clock_, d.ttl()};
+    const detail::StateSettings settings{db_, cf, ctx_, meta.name, clock_, spec.ttl};
+    ckpt::detail::KvCores cores;
+    switch (meta.kind) {
+      case StateKind::list: cores.list = std::make_shared<RocksDBList>(settings); break;
+      case StateKind::map: cores.map = std::make_shared<RocksDBMap>(settings); break;
+      default: cores.cell = std::make_shared<RocksDBCell>(settings); break;
+    }
     Entry e;
-    Interface* result = nullptr;
-    const auto build = [&](auto ttl_tag) {
-      constexpr bool Ttl = decltype(ttl_tag)::value;
-      e.codec = std::make_unique<detail::Codec<Key, Plain, typename Forms::template form<Ttl>>>(meta, cf, d.ttl());
-      auto impl = make(ttl_tag, settings);
-      result = impl.get();
-      e.interface = result;
-      e.interface_type = &typeid(Interface);
-      e.impl = std::move(impl);
-    };
-    if (ttl) build(std::true_type{});
-    else build(std::false_type{});
+    e.typed = spec.make(cores);
+    e.codec = std::make_unique<detail::StateCodec>(spec, cf);
     // Restored earlier but not declared until now: check it and write it into RocksDB.
     std::optional<std::int64_t> now;  // one time for every section, read only if there are any
     ckpt::detail::load_pending(pending_, pending_origins_, meta, range_.begin,
@@ -478,6 +407,7 @@ class RocksDBKeyedStateBackend final : public KeyedStateBackendBase {
                                  load(*e.codec, range_.begin + static_cast<std::uint32_t>(slot), payload, written,
                                       context, *now);
                                });
+    void* result = e.typed.interface;
     states_.push_back(std::move(e));
     return result;
   }

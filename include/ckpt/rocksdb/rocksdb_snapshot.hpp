@@ -22,14 +22,9 @@
 #include <ckpt/rocksdb/rocksdb_states.hpp>
 #include <ckpt/rocksdb/status.hpp>
 #include <ckpt/serial/archive.hpp>
-#include <ckpt/serial/boost_unordered.hpp>
-#include <ckpt/serial/columns.hpp>
 #include <ckpt/serial/snapshot_data.hpp>
-#include <ckpt/state/detail/key_hash.hpp>
 #include <ckpt/state/detail/keyed_table.hpp>
-#include <ckpt/state/state_ttl_config.hpp>
-
-#include <boost/unordered/unordered_flat_map.hpp>
+#include <ckpt/state/kv_state.hpp>
 
 #include <rocksdb/db.h>
 #include <rocksdb/iterator.h>
@@ -42,7 +37,6 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -71,16 +65,17 @@ inline ByteSpan after_prefix(const ::rocksdb::Slice& key) {
   return {reinterpret_cast<const std::byte*>(key.data()) + key_group_prefix_bytes, key.size() - key_group_prefix_bytes};
 }
 
-/// One declared state's way to and from the canonical section payload.
+/// One declared state's way to and from the canonical section payload: its
+/// KvStateSpec (state/kv_state.hpp), made from the declaration, over the
+/// state's column family.
 class StateCodec {
  public:
-  StateCodec(StateMeta meta, ::rocksdb::ColumnFamilyHandle* cf, std::optional<StateTtlConfig> ttl = std::nullopt)
-      : meta_(std::move(meta)), cf_(cf), ttl_(ttl) {}
-  virtual ~StateCodec() = default;
+  StateCodec(KvStateSpec spec, ::rocksdb::ColumnFamilyHandle* cf) : spec_(std::move(spec)), cf_(cf) {}
   StateCodec(const StateCodec&) = delete;
   StateCodec& operator=(const StateCodec&) = delete;
 
-  const StateMeta& meta() const noexcept { return meta_; }
+  const StateMeta& meta() const noexcept { return spec_.meta; }
+  const KvStateSpec& spec() const noexcept { return spec_; }
   ::rocksdb::ColumnFamilyHandle* column_family() const noexcept { return cf_; }
 
   /// Whether key group `kg` has no entry as `snapshot` saw it (null: now).
@@ -95,167 +90,37 @@ class StateCodec {
   /// Appends the section payload of key group `kg` as `snapshot` saw it;
   /// with TTL and cleanup_in_snapshot, without what expired at `now` (as
   /// the heap backend).
-  virtual void write_key_group(RocksDBInstance& db, const ::rocksdb::Snapshot* snapshot, std::uint32_t kg,
-                               Bytes& out, std::int64_t now) const = 0;
-  /// Adds to `batch` the entries of a section payload of key group `kg`
-  /// written as `written` (this state, with or without TTL), as the heap
-  /// backend reads it: timestamps kept when both have TTL, dropped when only
-  /// the snapshot has, and `now` for every entry when only this state has.
-  virtual void read_key_group(std::uint32_t kg, ByteSpan payload, const StateMeta& written,
-                              const serial::ReadContext& context, std::int64_t now,
-                              ::rocksdb::WriteBatch& batch) const = 0;
-
- protected:
-  serial::ReadContext context(const RocksDBInstance& db, std::uint32_t kg, std::string& block) const {
-    block = "key group " + std::to_string(kg) + " of state '" + meta_.name + "'";
-    return serial::ReadContext{db.path(), block};
-  }
-  void put(::rocksdb::WriteBatch& batch, const std::string& key, const std::string& value) const {
-    check(batch.Put(cf_, key, value), "", "restore state '" + meta_.name + "' (write batch)");
-  }
-
-  StateMeta meta_;
-  ::rocksdb::ColumnFamilyHandle* cf_;
-  std::optional<StateTtlConfig> ttl_;
-};
-
-/// The codec of a state stored per key as `Plain` in the payload (with TTL:
-/// as the heap backend's TtlForm<Plain>::type); `Form` says how one key's
-/// RocksDB entries become a Form::Stored and back:
-///   static constexpr bool ttl;  using Stored = ...;
-///   static void collect(const StateCodec&, RocksDBInstance&, snapshot, kg,
-///                       const serial::ReadContext&, std::vector<std::pair<Key, Stored>>&)
-///   static void store(Put put, std::uint32_t kg, const Key&, const Stored&)
-template <class Key, class Plain, class Form>
-class Codec final : public StateCodec {
- public:
-  using Ttl = ckpt::detail::TtlForm<Plain>;
-  using Stored = typename Form::Stored;
-  static_assert(std::is_same_v<Stored, std::conditional_t<Form::ttl, typename Ttl::type, Plain>>,
-                "a RocksDB state's snapshot form must be the heap backend's");
-  using StateCodec::StateCodec;
-
   void write_key_group(RocksDBInstance& db, const ::rocksdb::Snapshot* snapshot, std::uint32_t kg, Bytes& out,
-                       std::int64_t now) const override {
+                       std::int64_t now) const {
     std::string block;
     const auto ctx = context(db, kg, block);
-    std::vector<std::pair<Key, Stored>> entries;
-    serial::guarded_read(ctx, [&] { Form::collect(*this, db, snapshot, kg, ctx, entries); });
-    if constexpr (Form::ttl) {
-      if (ttl_->cleanup_in_snapshot) {
-        std::vector<std::pair<Key, Stored>> live;
-        live.reserve(entries.size());
-        for (auto& [k, v] : entries)
-          if (auto a = Ttl::alive(v, *ttl_, now)) live.emplace_back(std::move(k), std::move(*a));
-        entries = std::move(live);
-      }
-    }
-    (void)now;
-    serial::write_entries<Key, Stored>(out, entries);
-  }
-
-  void read_key_group(std::uint32_t kg, ByteSpan payload, const StateMeta& written, const serial::ReadContext& ctx,
-                      std::int64_t now, ::rocksdb::WriteBatch& batch) const override {
-    const auto write = [&](const std::string& k, const std::string& v) { put(batch, k, v); };
-    if (written.ttl == Form::ttl) {
-      serial::read_entries<Key, Stored>(payload, ctx, [&](Key&& k, Stored&& v) { Form::store(write, kg, k, v); });
-    } else if constexpr (Form::ttl) {
-      // Written without TTL: every entry starts its time-to-live now.
-      serial::read_entries<Key, Plain>(payload, ctx, [&](Key&& k, Plain&& v) {
-        Form::store(write, kg, k, Ttl::wrap(std::move(v), now));
+    const ckpt::detail::KvScan scan = [&](const ckpt::detail::KvVisit& visit) {
+      for_each_in_key_group(db, cf_, snapshot, kg, [&](const ::rocksdb::Slice& k, const ::rocksdb::Slice& v) {
+        visit(view_of(k).substr(key_group_prefix_bytes), view_of(v));
+        return true;
       });
-    } else {
-      // Written with TTL, read without: the timestamps are dropped.
-      serial::read_entries<Key, typename Ttl::type>(payload, ctx, [&](Key&& k, typename Ttl::type&& v) {
-        Form::store(write, kg, k, Ttl::unwrap(std::move(v)));
-      });
-    }
+    };
+    spec_.write_key_group(scan, ctx, out, now);
   }
-};
-
-/// Value, reducing and aggregating state: one entry per key, its value V
-/// (with TTL: TtlValue<V>).
-template <class Key, class V, bool Ttl = false>
-struct CellForm {
-  static constexpr bool ttl = Ttl;
-  using Stored = std::conditional_t<Ttl, TtlValue<V>, V>;
-  static void collect(const StateCodec& codec, RocksDBInstance& db, const ::rocksdb::Snapshot* snapshot,
-                      std::uint32_t kg, const serial::ReadContext& ctx, std::vector<std::pair<Key, Stored>>& out) {
-    for_each_in_key_group(db, codec.column_family(), snapshot, kg, [&](const ::rocksdb::Slice& k, const ::rocksdb::Slice& v) {
-      out.emplace_back(serial::decode<Key>(after_prefix(k), ctx), StoredBytes<Stored>::decode(view_of(v), ctx));
-      return true;
+  /// Adds to `batch` the entries of a section payload of key group `kg`
+  /// written as `written` (this state, with or without TTL), as the heap
+  /// backend reads it.
+  void read_key_group(std::uint32_t kg, ByteSpan payload, const StateMeta& written, const serial::ReadContext& context,
+                      std::int64_t now, ::rocksdb::WriteBatch& batch) const {
+    const std::string prefix = key_group_begin(kg);
+    spec_.read_key_group(payload, written, context, now, [&](const std::string& key, const std::string& value) {
+      check(batch.Put(cf_, prefix + key, value), "", "restore state '" + spec_.meta.name + "' (write batch)");
     });
   }
-  template <class Put>
-  static void store(const Put& put, std::uint32_t kg, const Key& key, const Stored& value) {
-    std::string bytes;
-    StoredBytes<Stored>::append(bytes, value);
-    put(state_key(kg, key), bytes);
-  }
-};
 
-/// List state: one entry per key, its elements appended (list_merge_operator.hpp),
-/// each element with its own timestamp with TTL.
-template <class Key, class T, bool Ttl = false>
-struct ListForm {
-  static constexpr bool ttl = Ttl;
-  using Element = std::conditional_t<Ttl, TtlValue<T>, T>;
-  using Stored = std::vector<Element>;
-  static void collect(const StateCodec& codec, RocksDBInstance& db, const ::rocksdb::Snapshot* snapshot,
-                      std::uint32_t kg, const serial::ReadContext& ctx, std::vector<std::pair<Key, Stored>>& out) {
-    for_each_in_key_group(db, codec.column_family(), snapshot, kg, [&](const ::rocksdb::Slice& k, const ::rocksdb::Slice& v) {
-      auto list = decode_elements<Element>(view_of(v), ctx);
-      if (!list.empty()) out.emplace_back(serial::decode<Key>(after_prefix(k), ctx), std::move(list));
-      return true;
-    });
+ private:
+  serial::ReadContext context(const RocksDBInstance& db, std::uint32_t kg, std::string& block) const {
+    block = "key group " + std::to_string(kg) + " of state '" + spec_.meta.name + "'";
+    return serial::ReadContext{db.path(), block};
   }
-  template <class Put>
-  static void store(const Put& put, std::uint32_t kg, const Key& key, const Stored& list) {
-    if (!list.empty()) put(state_key(kg, key), encode_elements(list));  // an empty list is no entry
-  }
-};
 
-/// Map state: one entry per (key, user key), its value UV (with TTL:
-/// TtlValue<UV>); the payload holds one unordered_map per key, as the heap
-/// backend's.
-template <class Key, class UK, class UV, bool Ttl = false>
-struct MapForm {
-  static constexpr bool ttl = Ttl;
-  using Plain = boost::unordered_flat_map<UK, UV, ckpt::detail::KeyHash<UK>>;
-  using Value = std::conditional_t<Ttl, TtlValue<UV>, UV>;
-  using Stored = boost::unordered_flat_map<UK, Value, ckpt::detail::KeyHash<UK>>;
-  static void collect(const StateCodec& codec, RocksDBInstance& db, const ::rocksdb::Snapshot* snapshot,
-                      std::uint32_t kg, const serial::ReadContext& ctx, std::vector<std::pair<Key, Stored>>& out) {
-    std::string last;  // the serialized key of out.back()
-    for_each_in_key_group(db, codec.column_family(), snapshot, kg, [&](const ::rocksdb::Slice& k, const ::rocksdb::Slice& v) {
-      const ByteSpan rest = after_prefix(k);
-      serial::InputArchive ar(rest, ctx);
-      Key key{};
-      ar(key);
-      const std::string_view key_bytes(reinterpret_cast<const char*>(rest.data()), ar.position());
-      UK user_key{};
-      ar(user_key);
-      if (ar.remaining() != 0)
-        ar.fail(errc::corrupt_data, std::to_string(ar.remaining()) + " unexpected bytes after a map entry's user key");
-      if (out.empty() || key_bytes != last) {
-        out.emplace_back(std::move(key), Stored{});
-        last.assign(key_bytes);
-      }
-      out.back().second.insert_or_assign(std::move(user_key), StoredBytes<Value>::decode(view_of(v), ctx));
-      return true;
-    });
-  }
-  template <class Put>
-  static void store(const Put& put, std::uint32_t kg, const Key& key, const Stored& map) {
-    const std::string prefix = state_key(kg, key);
-    for (const auto& [uk, uv] : map) {
-      std::string entry = prefix;
-      append_serialized(entry, uk);
-      std::string bytes;
-      StoredBytes<Value>::append(bytes, uv);
-      put(entry, bytes);
-    }
-  }
+  KvStateSpec spec_;
+  ::rocksdb::ColumnFamilyHandle* cf_;
 };
 
 /// A state's key groups as a RocksDB snapshot saw them, in the form the

@@ -1,19 +1,21 @@
 #pragma once
-// The RocksDB implementations of the keyed state interfaces (ValueStateImpl,
-// ListStateImpl, MapStateImpl of state/), so user code keeps ckpt's handle
-// types. Each state is one column family; the current key's RocksDB key
-// (key group, serialized key) is kept by the backend in a KeyContext.
-// Point access is one Get; map iteration is a bounded seek over the key's
-// prefix; list append is one Merge; reducing and aggregating state read,
-// combine and write back (Flink's RocksDB backend does the same).
+// The RocksDB cores of keyed state (KvCell, KvList, KvMap of state/kv_state.hpp):
+// the bytes of every state, which the typed states of kv_state.hpp decode,
+// so user code keeps ckpt's handle types. Each state is one column family;
+// the current key's RocksDB key (key group, serialized key) is kept by the
+// backend in a KeyContext. Point access is one Get; map iteration is a
+// bounded seek over the key's prefix; list append is one Merge; reducing and
+// aggregating state read, combine and write back (Flink's RocksDB backend
+// does the same).
 //
-// A state with a time-to-live (Ttl) stores with each value the processing
-// time it was last written (or read, with on_read_and_write): the RocksDB
-// value is an 8-byte little-endian timestamp (epoch milliseconds) followed by
-// the serialized value, per element for list state and per entry for map
-// state, as Flink stores TtlValue. Expired values are invisible (or handed
-// out once, with return_expired_if_not_cleaned_up) and removed when they are
-// accessed, by the heap backend's rules (state/detail/keyed_states.hpp).
+// A state with a time-to-live stores with each value the processing time it
+// was last written (or read, with on_read_and_write): the RocksDB value is an
+// 8-byte little-endian timestamp (epoch milliseconds) followed by the
+// serialized value, per element for list state and per entry for map state,
+// as Flink stores TtlValue (state/detail/kv_encoding.hpp). Expired values are
+// invisible (or handed out once, with return_expired_if_not_cleaned_up) and
+// removed when they are accessed, by the heap backend's rules
+// (state/detail/keyed_states.hpp).
 
 #include <ckpt/bytes.hpp>
 #include <ckpt/clock.hpp>
@@ -22,28 +24,23 @@
 #include <ckpt/rocksdb/rocksdb_instance.hpp>
 #include <ckpt/rocksdb/status.hpp>
 #include <ckpt/serial/archive.hpp>
-#include <ckpt/state/aggregating_state.hpp>
+#include <ckpt/state/detail/kv_encoding.hpp>
 #include <ckpt/state/detail/ttl_value.hpp>
-#include <ckpt/state/list_state.hpp>
-#include <ckpt/state/map_state.hpp>
-#include <ckpt/state/reducing_state.hpp>
-#include <ckpt/state/state_descriptor.hpp>
+#include <ckpt/state/kv_state.hpp>
 #include <ckpt/state/state_ttl_config.hpp>
-#include <ckpt/state/value_state.hpp>
 
 #include <rocksdb/db.h>
 #include <rocksdb/iterator.h>
 #include <rocksdb/slice.h>
 #include <rocksdb/write_batch.h>
 
-#include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <type_traits>
 #include <vector>
 
 namespace ckpt::rocksdb {
@@ -58,106 +55,23 @@ struct KeyContext {
 };
 
 namespace detail {
+using ckpt::detail::append_element;
+using ckpt::detail::append_element_bytes;
+using ckpt::detail::append_timestamp;
+using ckpt::detail::decode_elements;
+using ckpt::detail::encode_elements;
+using ckpt::detail::for_each_element;
+using ckpt::detail::set_timestamp;
+using ckpt::detail::span_of;
+using ckpt::detail::StoredBytes;
+using ckpt::detail::timestamp_bytes;
+using ckpt::detail::timestamp_of;
 using ckpt::detail::TtlValue;
 
-inline ByteSpan span_of(std::string_view s) { return {reinterpret_cast<const std::byte*>(s.data()), s.size()}; }
-inline ByteSpan span_of(const std::string& s) { return span_of(std::string_view(s)); }
 inline ByteSpan span_of(const ::rocksdb::Slice& s) {
   return {reinterpret_cast<const std::byte*>(s.data()), s.size()};
 }
 inline std::string_view view_of(const ::rocksdb::Slice& s) { return {s.data(), s.size()}; }
-template <class T>
-std::string encode(const T& value) {
-  std::string out;
-  append_serialized(out, value);
-  return out;
-}
-
-// -- the TTL layout: timestamp, then the serialized value ---------------------
-
-inline constexpr std::size_t timestamp_bytes = 8;
-
-inline void append_timestamp(std::string& out, std::int64_t t) {
-  char b[timestamp_bytes];
-  std::memcpy(b, &t, timestamp_bytes);
-  out.append(b, timestamp_bytes);
-}
-/// The timestamp a stored value of a state with TTL begins with.
-inline std::int64_t timestamp_of(std::string_view raw, const serial::ReadContext& ctx) {
-  if (raw.size() < timestamp_bytes)
-    throw CorruptionError(errc::corrupt_data, std::string(ctx.file), std::string(ctx.block),
-                          std::string(ctx.file) + ", " + std::string(ctx.block) + ": a value of " +
-                              std::to_string(raw.size()) + " bytes is shorter than its TTL timestamp");
-  std::int64_t t = 0;
-  std::memcpy(&t, raw.data(), timestamp_bytes);
-  return t;
-}
-inline void set_timestamp(std::string& raw, std::int64_t t) { std::memcpy(raw.data(), &t, timestamp_bytes); }
-
-/// How a stored value (a plain value, or with TTL a TtlValue) is laid out in
-/// RocksDB bytes.
-template <class S>
-struct StoredBytes {
-  static void append(std::string& out, const S& v) { append_serialized(out, v); }
-  static S decode(std::string_view raw, const serial::ReadContext& ctx) { return serial::decode<S>(span_of(raw), ctx); }
-};
-template <class T>
-struct StoredBytes<TtlValue<T>> {
-  static void append(std::string& out, const TtlValue<T>& v) {
-    append_timestamp(out, v.last_access);
-    append_serialized(out, v.value);
-  }
-  static TtlValue<T> decode(std::string_view raw, const serial::ReadContext& ctx) {
-    const auto t = timestamp_of(raw, ctx);
-    return {serial::decode<T>(span_of(raw.substr(timestamp_bytes)), ctx), t};
-  }
-};
-
-// -- list values: length-prefixed elements ------------------------------------
-
-/// Appends one list element: u32 little-endian length, then its bytes.
-inline void append_element_bytes(std::string& out, std::string_view e) {
-  const auto n = static_cast<std::uint32_t>(e.size());
-  char len[4];
-  std::memcpy(len, &n, 4);
-  out.append(len, 4);
-  out += e;
-}
-/// Appends one list element (a T, or with TTL a TtlValue<T>).
-template <class E>
-void append_element(std::string& out, const E& value) {
-  std::string e;
-  StoredBytes<E>::append(e, value);
-  append_element_bytes(out, e);
-}
-/// Calls fn(bytes) for each element of a list state value.
-template <class Fn>
-void for_each_element(std::string_view raw, const serial::ReadContext& ctx, Fn&& fn) {
-  std::size_t at = 0;
-  while (at < raw.size()) {
-    std::uint32_t n = 0;
-    if (raw.size() - at < 4 || (std::memcpy(&n, raw.data() + at, 4), raw.size() - at - 4 < n))
-      throw CorruptionError(errc::corrupt_data, std::string(ctx.file), std::string(ctx.block),
-                            std::string(ctx.file) + ", " + std::string(ctx.block) +
-                                ": a list state value ends inside an element");
-    fn(raw.substr(at + 4, n));
-    at += 4 + n;
-  }
-}
-/// The elements (E: T, or with TTL TtlValue<T>) of a list state value.
-template <class E>
-std::vector<E> decode_elements(std::string_view raw, const serial::ReadContext& ctx) {
-  std::vector<E> out;
-  for_each_element(raw, ctx, [&](std::string_view e) { out.push_back(StoredBytes<E>::decode(e, ctx)); });
-  return out;
-}
-/// A list state value of `values`.
-template <class E>
-std::string encode_elements(const std::vector<E>& values) {
-  std::string out;
-  for (const auto& v : values) append_element(out, v);
-  return out;
-}
 
 /// Everything a state is built with.
 struct StateSettings {
@@ -169,16 +83,15 @@ struct StateSettings {
   std::optional<StateTtlConfig> ttl;   // set exactly for states with TTL
 };
 
-/// What the states share: the database, the column family, the key context,
+/// What the cores share: the database, the column family, the key context,
 /// the TTL config and the clock.
-class StateBase {
+class StateBase : public virtual ckpt::detail::KvCore {
  public:
   explicit StateBase(const StateSettings& s)
       : db_(s.db), cf_(s.cf), ctx_(s.ctx), block_("state '" + s.name + "'"), clock_(s.clock), ttl_(s.ttl) {}
+  serial::ReadContext context() const override { return serial::ReadContext{db_.path(), block_}; }
 
  protected:
-  serial::ReadContext context() const { return serial::ReadContext{db_.path(), block_}; }
-
   std::optional<std::string> get_raw(const std::string& key) const {
     std::string v;
     const auto s = db_.db().Get(::rocksdb::ReadOptions(), cf_, key, &v);
@@ -200,6 +113,7 @@ class StateBase {
   }
 
   std::int64_t now() const { return clock_->epoch_millis(); }
+  bool has_ttl() const noexcept { return ttl_.has_value(); }
   const StateTtlConfig& ttl() const { return *ttl_; }
   bool give_expired() const {
     return ttl_->visibility == StateTtlConfig::Visibility::return_expired_if_not_cleaned_up;
@@ -207,35 +121,33 @@ class StateBase {
   bool touch_on_read() const { return ttl_->update_type == StateTtlConfig::UpdateType::on_read_and_write; }
 
   /// The bytes of `value` as the state stores it now (with TTL: stamped now).
-  template <class V, bool Ttl>
-  std::string stored(const V& value) const {
+  std::string stored(std::string_view value) const {
     std::string out;
-    if constexpr (Ttl) append_timestamp(out, now());
-    append_serialized(out, value);
+    if (has_ttl()) append_timestamp(out, now());
+    out += value;
     return out;
   }
 
-  /// Reads the value of RocksDB key `key` into `out`; false if there is none
-  /// to see. With TTL, by the heap backend's rules: an expired value is
+  /// Reads the value bytes of RocksDB key `key` into `out`; false if there is
+  /// none to see. With TTL, by the heap backend's rules: an expired value is
   /// deleted (and seen once more with return_expired_if_not_cleaned_up), a
   /// live one read with on_read_and_write gets a new timestamp.
-  template <class V, bool Ttl>
-  bool read_entry(const std::string& key, std::optional<V>& out) {
+  bool read_entry(const std::string& key, std::string& out) {
     auto raw = get_raw(key);
     if (!raw) return false;
-    if constexpr (!Ttl) {
-      out = serial::decode<V>(span_of(*raw), context());
-    } else {
-      const auto t = now();
-      if (ckpt::detail::expired(timestamp_of(*raw, context()), ttl(), t)) {
-        delete_raw(key);
-        if (!give_expired()) return false;
-      } else if (touch_on_read()) {
-        set_timestamp(*raw, t);
-        put_raw(key, *raw);
-      }
-      out = serial::decode<V>(span_of(std::string_view(*raw).substr(timestamp_bytes)), context());
+    if (!has_ttl()) {
+      out = std::move(*raw);
+      return true;
     }
+    const auto t = now();
+    if (ckpt::detail::expired(timestamp_of(*raw, context()), ttl(), t)) {
+      delete_raw(key);
+      if (!give_expired()) return false;
+    } else if (touch_on_read()) {
+      set_timestamp(*raw, t);
+      put_raw(key, *raw);
+    }
+    out.assign(*raw, timestamp_bytes);
     return true;
   }
 
@@ -246,145 +158,134 @@ class StateBase {
   const Clock* clock_;
   std::optional<StateTtlConfig> ttl_;
 };
-
-/// The current key's single stored value (value, reducing and aggregating state).
-template <class V, bool Ttl>
-class Cell : protected StateBase {
- public:
-  using StateBase::StateBase;
-
- protected:
-  const V* find_cell() { return read_entry<V, Ttl>(ctx_.require(), cached_) ? &*cached_ : nullptr; }
-  void put_cell(const V& value) { put_raw(ctx_.require(), stored<V, Ttl>(value)); }
-  void erase_cell() { delete_raw(ctx_.require()); }
-
-  std::optional<V> cached_;  // what find_cell() last returned
-};
 }  // namespace detail
 
-template <class T, bool Ttl = false>
-class RocksDBValueState final : public ckpt::detail::ValueStateImpl<T>, detail::Cell<T, Ttl> {
+/// The current key's single value (value, reducing and aggregating state).
+class RocksDBCell final : public ckpt::detail::KvCell, detail::StateBase {
  public:
-  RocksDBValueState(const detail::StateSettings& s, std::optional<T> default_value)
-      : detail::Cell<T, Ttl>(s), default_(std::move(default_value).value_or(T{})) {}
-  const T* find() override { return this->find_cell(); }
-  const T& default_value() const override { return default_; }
-  void update(T value) override { this->put_cell(value); }
-  void clear() override { this->erase_cell(); }
+  explicit RocksDBCell(const detail::StateSettings& s) : detail::StateBase(s) {}
+  serial::ReadContext context() const override { return StateBase::context(); }
+  const std::string* get() override { return read_entry(ctx_.require(), cached_) ? &cached_ : nullptr; }
+  void put(const std::string& value) override { put_raw(ctx_.require(), stored(value)); }
+  void erase() override { delete_raw(ctx_.require()); }
 
  private:
-  T default_;
+  std::string cached_;  // what get() last returned
 };
 
-template <class T, bool Ttl = false>
-class RocksDBListState final : public ckpt::detail::ListStateImpl<T>, detail::StateBase {
+/// The current key's list: one RocksDB value of length-prefixed elements,
+/// appended to by a Merge (list_merge_operator.hpp).
+class RocksDBList final : public ckpt::detail::KvList, detail::StateBase {
  public:
-  using Element = std::conditional_t<Ttl, detail::TtlValue<T>, T>;
-  using StateBase::StateBase;
-  std::vector<T> get() override {
+  explicit RocksDBList(const detail::StateSettings& s) : detail::StateBase(s) {}
+  serial::ReadContext context() const override { return StateBase::context(); }
+  std::vector<std::string> get() override {
     const std::string& k = ctx_.require();
     const auto raw = get_raw(k);
     if (!raw) return {};
-    if constexpr (!Ttl) {
-      return detail::decode_elements<T>(*raw, context());
-    } else {
-      auto elements = detail::decode_elements<Element>(*raw, context());
-      const auto now = this->now();
-      std::vector<T> out;
-      bool any_expired = false;
-      for (const auto& e : elements) {
-        const bool gone = ckpt::detail::expired(e.last_access, ttl(), now);
-        any_expired |= gone;
-        if (!gone || give_expired()) out.push_back(e.value);
-      }
-      if (any_expired || touch_on_read()) {
-        std::erase_if(elements, [&](const Element& e) { return ckpt::detail::expired(e.last_access, ttl(), now); });
-        if (elements.empty()) {
-          delete_raw(k);
-        } else {
-          if (touch_on_read())
-            for (auto& e : elements) e.last_access = now;
-          put_raw(k, detail::encode_elements(elements));
-        }
-      }
+    std::vector<std::string> out;
+    const auto ctx = context();
+    if (!has_ttl()) {
+      detail::for_each_element(*raw, ctx, [&](std::string_view e) { out.emplace_back(e); });
       return out;
     }
+    // Expired elements are cut out (and handed out once more with
+    // return_expired_if_not_cleaned_up); with on_read_and_write the live
+    // ones get a new timestamp.
+    const auto now = this->now();
+    std::string kept;
+    bool any_expired = false;
+    detail::for_each_element(*raw, ctx, [&](std::string_view e) {
+      const bool gone = ckpt::detail::expired(detail::timestamp_of(e, ctx), ttl(), now);
+      any_expired |= gone;
+      if (!gone || give_expired()) out.emplace_back(e.substr(detail::timestamp_bytes));
+      if (gone) return;
+      std::string element(e);
+      if (touch_on_read()) detail::set_timestamp(element, now);
+      detail::append_element_bytes(kept, element);
+    });
+    if (any_expired || touch_on_read()) {
+      if (kept.empty()) delete_raw(k);
+      else put_raw(k, kept);
+    }
+    return out;
   }
-  void add(T value) override {
+  void add(const std::string& element) override {
     std::string e;
-    detail::append_element(e, element(std::move(value)));
+    detail::append_element_bytes(e, stored(element));
     check(db_.db().Merge(write_options(), cf_, ctx_.require(), e), db_.path(), "merge");
   }
-  void add_all(std::vector<T> values) override {
-    if (values.empty()) return;
-    check(db_.db().Merge(write_options(), cf_, ctx_.require(), encode(std::move(values))), db_.path(), "merge");
+  void add_all(const std::vector<std::string>& elements) override {
+    if (elements.empty()) return;
+    check(db_.db().Merge(write_options(), cf_, ctx_.require(), encode(elements)), db_.path(), "merge");
   }
-  void update(std::vector<T> values) override {
-    if (values.empty()) return clear();
-    put_raw(ctx_.require(), encode(std::move(values)));
+  void update(const std::vector<std::string>& elements) override {
+    if (elements.empty()) return clear();
+    put_raw(ctx_.require(), encode(elements));
   }
   void clear() override { delete_raw(ctx_.require()); }
 
  private:
-  Element element(T&& v) const {
-    if constexpr (Ttl) {
-      return {std::move(v), now()};
-    } else {
-      return std::move(v);
-    }
-  }
-  std::string encode(std::vector<T>&& values) const {
+  std::string encode(const std::vector<std::string>& elements) const {
     std::string out;
-    for (auto& v : values) detail::append_element(out, element(std::move(v)));
+    for (const auto& e : elements) detail::append_element_bytes(out, stored(e));
     return out;
   }
 };
 
-template <class UK, class UV, bool Ttl = false>
-class RocksDBMapState final : public ckpt::detail::MapStateImpl<UK, UV>, detail::StateBase {
+/// The current key's map: one RocksDB entry per user key, under the key's
+/// prefix.
+class RocksDBMap final : public ckpt::detail::KvMap, detail::StateBase {
  public:
-  using StateBase::StateBase;
-  const UV* find(const UK& key) override { return read_entry<UV, Ttl>(entry(key), cached_) ? &*cached_ : nullptr; }
-  void put(UK key, UV value) override { put_raw(entry(key), stored<UV, Ttl>(value)); }
-  bool remove(const UK& key) override {
-    const std::string k = entry(key);
+  explicit RocksDBMap(const detail::StateSettings& s) : detail::StateBase(s) {}
+  serial::ReadContext context() const override { return StateBase::context(); }
+  const std::string* find(const std::string& user_key) override {
+    return read_entry(entry(user_key), cached_) ? &cached_ : nullptr;
+  }
+  void put(const std::string& user_key, const std::string& value) override {
+    put_raw(entry(user_key), stored(value));
+  }
+  bool remove(const std::string& user_key) override {
+    const std::string k = entry(user_key);
     if (!get_raw(k)) return false;
     delete_raw(k);
     return true;
   }
-  void for_each(const std::function<void(const UK&, const UV&)>& fn) override {
-    if constexpr (!Ttl) {
+  void for_each(const std::function<void(std::string_view, std::string_view)>& fn) override {
+    if (!has_ttl()) {
       scan([&](const ::rocksdb::Slice& k, const ::rocksdb::Slice& v, std::size_t prefix) {
-        fn(user_key(k, prefix), serial::decode<UV>(detail::span_of(v), context()));
+        fn(detail::view_of(k).substr(prefix), detail::view_of(v));
       });
-    } else {
-      // Expired entries are deleted and live ones touched (on_read_and_write)
-      // after the scan, in one batch.
-      const auto now = this->now();
-      ::rocksdb::WriteBatch batch;
-      scan([&](const ::rocksdb::Slice& k, const ::rocksdb::Slice& v, std::size_t prefix) {
-        const auto e = detail::StoredBytes<detail::TtlValue<UV>>::decode(detail::view_of(v), context());
-        const bool gone = ckpt::detail::expired(e.last_access, ttl(), now);
-        if (!gone || give_expired()) fn(user_key(k, prefix), e.value);
-        if (gone) {
-          check(batch.Delete(cf_, k), db_.path(), "delete an expired map entry (write batch)");
-        } else if (touch_on_read()) {
-          std::string touched(v.data(), v.size());
-          detail::set_timestamp(touched, now);
-          check(batch.Put(cf_, k, touched), db_.path(), "touch a map entry (write batch)");
-        }
-      });
-      write(batch, "clean up map state");
+      return;
     }
+    // Expired entries are deleted and live ones touched (on_read_and_write)
+    // after the scan, in one batch.
+    const auto now = this->now();
+    const auto ctx = context();
+    ::rocksdb::WriteBatch batch;
+    scan([&](const ::rocksdb::Slice& k, const ::rocksdb::Slice& v, std::size_t prefix) {
+      const auto raw = detail::view_of(v);
+      const bool gone = ckpt::detail::expired(detail::timestamp_of(raw, ctx), ttl(), now);
+      if (!gone || give_expired()) fn(detail::view_of(k).substr(prefix), raw.substr(detail::timestamp_bytes));
+      if (gone) {
+        check(batch.Delete(cf_, k), db_.path(), "delete an expired map entry (write batch)");
+      } else if (touch_on_read()) {
+        std::string touched(raw);
+        detail::set_timestamp(touched, now);
+        check(batch.Put(cf_, k, touched), db_.path(), "touch a map entry (write batch)");
+      }
+    });
+    write(batch, "clean up map state");
   }
   std::size_t size() override {
     std::size_t n = 0;
-    if constexpr (!Ttl) {
+    if (!has_ttl()) {
       scan([&](const ::rocksdb::Slice&, const ::rocksdb::Slice&, std::size_t) { ++n; });
     } else {
       const auto now = this->now();
+      const auto ctx = context();
       scan([&](const ::rocksdb::Slice&, const ::rocksdb::Slice& v, std::size_t) {
-        n += ckpt::detail::expired(detail::timestamp_of(detail::view_of(v), context()), ttl(), now) ? 0 : 1;
+        n += ckpt::detail::expired(detail::timestamp_of(detail::view_of(v), ctx), ttl(), now) ? 0 : 1;
       });
     }
     return n;
@@ -398,15 +299,7 @@ class RocksDBMapState final : public ckpt::detail::MapStateImpl<UK, UV>, detail:
   }
 
  private:
-  std::string entry(const UK& key) const {
-    std::string k = ctx_.require();
-    append_serialized(k, key);
-    return k;
-  }
-  UK user_key(const ::rocksdb::Slice& k, std::size_t prefix) const {
-    return serial::decode<UK>(ByteSpan{reinterpret_cast<const std::byte*>(k.data() + prefix), k.size() - prefix},
-                              context());
-  }
+  std::string entry(const std::string& user_key) const { return ctx_.require() + user_key; }
   /// Calls fn(key, value, prefix length) for every entry of the current key,
   /// by a seek bounded above by the prefix's successor.
   template <class Fn>
@@ -422,44 +315,7 @@ class RocksDBMapState final : public ckpt::detail::MapStateImpl<UK, UV>, detail:
     for (it->Seek(p); it->Valid() && it->key().starts_with(p); it->Next()) fn(it->key(), it->value(), p.size());
     check(it->status(), db_.path(), "iterate map state");
   }
-  std::optional<UV> cached_;
-};
-
-template <class T, bool Ttl = false>
-class RocksDBReducingState final : public ckpt::detail::ReducingStateImpl<T>, detail::Cell<T, Ttl> {
- public:
-  using Reduce = typename ReducingStateDescriptor<T>::ReduceFunction;
-  RocksDBReducingState(const detail::StateSettings& s, Reduce reduce)
-      : detail::Cell<T, Ttl>(s), reduce_(std::move(reduce)) {}
-  const T* find() override { return this->find_cell(); }
-  void add(T value) override {
-    if (const T* current = this->find_cell()) value = reduce_(*current, value);
-    this->put_cell(value);
-  }
-  void clear() override { this->erase_cell(); }
-
- private:
-  Reduce reduce_;
-};
-
-template <class In, class Acc, class Out, bool Ttl = false>
-class RocksDBAggregatingState final : public ckpt::detail::AggregatingStateImpl<In, Out>, detail::Cell<Acc, Ttl> {
- public:
-  using Function = AggregateFunction<In, Acc, Out>;
-  RocksDBAggregatingState(const detail::StateSettings& s, std::shared_ptr<const Function> function)
-      : detail::Cell<Acc, Ttl>(s), function_(std::move(function)) {}
-  std::optional<Out> get() override {
-    if (const Acc* acc = this->find_cell()) return function_->get_result(*acc);
-    return std::nullopt;
-  }
-  void add(const In& value) override {
-    Acc acc = this->find_cell() ? std::move(*this->cached_) : function_->create_accumulator();
-    this->put_cell(function_->add(value, std::move(acc)));
-  }
-  void clear() override { this->erase_cell(); }
-
- private:
-  std::shared_ptr<const Function> function_;
+  std::string cached_;
 };
 
 }  // namespace ckpt::rocksdb

@@ -29,6 +29,7 @@
 #include <ckpt/state/key_group.hpp>
 #include <ckpt/state/keyed_snapshot_job.hpp>
 #include <ckpt/state/keyed_state_backend_base.hpp>
+#include <ckpt/state/keyed_state_store.hpp>
 #include <ckpt/state/keyed_value_state.hpp>
 #include <ckpt/state/list_state.hpp>
 #include <ckpt/state/map_state.hpp>
@@ -76,7 +77,7 @@ struct KeyedStateBackendOptions {
 };
 
 template <class Key, class Hash = detail::KeyHash<Key>, class KeyEqual = std::equal_to<Key>>
-class KeyedStateBackend final : public KeyedStateBackendBase {
+class KeyedStateBackend final : public KeyedStateStore<Key> {
  public:
   using key_type = Key;
 
@@ -106,7 +107,7 @@ class KeyedStateBackend final : public KeyedStateBackendBase {
   // -- the current key ---------------------------------------------------
 
   /// Makes `key` the key every state access applies to.
-  void set_current_key(const Key& key) {
+  void set_current_key(const Key& key) override {
     const auto kg = reduce_(stable_key_hash(key));
     const auto slot = kg - range_.begin;  // wraps around below the range
     if (slot >= slot_count_) [[unlikely]]
@@ -115,17 +116,15 @@ class KeyedStateBackend final : public KeyedStateBackendBase {
     ctx_.slot = slot;
     ++ctx_.version;
   }
-  bool has_current_key() const noexcept { return ctx_.key.has_value(); }
-  const Key& current_key() const {
+  bool has_current_key() const noexcept override { return ctx_.key.has_value(); }
+  const Key& current_key() const override {
     if (!ctx_.key) throw StateError(errc::no_current_key, "no current key; call set_current_key() first");
     return *ctx_.key;
   }
-  std::uint32_t current_key_group() const {
+  std::uint32_t current_key_group() const override {
     (void)current_key();
     return range_.begin + static_cast<std::uint32_t>(ctx_.slot);
   }
-  /// The key group of any key under this backend's max parallelism.
-  std::uint32_t key_group_of(const Key& key) const { return key_group_for(key, max_parallelism_); }
 
   // -- declaring state -----------------------------------------------------
 
@@ -186,6 +185,8 @@ class KeyedStateBackend final : public KeyedStateBackendBase {
   }
   /// Number of keys that have an entry in a declared state.
   std::size_t size(std::string_view state) const { return entry(state).table->size(); }
+  std::size_t size(std::string_view state) override { return std::as_const(*this).size(state); }
+  std::vector<Key> keys(std::string_view state) override { return std::as_const(*this).keys(state); }
   /// The keys that have an entry in a declared state (in no particular order).
   std::vector<Key> keys(std::string_view state) const {
     const auto& e = entry(state);
