@@ -45,6 +45,7 @@
 #include <ckpt/state/keyed_snapshot_job.hpp>
 #include <ckpt/state/keyed_state_backend_base.hpp>
 #include <ckpt/state/keyed_state_store.hpp>
+#include <ckpt/state/kv_keyed_state_backend.hpp>
 #include <ckpt/state/kv_state.hpp>
 #include <ckpt/state/state_descriptor.hpp>
 #include <ckpt/state/state_ttl_config.hpp>
@@ -52,7 +53,9 @@
 #include <rocksdb/iterator.h>
 #include <rocksdb/write_batch.h>
 
+#include <atomic>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -65,15 +68,15 @@
 
 namespace ckpt::rocksdb {
 
-template <class Key>
-class RocksDBKeyedStateBackend final : public KeyedStateStore<Key> {
+/// The backend itself, apart from the key type (KvKeyedStateBackend): keys
+/// arrive serialized. RocksDBKeyedStateBackend<Key> below is the typed store
+/// over it; keyed_backend() makes one per subtask for a job's configuration.
+class RocksDBKvBackend final : public KvKeyedStateBackend {
  public:
-  using key_type = Key;
-
-  RocksDBKeyedStateBackend(RocksDBOptions options, KeyGroupRange range,
-                           std::uint32_t max_parallelism = default_max_parallelism)
+  RocksDBKvBackend(RocksDBOptions options, KeyGroupRange range, std::uint32_t max_parallelism, KvKeyCodec keys)
       : max_parallelism_((validate_parallelism(max_parallelism), max_parallelism)),
         range_(range),
+        keys_(std::move(keys)),
         clock_(options.clock ? options.clock : &SystemClock::instance()),
         db_(std::move(options)),
         control_(range.size()) {
@@ -83,15 +86,15 @@ class RocksDBKeyedStateBackend final : public KeyedStateStore<Key> {
                                                     std::to_string(max_parallelism_) + ")");
   }
 
-  RocksDBKeyedStateBackend(const RocksDBKeyedStateBackend&) = delete;
-  RocksDBKeyedStateBackend& operator=(const RocksDBKeyedStateBackend&) = delete;
+  RocksDBKvBackend(const RocksDBKvBackend&) = delete;
+  RocksDBKvBackend& operator=(const RocksDBKvBackend&) = delete;
   /// Waits for a running snapshot job to be released (destroy jobs first):
   /// its RocksDB snapshot must not outlive the database.
-  ~RocksDBKeyedStateBackend() override { control_.wait_idle(); }
+  ~RocksDBKvBackend() override { control_.wait_idle(); }
 
   std::uint32_t max_parallelism() const noexcept override { return max_parallelism_; }
   KeyGroupRange key_groups() const noexcept override { return range_; }
-  std::string key_type_name() const override { return type_name<Key>(); }
+  std::string key_type_name() const override { return keys_.key_type; }
   /// Declared states, then restored states not declared (again) yet.
   std::vector<std::string> state_names() const override {
     std::vector<std::string> out;
@@ -102,40 +105,37 @@ class RocksDBKeyedStateBackend final : public KeyedStateStore<Key> {
     return out;
   }
 
-  void set_current_key(const Key& key) override {
-    const auto kg = key_group_for(key, max_parallelism_);
-    if (!range_.contains(kg))
-      throw StateError(errc::key_group_out_of_range,
-                       "key of type " + type_name<Key>() + " is in key group " + std::to_string(kg) +
-                           ", outside this backend's key groups " + range_.to_string() +
-                           "; route records by key group to the subtask that owns it");
-    ctx_.prefix = state_key(kg, key);
-    key_ = key;
+  void set_current_key(std::uint32_t key_group, std::string_view key) override {
+    ctx_.prefix = key_group_begin(key_group);
+    ctx_.prefix += key;
   }
-  bool has_current_key() const noexcept override { return key_.has_value(); }
-  const Key& current_key() const override {
-    (void)ctx_.require();
-    return *key_;
-  }
-  std::uint32_t current_key_group() const override { return this->key_group_of(current_key()); }
+  bool has_current_key() const noexcept override { return !ctx_.prefix.empty(); }
 
-  // State is declared through KeyedStateStore's get_state(), get_list_state(),
-  // ...: each becomes a KvStateSpec, which declare_kv() below serves.
+  /// Removes the working directory when the backend closes (after the
+  /// database): for a backend a factory made, whose files nobody reads again.
+  void remove_working_directory_when_closed() { owned_directory_.emplace(db_.options().working_directory); }
 
   // -- inspection ------------------------------------------------------------
 
-  /// The keys that have an entry in a declared state, in RocksDB key order
-  /// (as the heap backend's keys(): expired entries not cleaned up yet count).
-  std::vector<Key> keys(std::string_view state) override {
-    std::vector<Key> out;
-    for_each_key(entry(state), [&](Key&& k) { out.push_back(std::move(k)); });
-    return out;
-  }
-  /// Number of keys that have an entry in a declared state (reads the state).
-  std::size_t size(std::string_view state) override {
-    std::size_t n = 0;
-    for_each_key(entry(state), [&](Key&&) { ++n; });
-    return n;
+  /// Every key with an entry in a declared state, in RocksDB key order (as
+  /// the heap backend's keys(): expired entries not cleaned up yet count):
+  /// its column family, where a key's entries are adjacent.
+  void for_each_key(std::string_view state, const std::function<void(std::string_view key)>& fn) override {
+    const Entry& e = entry(state);
+    std::string block = "state '" + e.codec->meta().name + "'";
+    const serial::ReadContext context{db_.path(), block};
+    std::unique_ptr<::rocksdb::Iterator> it(db_.db().NewIterator(::rocksdb::ReadOptions(), e.codec->column_family()));
+    std::string last;  // the serialized key last handed out
+    bool any = false;
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      const auto rest = detail::view_of(it->key()).substr(key_group_prefix_bytes);
+      const auto key = rest.substr(0, keys_.key_size(rest, context));
+      if (any && key == last) continue;
+      any = true;
+      last.assign(key);
+      fn(key);
+    }
+    check(it->status(), db_.path(), "iterate " + block);
   }
   /// The clock TTL reads processing time from.
   const Clock& clock() const noexcept { return *clock_; }
@@ -157,7 +157,7 @@ class RocksDBKeyedStateBackend final : public KeyedStateStore<Key> {
     cut.id = id;
     cut.max_parallelism = max_parallelism_;
     cut.range = range_;
-    cut.key_type = type_name<Key>();
+    cut.key_type = keys_.key_type;
     cut.now = clock_->epoch_millis();  // what has expired by then is left out (cleanup_in_snapshot)
     for (const auto& e : states_) {
       views->tables.push_back(
@@ -186,7 +186,7 @@ class RocksDBKeyedStateBackend final : public KeyedStateStore<Key> {
     cut.id = id;
     cut.max_parallelism = max_parallelism_;
     cut.range = range_;
-    cut.key_type = type_name<Key>();
+    cut.key_type = keys_.key_type;
     cut.now = clock_->epoch_millis();
     for (const auto& e : states_) cut.states.push_back(e.codec->meta());
     for (const auto& [name, meta] : native_pending_) cut.states.push_back(meta);
@@ -225,7 +225,7 @@ class RocksDBKeyedStateBackend final : public KeyedStateStore<Key> {
       throw StateError(errc::invalid_argument, "this backend was already restored");
     const auto now = clock_->epoch_millis();  // TTL starts now for entries written without it
     ckpt::detail::restore_key_groups<Entry>(
-        headers, blocks, fetch, threads, max_parallelism_, type_name<Key>(), range_,
+        headers, blocks, fetch, threads, max_parallelism_, keys_.key_type, range_,
         [&](const std::string& name) { return find(name); },
         [](const Entry& e) -> const StateMeta& { return e.codec->meta(); }, pending_, pending_origins_,
         [&](Entry& e, std::uint32_t kg, std::size_t, ByteSpan payload, const StateMeta& written,
@@ -253,9 +253,9 @@ class RocksDBKeyedStateBackend final : public KeyedStateStore<Key> {
                            part.origin + ": a snapshot taken with max parallelism " +
                                std::to_string(part.max_parallelism) + " cannot be restored with max parallelism " +
                                std::to_string(max_parallelism_) + "; the max parallelism of a job is fixed once it has state");
-      if (part.key_type != type_name<Key>())
+      if (part.key_type != keys_.key_type)
         throw StateError(errc::state_type_mismatch, part.origin + ": the snapshot's keys are of type " + part.key_type +
-                                                        "; this backend's are " + type_name<Key>());
+                                                        "; this backend's are " + keys_.key_type);
       for (const auto& meta : part.states) check_native(meta, part.origin);
     }
     for (std::size_t i = 0; i < parts.size(); ++i) {
@@ -318,31 +318,6 @@ class RocksDBKeyedStateBackend final : public KeyedStateStore<Key> {
     for (const auto& e : states_)
       if (e.codec->meta().name == name) return e;
     throw StateError(errc::invalid_argument, "no keyed state named '" + std::string(name) + "' is declared");
-  }
-
-  /// Calls fn(key) once for every key with an entry in the state of `e`:
-  /// its column family in key order, where a key's entries are adjacent.
-  template <class Fn>
-  void for_each_key(const Entry& e, Fn&& fn) {
-    std::string block = "state '" + e.codec->meta().name + "'";
-    const serial::ReadContext context{db_.path(), block};
-    std::unique_ptr<::rocksdb::Iterator> it(db_.db().NewIterator(::rocksdb::ReadOptions(), e.codec->column_family()));
-    std::string last;  // the serialized key last handed out
-    bool any = false;
-    for (it->SeekToFirst(); it->Valid(); it->Next()) {
-      const ByteSpan rest = detail::after_prefix(it->key());
-      serial::guarded_read(context, [&] {
-        serial::InputArchive ar(rest, context);
-        Key key{};
-        ar(key);
-        const std::string_view bytes(reinterpret_cast<const char*>(rest.data()), ar.position());
-        if (any && bytes == last) return;
-        any = true;
-        last.assign(bytes);
-        fn(std::move(key));
-      });
-    }
-    check(it->status(), db_.path(), "iterate " + block);
   }
 
   bool has_no_entries(const detail::StateCodec& codec) {
@@ -414,11 +389,12 @@ class RocksDBKeyedStateBackend final : public KeyedStateStore<Key> {
 
   std::uint32_t max_parallelism_;
   KeyGroupRange range_;
+  KvKeyCodec keys_;
   const Clock* clock_;  // before db_: read from the options before they are moved
+  std::optional<detail::ScratchDirectory> owned_directory_;  // before db_: removed after it closes
   RocksDBInstance db_;
   ckpt::detail::SnapshotControl control_;  // after db_: destroyed first
   KeyContext ctx_;
-  std::optional<Key> key_;
   std::vector<Entry> states_;  // in declaration order, as snapshots list them
   ckpt::detail::PendingStates pending_;
   ckpt::detail::PendingOrigins pending_origins_;
@@ -426,5 +402,47 @@ class RocksDBKeyedStateBackend final : public KeyedStateStore<Key> {
   bool restored_ = false;
   bool native_restored_ = false;
 };
+
+/// The RocksDB backend for keys of type Key: construct it directly (a
+/// service's own backend), or let a job make one per keyed subtask from
+/// keyed_backend() below.
+template <class Key>
+class RocksDBKeyedStateBackend final : public KvKeyedStateStore<Key> {
+ public:
+  using key_type = Key;
+  RocksDBKeyedStateBackend(RocksDBOptions options, KeyGroupRange range,
+                           std::uint32_t max_parallelism = default_max_parallelism)
+      : KvKeyedStateStore<Key>(
+            std::make_unique<RocksDBKvBackend>(std::move(options), range, max_parallelism, KvKeyCodec::of<Key>())) {}
+
+  /// A native snapshot (RocksDBKvBackend::begin_native_snapshot()).
+  std::unique_ptr<KeyedSnapshotJob> begin_native_snapshot(std::uint64_t id = 0) {
+    return rocks().begin_native_snapshot(id);
+  }
+  /// The clock TTL reads processing time from.
+  const Clock& clock() const noexcept { return static_cast<const RocksDBKvBackend&>(this->core()).clock(); }
+  /// The database (for tests and tools: the column family of each state).
+  RocksDBInstance& instance() noexcept { return rocks().instance(); }
+
+ private:
+  RocksDBKvBackend& rocks() noexcept { return static_cast<RocksDBKvBackend&>(this->core()); }
+};
+
+/// A KeyedBackendFactory for a job's configuration: each keyed subtask gets
+/// a RocksDB backend in its own directory under `options.working_directory`
+/// (subtask-<i>-<n>, n counting the backends this factory made, so an
+/// operator restarted while its predecessor closes never meets its lock),
+/// removed when the backend closes; every other option is shared.
+inline KeyedBackendFactory keyed_backend(RocksDBOptions options) {
+  auto made = std::make_shared<std::atomic<std::uint64_t>>(0);
+  return [options = std::move(options), made](const KeyedBackendSettings& s) -> std::unique_ptr<KvKeyedStateBackend> {
+    RocksDBOptions o = options;
+    o.working_directory /= "subtask-" + std::to_string(s.subtask) + "-" + std::to_string(made->fetch_add(1));
+    if (s.clock && !options.clock) o.clock = s.clock;
+    auto backend = std::make_unique<RocksDBKvBackend>(std::move(o), s.key_groups, s.max_parallelism, s.keys);
+    backend->remove_working_directory_when_closed();
+    return backend;
+  };
+}
 
 }  // namespace ckpt::rocksdb

@@ -13,6 +13,7 @@
 #include <ckpt/runtime/checkpoint_coordinator.hpp>
 #include <ckpt/runtime/pipeline.hpp>
 #include <ckpt/runtime/stream_task.hpp>
+#include <ckpt/state/kv_keyed_state_backend.hpp>
 #include <ckpt/storage/checkpoint_storage.hpp>
 #include <ckpt/storage/snapshot_reader.hpp>
 
@@ -43,6 +44,12 @@ struct JobOptions {
   bool allow_non_restored_state = false;
   Clock* clock = nullptr;  // the system clock when null
   std::chrono::milliseconds idle_wait{1};
+  /// Where keyed operators keep their state: the heap backend when empty,
+  /// or e.g. ckpt::rocksdb::keyed_backend(options) for state larger than
+  /// memory (Flink's state.backend). Checkpoints and savepoints of either
+  /// restore into the other (savepoints always; incremental RocksDB
+  /// checkpoints only into RocksDB).
+  KeyedBackendFactory keyed_state_backend;
 
   static JobOptions defaults() { return {}; }
   static JobOptions from_savepoint(std::shared_ptr<SnapshotReader> snapshot) {
@@ -66,6 +73,7 @@ class JobRunner {
     coordinator_.hold_requests_until_started();
     env_.coordinator = &coordinator_;
     env_.clock = &clock_;
+    env_.keyed_backend = &options_.keyed_state_backend;
     env_.mode = config.mode;
     env_.idle_wait = options_.idle_wait;
     env_.fail = [this](std::exception_ptr e, const std::string& task) { fail(e, task); };

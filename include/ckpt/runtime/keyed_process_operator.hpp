@@ -17,6 +17,8 @@
 #include <ckpt/state/timer_service.hpp>
 #include <ckpt/runtime/timestamped_collector.hpp>
 #include <ckpt/state/keyed_state_backend.hpp>
+#include <ckpt/state/keyed_state_store.hpp>
+#include <ckpt/state/kv_keyed_state_backend.hpp>
 
 #include <cstdint>
 #include <functional>
@@ -33,15 +35,13 @@ class KeyedProcessOperator {
 
   /// Subtask `subtask` of `parallelism`; `clock` gives processing time to
   /// timers and state TTL, and must outlive the operator, as must `out`.
+  /// Keyed state lives in the heap backend, or in what `backend` makes
+  /// (e.g. ckpt::rocksdb::keyed_backend()) when it is set.
   KeyedProcessOperator(std::uint32_t subtask, std::uint32_t parallelism, std::uint32_t max_parallelism,
                        const Clock& clock, std::unique_ptr<Function> fn, std::function<K(const In&)> key_of,
-                       TimestampedCollector<Out>& out)
+                       TimestampedCollector<Out>& out, const KeyedBackendFactory& backend = {})
       : clock_(clock),
-        backend_([&] {
-          auto o = KeyedStateBackendOptions::for_subtask(subtask, parallelism, max_parallelism);
-          o.clock = &clock;
-          return o;
-        }()),
+        backend_(make_backend(subtask, parallelism, max_parallelism, clock, backend)),
         fn_(std::move(fn)),
         key_of_(std::move(key_of)),
         out_(out),
@@ -51,24 +51,25 @@ class KeyedProcessOperator {
   KeyedProcessOperator(const KeyedProcessOperator&) = delete;
   KeyedProcessOperator& operator=(const KeyedProcessOperator&) = delete;
 
-  KeyedStateBackend<K>& backend() noexcept { return backend_; }
-  const KeyedStateBackend<K>& backend() const noexcept { return backend_; }
+  KeyedStateStore<K>& backend() noexcept { return *backend_; }
+  const KeyedStateStore<K>& backend() const noexcept { return *backend_; }
   Function& function() noexcept { return *fn_; }
 
   /// Starts the timer service on the timers in the backend (restored ones
   /// included). After the function's initialize_state(), so the function's
   /// states are declared first, as in every snapshot.
   void open() {
-    timers_ = std::make_unique<InternalTimerService<K>>(backend_, [&clock = clock_] { return clock.epoch_millis(); });
+    timers_ = std::make_unique<Timers>(*backend_, [&clock = clock_] { return clock.epoch_millis(); });
   }
   bool is_open() const noexcept { return timers_ != nullptr; }
-  InternalTimerService<K>& timer_service() { return *checked_timers(); }
-  const InternalTimerService<K>& timer_service() const { return *checked_timers(); }
+  using Timers = InternalTimerService<K, KeyedStateStore<K>>;
+  Timers& timer_service() { return *checked_timers(); }
+  const Timers& timer_service() const { return *checked_timers(); }
 
   /// One record: its key becomes current, then the function processes it.
   void process_element(const Record<In>& record) {
     (void)checked_timers();
-    backend_.set_current_key(key_of_(record.value));
+    backend_->set_current_key(key_of_(record.value));
     out_.set_timestamp(record.timestamp);
     context_.timestamp_ = record.timestamp;
     fn_->process_element(record.value, context_, out_);
@@ -84,7 +85,7 @@ class KeyedProcessOperator {
   class Context final : public Function::OnTimerContext {
    public:
     explicit Context(KeyedProcessOperator& op) : op_(op) {}
-    const K& current_key() const override { return op_.backend_.current_key(); }
+    const K& current_key() const override { return op_.backend_->current_key(); }
     std::int64_t timestamp() const override { return timestamp_; }
     TimerService& timer_service() override { return *op_.checked_timers(); }
     TimeDomain time_domain() const override { return domain_; }
@@ -95,7 +96,17 @@ class KeyedProcessOperator {
     KeyedProcessOperator& op_;
   };
 
-  InternalTimerService<K>* checked_timers() const {
+  static std::unique_ptr<KeyedStateStore<K>> make_backend(std::uint32_t subtask, std::uint32_t parallelism,
+                                                          std::uint32_t max_parallelism, const Clock& clock,
+                                                          const KeyedBackendFactory& factory) {
+    auto o = KeyedStateBackendOptions::for_subtask(subtask, parallelism, max_parallelism);
+    o.clock = &clock;
+    if (!factory) return std::make_unique<KeyedStateBackend<K>>(o);
+    return std::make_unique<KvKeyedStateStore<K>>(
+        factory(KvKeyedStateStore<K>::settings(max_parallelism, *o.key_groups, &clock, subtask)));
+  }
+
+  Timers* checked_timers() const {
     if (!timers_)
       throw StateError(errc::invalid_argument, "the keyed operator is not open: call open() after initialize_state()");
     return timers_.get();
@@ -109,13 +120,13 @@ class KeyedProcessOperator {
   }
 
   const Clock& clock_;
-  KeyedStateBackend<K> backend_;
+  std::unique_ptr<KeyedStateStore<K>> backend_;
   std::unique_ptr<Function> fn_;
   std::function<K(const In&)> key_of_;
   TimestampedCollector<Out>& out_;
   Context context_;
-  std::unique_ptr<InternalTimerService<K>> timers_;
-  typename InternalTimerService<K>::Fire fire_ = [this](const K&, std::int64_t t, TimeDomain d) { fire(t, d); };
+  std::unique_ptr<Timers> timers_;
+  typename Timers::Fire fire_ = [this](const K&, std::int64_t t, TimeDomain d) { fire(t, d); };
 };
 
 }  // namespace ckpt::detail

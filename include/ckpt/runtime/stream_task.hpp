@@ -21,6 +21,7 @@
 #include <ckpt/runtime/keyed_process_operator.hpp>
 #include <ckpt/runtime/timestamped_collector.hpp>
 #include <ckpt/state/keyed_state_backend.hpp>
+#include <ckpt/state/kv_keyed_state_backend.hpp>
 #include <ckpt/state/operator_state_store.hpp>
 #include <ckpt/storage/snapshot_reader.hpp>
 
@@ -51,6 +52,8 @@ struct TaskEnvironment {
   std::function<void(std::exception_ptr, const std::string& task)> fail;
   std::function<void()> source_finished;
   std::function<void()> task_finished;
+  /// Makes each keyed subtask's backend; the heap backend when null or empty.
+  const KeyedBackendFactory* keyed_backend = nullptr;
 };
 
 class StreamTask : public CheckpointParticipant {
@@ -461,7 +464,8 @@ class KeyedProcessTask final : public InputTask<In> {
       : InputTask<In>(std::move(uid), subtask, parallelism, env, std::move(gate)),
         output_(std::move(output)),
         collector_(output_.get()),
-        operator_(subtask, parallelism, max_parallelism, *env.clock, std::move(fn), std::move(key_of), collector_) {}
+        operator_(subtask, parallelism, max_parallelism, *env.clock, std::move(fn), std::move(key_of), collector_,
+                  env.keyed_backend ? *env.keyed_backend : KeyedBackendFactory{}) {}
 
  protected:
   KeyedStateBackendBase* keyed() override { return &operator_.backend(); }

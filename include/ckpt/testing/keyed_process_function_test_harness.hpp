@@ -23,7 +23,7 @@
 #include <ckpt/runtime/stream_element.hpp>
 #include <ckpt/state/timer_service.hpp>
 #include <ckpt/state/key_group.hpp>
-#include <ckpt/state/keyed_state_backend.hpp>
+#include <ckpt/state/keyed_state_store.hpp>
 #include <ckpt/testing/detail/harness_factory.hpp>
 #include <ckpt/testing/detail/test_harness_base.hpp>
 #include <ckpt/testing/harness_output.hpp>
@@ -85,7 +85,9 @@ class KeyedProcessFunctionTestHarness final : public detail::TestHarnessBase<Key
   // -- the function, its state and timers --------------------------------------------
 
   Fn& function() { return *typed(this->instance()).typed_function; }
-  KeyedStateBackend<key_type>& keyed_state_backend() { return typed(this->instance()).op.backend(); }
+  /// The instance's keyed state: the heap backend, or the one
+  /// TestHarnessOptions::keyed_backend makes.
+  KeyedStateStore<key_type>& keyed_state_backend() { return typed(this->instance()).op.backend(); }
   /// Makes `key` current and calls `fn()`: read or write keyed state of that key
   /// through handles from keyed_state_backend(). The key stays current.
   template <class F>
@@ -124,7 +126,8 @@ class KeyedProcessFunctionTestHarness final : public detail::TestHarnessBase<Key
              detail::TimestampedCollector<output_type>& out)
         : detail::HarnessInstance(o.subtask_index, o.parallelism),
           typed_function(fn.get()),
-          op(o.subtask_index, o.parallelism, o.max_parallelism, clock, std::move(fn), std::move(key_of), out) {}
+          op(o.subtask_index, o.parallelism, o.max_parallelism, clock, std::move(fn), std::move(key_of), out,
+             o.keyed_backend) {}
     StreamFunction& function() override { return op.function(); }
     KeyedStateBackendBase* keyed() override { return &op.backend(); }
     void open() override { op.open(); }

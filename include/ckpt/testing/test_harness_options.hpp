@@ -1,14 +1,18 @@
 #pragma once
-// TestHarnessOptions: which subtask a test harness plays and where its
-// processing time starts.
+// TestHarnessOptions: which subtask a test harness plays, where its
+// processing time starts, and which backend keeps keyed state.
 //
 //   auto options = ckpt::TestHarnessOptions::for_subtask(1, 3).with_processing_time(1'000);
+//   auto on_rocksdb = ckpt::TestHarnessOptions{}.with_keyed_backend(
+//       ckpt::rocksdb::keyed_backend(ckpt::rocksdb::RocksDBOptions::in(dir)));
 
 #include <ckpt/error.hpp>
 #include <ckpt/state/key_group.hpp>
+#include <ckpt/state/kv_keyed_state_backend.hpp>
 
 #include <cstdint>
 #include <string>
+#include <utility>
 
 namespace ckpt {
 
@@ -18,6 +22,8 @@ struct TestHarnessOptions {
   std::uint32_t max_parallelism = default_max_parallelism;
   /// The harness's manual clock at the start: epoch milliseconds.
   std::int64_t processing_time = 0;
+  /// Makes the keyed backend of each instance; the heap backend when empty.
+  KeyedBackendFactory keyed_backend;
 
   static TestHarnessOptions defaults() { return {}; }
   /// Subtask `index` of `parallelism`: a keyed harness then owns that
@@ -36,6 +42,10 @@ struct TestHarnessOptions {
   }
   TestHarnessOptions& with_max_parallelism(std::uint32_t max) noexcept {
     max_parallelism = max;
+    return *this;
+  }
+  TestHarnessOptions& with_keyed_backend(KeyedBackendFactory factory) {
+    keyed_backend = std::move(factory);
     return *this;
   }
 
