@@ -7,6 +7,11 @@
 //
 //   exactly_once_demo [--events N] [--kills K] [--interval-ms MS] [--parallelism P]
 //                     [--rate EVENTS_PER_S] [--rescale] [--dir DIR] [--seed S]
+//                     [--backend heap|rocksdb]
+//
+// --backend rocksdb keeps the keyed state in RocksDB (ckpt::rocksdb, built
+// when librocksdb-dev is there) with incremental checkpoints, as Flink's
+// RocksDB state backend does; the pipeline's code is the same.
 //
 // The last line is "exactly-once: OK (...)" or "exactly-once: FAILED (...)"
 // with a non-zero exit status.
@@ -18,6 +23,9 @@
 #include <ckpt/runtime/job_runner.hpp>
 #include <ckpt/function/partitioned_source.hpp>
 #include <ckpt/storage/checkpoint_storage.hpp>
+#ifdef CKPT_DEMO_ROCKSDB
+#include <ckpt/rocksdb/rocksdb_keyed_state_backend.hpp>
+#endif
 
 #include <fcntl.h>
 #include <poll.h>
@@ -56,6 +64,7 @@ struct Options {
   std::string dir;
   std::uint64_t seed = std::random_device{}();
   bool worker = false;
+  std::string backend = "heap";
 };
 
 constexpr std::uint32_t kPartitions = 8;
@@ -156,7 +165,16 @@ class Aggregate final : public ckpt::KeyedProcessFunction<std::string, Event, Up
 /// completed checkpoint on stdout for the driver.
 int run_worker(const Options& o) {
   auto out_fs = std::make_shared<ckpt::fs::LocalFileSystem>(o.dir);
-  auto storage = ckpt::CheckpointStorage::open("file://" + o.dir + "/checkpoints");
+  ckpt::JobOptions job_options;
+  auto storage_options = ckpt::StorageOptions::defaults();
+#ifdef CKPT_DEMO_ROCKSDB
+  if (o.backend == "rocksdb") {
+    job_options.keyed_state_backend =
+        ckpt::rocksdb::keyed_backend(ckpt::rocksdb::RocksDBOptions::in(o.dir + "/rocksdb"));
+    storage_options.with_incremental(true);  // native RocksDB checkpoints: only new SST files are written
+  }
+#endif
+  auto storage = ckpt::CheckpointStorage::open("file://" + o.dir + "/checkpoints", storage_options);
   ckpt::Pipeline pipeline;
   const auto p = o.parallelism;
   const auto rate = o.rate / p;
@@ -168,7 +186,8 @@ int run_worker(const Options& o) {
         return std::make_unique<ckpt::TransactionalFileSink<Update>>(out_fs, "output",
                                                                       [](const Update& u) { return u.line; });
       });
-  ckpt::JobRunner job(pipeline, *storage, ckpt::CheckpointConfig::every(std::chrono::milliseconds(o.interval_ms)));
+  ckpt::JobRunner job(pipeline, *storage, ckpt::CheckpointConfig::every(std::chrono::milliseconds(o.interval_ms)),
+                      job_options);
   job.coordinator().add_listener([](const ckpt::CheckpointStats& s) {
     if (s.outcome == ckpt::CheckpointOutcome::completed) std::printf("checkpoint %llu\n", static_cast<unsigned long long>(s.id));
     std::fflush(stdout);
@@ -196,7 +215,7 @@ Child spawn(const Options& o, std::uint32_t parallelism) {
     ::close(fds[1]);
     const std::vector<std::string> args{"exactly_once_demo",  "--worker", "--dir", o.dir, "--interval-ms",
                                         std::to_string(o.interval_ms), "--parallelism", std::to_string(parallelism),
-                                        "--rate", std::to_string(o.rate)};
+                                        "--rate", std::to_string(o.rate), "--backend", o.backend};
     std::vector<char*> argv;
     for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);
@@ -329,7 +348,7 @@ int run_driver(Options o) {
   if (kills < o.kills) std::cout << "  the job finished after " << kills << " of the " << o.kills << " kills asked for\n";
   std::cout << "exactly-once: " << (ok ? "OK" : "FAILED") << " (events=" << o.events << ", kills=" << kills
             << ", restarts=" << kills << ", checkpoints=" << checkpoints << ", lost=" << lost
-            << ", duplicated=" << duplicated << ")\n";
+            << ", duplicated=" << duplicated << (o.backend == "heap" ? "" : ", backend=" + o.backend) << ")\n";
   return ok ? 0 : 1;
 }
 
@@ -350,15 +369,22 @@ Options parse(int argc, char** argv) {
     else if (a == "--dir") o.dir = next();
     else if (a == "--seed") o.seed = std::stoull(next());
     else if (a == "--worker") o.worker = true;
+    else if (a == "--backend") o.backend = next();
     else if (a == "-h" || a == "--help") {
       std::cout << "usage: exactly_once_demo [--events N] [--kills K] [--interval-ms MS] [--parallelism P]\n"
-                   "                         [--rate EVENTS_PER_S] [--rescale] [--dir DIR] [--seed S]\n";
+                   "                         [--rate EVENTS_PER_S] [--rescale] [--dir DIR] [--seed S]\n"
+                   "                         [--backend heap|rocksdb]\n";
       std::exit(0);
     } else {
       throw std::invalid_argument("unknown option " + a);
     }
   }
   if (o.parallelism == 0 || o.rate == 0 || o.events == 0) throw std::invalid_argument("events, rate and parallelism must be positive");
+  if (o.backend != "heap" && o.backend != "rocksdb") throw std::invalid_argument("--backend is heap or rocksdb");
+#ifndef CKPT_DEMO_ROCKSDB
+  if (o.backend == "rocksdb")
+    throw std::invalid_argument("--backend rocksdb: this build has no ckpt::rocksdb (install librocksdb-dev, reconfigure)");
+#endif
   return o;
 }
 

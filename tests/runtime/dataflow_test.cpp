@@ -8,6 +8,7 @@
 #include <ckpt/runtime/supervisor.hpp>
 #include <ckpt/snapshot/state_file_reader.hpp>
 
+#include "keyed_backend_under_test.hpp"
 #include "pipeline_util.hpp"
 
 #include <gmock/gmock.h>
@@ -105,7 +106,7 @@ TEST(Dataflow, BoundedPipelineEndsWithAFinalCheckpointAndCommitsEverything) {
   ckpt::CheckpointStorage storage(fs);
   ckpt::Pipeline p;
   build(p, fs);
-  ckpt::JobRunner job(p, storage, ckpt::CheckpointConfig::every(5ms));
+  ckpt::JobRunner job(p, storage, ckpt::CheckpointConfig::every(5ms), ckpt::test::on_backend(ckpt::JobOptions::defaults()));
   job.run();
   EXPECT_GE(job.coordinator().completed_checkpoints(), 1u);
   expect_exactly_once(*fs);
@@ -127,7 +128,7 @@ TEST(Dataflow, FailuresAndRestartsStillCommitEveryEventExactlyOnce) {
     auto fail_at = failing ? std::make_shared<std::atomic<std::uint64_t>>(hold) : nullptr;
     ckpt::Pipeline p;
     build(p, fs, 2, 3, 2, true, fail_at, hold_at);
-    ckpt::JobRunner job(p, storage, ckpt::CheckpointConfig::every(2ms));
+    ckpt::JobRunner job(p, storage, ckpt::CheckpointConfig::every(2ms), ckpt::test::on_backend(ckpt::JobOptions::defaults()));
     job.coordinator().add_listener([hold_at](const ckpt::CheckpointStats& s) {
       if (s.outcome == ckpt::CheckpointOutcome::completed) hold_at->store(std::numeric_limits<std::uint64_t>::max());
     });
@@ -152,7 +153,7 @@ TEST(Dataflow, ATaskExceptionFailsTheJobNamingTheTask) {
   ckpt::CheckpointStorage storage(fs);
   ckpt::Pipeline p;
   build(p, fs, 2, 3, 2, true, std::make_shared<std::atomic<std::uint64_t>>(100));
-  ckpt::JobRunner job(p, storage, ckpt::CheckpointConfig::on_demand());
+  ckpt::JobRunner job(p, storage, ckpt::CheckpointConfig::on_demand(), ckpt::test::on_backend(ckpt::JobOptions::defaults()));
   try {
     job.run();
     FAIL() << "the job did not fail";
@@ -216,7 +217,7 @@ void run_two_inputs(ckpt::CheckpointingMode mode) {
   auto a = p.add_source("a", 1, [](std::uint32_t) { return std::make_unique<ckpt::test::LogSource>(1, kRecords, 10, false, 1, 0); });
   auto b = p.add_source("b", 1, [](std::uint32_t) { return std::make_unique<ckpt::test::LogSource>(2, kRecords / 2, 10, false, 16, 100); });
   a.union_with(b).process("seen", 1, [](std::uint32_t) { return std::make_unique<Seen>(); });
-  ckpt::JobRunner job(p, storage, ckpt::CheckpointConfig::every(1ms).with_mode(mode));
+  ckpt::JobRunner job(p, storage, ckpt::CheckpointConfig::every(1ms).with_mode(mode), ckpt::test::on_backend(ckpt::JobOptions::defaults()));
   run_until_checkpoints(job, 5);
   check_alignment(storage, mode == ckpt::CheckpointingMode::exactly_once);
 }
@@ -233,16 +234,45 @@ TEST(Dataflow, StopWithSavepointThenRestartAtAnotherParallelism) {
   {
     ckpt::Pipeline p;
     build(p, fs, 2, 2, 1, /*bounded=*/false);  // never ends on its own
-    ckpt::JobRunner job(p, storage, ckpt::CheckpointConfig::every(2ms));
+    ckpt::JobRunner job(p, storage, ckpt::CheckpointConfig::every(2ms), ckpt::test::on_backend(ckpt::JobOptions::defaults()));
     run_until_checkpoints(job, 3, "rescale");  // run() returned: the job ended with the savepoint
   }
   // The savepoint's sinks committed; the rest comes from the restarted job.
   auto savepoint = std::shared_ptr<ckpt::SnapshotReader>(storage.open_savepoint("rescale"));
   ckpt::Pipeline p;
   build(p, fs, 3, 4, 2, /*bounded=*/true);
-  ckpt::JobRunner job(p, storage, ckpt::CheckpointConfig::every(2ms), ckpt::JobOptions::from_savepoint(savepoint));
+  ckpt::JobRunner job(p, storage, ckpt::CheckpointConfig::every(2ms), ckpt::test::on_backend(ckpt::JobOptions::from_savepoint(savepoint)));
   job.run();
   EXPECT_EQ(job.restored_from(), savepoint->checkpoint_id());
+  expect_exactly_once(*fs);
+}
+
+// Keyed state moves between backends through savepoints (the canonical
+// format), at another parallelism each time: the first and the last job run
+// on the backend under test (RocksDB in ckpt_dataflow_on_rocksdb_tests), the
+// one between on the heap backend; the output is exactly once throughout.
+TEST(Dataflow, SavepointsMoveKeyedStateBetweenBackendsAtAnotherParallelism) {
+  auto fs = std::make_shared<ckpt::fs::MemoryFileSystem>();
+  ckpt::CheckpointStorage storage(fs);
+  {
+    ckpt::Pipeline p;
+    build(p, fs, 2, 2, 1, /*bounded=*/false);
+    ckpt::JobRunner job(p, storage, ckpt::CheckpointConfig::every(2ms), ckpt::test::on_backend(ckpt::JobOptions::defaults()));
+    run_until_checkpoints(job, 2, "to-heap");
+  }
+  {
+    ckpt::Pipeline p;
+    build(p, fs, 3, 4, 2, /*bounded=*/false);
+    ckpt::JobRunner job(p, storage, ckpt::CheckpointConfig::every(2ms),
+                        ckpt::JobOptions::from_savepoint(std::shared_ptr<ckpt::SnapshotReader>(storage.open_savepoint("to-heap"))));
+    run_until_checkpoints(job, 2, "back");
+  }
+  auto back = std::shared_ptr<ckpt::SnapshotReader>(storage.open_savepoint("back"));
+  ckpt::Pipeline p;
+  build(p, fs, 1, 3, 2, /*bounded=*/true);
+  ckpt::JobRunner job(p, storage, ckpt::CheckpointConfig::every(2ms), ckpt::test::on_backend(ckpt::JobOptions::from_savepoint(back)));
+  job.run();
+  EXPECT_EQ(job.restored_from(), back->checkpoint_id());
   expect_exactly_once(*fs);
 }
 
@@ -264,7 +294,7 @@ TEST(Dataflow, ABlockFailingItsChecksumDuringARestoreFallsBackToThePreviousResto
   {
     ckpt::Pipeline p;
     build(p, fs, 2, 2, 1, /*bounded=*/false);
-    ckpt::JobRunner job(p, storage, ckpt::CheckpointConfig::every(2ms));
+    ckpt::JobRunner job(p, storage, ckpt::CheckpointConfig::every(2ms), ckpt::test::on_backend(ckpt::JobOptions::defaults()));
     run_until_checkpoints(job, 3, "stop");
   }
   // The restore point is the savepoint the job stopped with: damage one
@@ -274,7 +304,7 @@ TEST(Dataflow, ABlockFailingItsChecksumDuringARestoreFallsBackToThePreviousResto
 
   ckpt::Pipeline p;
   build(p, fs, 2, 2, 1, /*bounded=*/true);
-  ckpt::JobRunner job(p, storage, ckpt::CheckpointConfig::every(2ms));
+  ckpt::JobRunner job(p, storage, ckpt::CheckpointConfig::every(2ms), ckpt::test::on_backend(ckpt::JobOptions::defaults()));
   job.run();
   EXPECT_EQ(job.restored_from(), previous) << "the partly restored tasks were replaced by the previous checkpoint's";
   // What the damaged savepoint's sinks committed is rolled back: the replay
@@ -284,7 +314,7 @@ TEST(Dataflow, ABlockFailingItsChecksumDuringARestoreFallsBackToThePreviousResto
   auto named = std::shared_ptr<ckpt::SnapshotReader>(storage.open_savepoint("stop"));
   ckpt::Pipeline again;
   build(again, fs, 2, 2, 1, /*bounded=*/true);
-  EXPECT_THROW(ckpt::JobRunner(again, storage, ckpt::CheckpointConfig::on_demand(), ckpt::JobOptions::from_savepoint(named)).run(),
+  EXPECT_THROW(ckpt::JobRunner(again, storage, ckpt::CheckpointConfig::on_demand(), ckpt::test::on_backend(ckpt::JobOptions::from_savepoint(named))).run(),
                ckpt::CorruptionError);
 }
 
@@ -297,7 +327,7 @@ TEST(Dataflow, AFallbackRollsBackWhatTheSkippedRestorePointsCommittedSoNothingIs
     auto hold = std::make_shared<std::atomic<std::uint64_t>>(kRecords / 2);
     ckpt::Pipeline p;
     build(p, fs, 2, 2, 1, /*bounded=*/false, nullptr, hold);
-    ckpt::JobRunner job(p, storage, ckpt::CheckpointConfig::every(2ms));
+    ckpt::JobRunner job(p, storage, ckpt::CheckpointConfig::every(2ms), ckpt::test::on_backend(ckpt::JobOptions::defaults()));
     job.coordinator().add_listener([hold](const ckpt::CheckpointStats& s) {
       if (s.outcome == ckpt::CheckpointOutcome::completed) hold->store(std::numeric_limits<std::uint64_t>::max());
     });
@@ -318,7 +348,7 @@ TEST(Dataflow, AFallbackRollsBackWhatTheSkippedRestorePointsCommittedSoNothingIs
 
   ckpt::Pipeline p;
   build(p, fs, 2, 2, 1, /*bounded=*/true);
-  ckpt::JobRunner job(p, storage, ckpt::CheckpointConfig::every(2ms));
+  ckpt::JobRunner job(p, storage, ckpt::CheckpointConfig::every(2ms), ckpt::test::on_backend(ckpt::JobOptions::defaults()));
   job.run();
   EXPECT_EQ(job.restored_from(), oldest);
   ASSERT_FALSE(job.restore_notes().empty());
@@ -332,7 +362,7 @@ TEST(Dataflow, RestoreWithoutAnOperatorNeedsAllowNonRestoredState) {
   {
     ckpt::Pipeline p;
     build(p, fs);
-    ckpt::JobRunner(p, storage, ckpt::CheckpointConfig::on_demand()).run();
+    ckpt::JobRunner(p, storage, ckpt::CheckpointConfig::on_demand(), ckpt::test::on_backend(ckpt::JobOptions::defaults())).run();
   }
   ckpt::Pipeline smaller;
   smaller.add_source("log", 2, [](std::uint32_t) { return std::make_unique<ckpt::test::LogSource>(kPartitions, kRecords, kDataflowKeys); })
@@ -340,7 +370,7 @@ TEST(Dataflow, RestoreWithoutAnOperatorNeedsAllowNonRestoredState) {
         return std::make_unique<ckpt::test::CollectingSink<Event>>(std::make_shared<ckpt::test::CollectingSink<Event>::Shared>());
       });
   EXPECT_THROW(ckpt::JobRunner(smaller, storage, ckpt::CheckpointConfig::on_demand()).run(), ckpt::RestoreError);
-  auto options = ckpt::JobOptions::defaults();
+  auto options = ckpt::test::on_backend(ckpt::JobOptions::defaults());
   options.allow_non_restored_state = true;
   EXPECT_NO_THROW(ckpt::JobRunner(smaller, storage, ckpt::CheckpointConfig::on_demand(), options).run());
 }

@@ -14,6 +14,7 @@
 #include <set>
 #include <string>
 #include <vector>
+#include "keyed_backend_under_test.hpp"
 
 namespace {
 
@@ -37,7 +38,8 @@ std::map<std::string, std::string> dump(Harness& h) {
 }
 
 TEST(KeyedHarness, EmitsWithTheInputTimestampAndTheRecordsKeyCurrent) {
-  ckpt::KeyedProcessFunctionTestHarness h(make_sum, key_of);  // the function type deduced from the factory
+  // The function type deduced from the factory.
+  ckpt::KeyedProcessFunctionTestHarness h(make_sum, key_of, ckpt::test::on_backend());
   static_assert(std::is_same_v<decltype(h), Harness>);
   h.process_element({"a", 1}, 10);
   h.process_element({"b", 2});  // without a timestamp
@@ -51,7 +53,7 @@ TEST(KeyedHarness, EmitsWithTheInputTimestampAndTheRecordsKeyCurrent) {
 }
 
 TEST(KeyedHarness, WatermarksFireEventTimeTimersInTimestampOrderOnceEachAndArePassedOn) {
-  Harness h(make_sum, key_of);
+  Harness h(make_sum, key_of, ckpt::test::on_backend());
   h.process_element({"a", 1}, 10);  // timer at 110
   h.process_element({"b", 1}, 5);   // 105
   h.process_element({"c", 1}, 50);  // 150
@@ -70,7 +72,7 @@ TEST(KeyedHarness, WatermarksFireEventTimeTimersInTimestampOrderOnceEachAndArePa
 }
 
 TEST(KeyedHarness, ProcessingTimeTimersFireAsTheManualClockAdvances) {
-  Harness h(make_sum, key_of, ckpt::TestHarnessOptions::defaults().with_processing_time(5000));
+  Harness h(make_sum, key_of, ckpt::test::on_backend(ckpt::TestHarnessOptions::defaults().with_processing_time(5000)));
   h.process_element({"a", 1});  // processing-time timer at 6000
   h.advance_processing_time(500ms);
   h.process_element({"b", 1});  // 6500
@@ -88,7 +90,7 @@ TEST(KeyedHarness, ProcessingTimeTimersFireAsTheManualClockAdvances) {
 }
 
 TEST(KeyedHarness, AFailureLosesWhatCameAfterTheCheckpointAndRestoresTheRest) {
-  Harness h(make_sum, key_of);
+  Harness h(make_sum, key_of, ckpt::test::on_backend());
   h.process_element({"a", 1}, 10);
   h.process_element({"b", 2}, 11);
   const auto checkpoint = h.snapshot(1);
@@ -114,7 +116,7 @@ TEST(KeyedHarness, AFailureLosesWhatCameAfterTheCheckpointAndRestoresTheRest) {
 }
 
 TEST(KeyedHarness, TimersAreInTheSnapshotAndFireOnceAfterARestore) {
-  Harness h(make_sum, key_of);
+  Harness h(make_sum, key_of, ckpt::test::on_backend());
   h.process_element({"a", 1}, 10);  // 110
   h.process_element({"b", 1}, 20);  // 120
   h.process_watermark(115);         // a's fires before the checkpoint
@@ -138,7 +140,7 @@ TEST(KeyedHarness, TimersAreInTheSnapshotAndFireOnceAfterARestore) {
 }
 
 TEST(KeyedHarness, NotificationsSnapshotsAndCloseReachTheFunction) {
-  Harness h(make_sum, key_of);
+  Harness h(make_sum, key_of, ckpt::test::on_backend());
   h.process_element({"a", 1});
   (void)h.snapshot(1);
   (void)h.snapshot(2, 12345);
@@ -165,12 +167,12 @@ TEST(KeyedHarness, StartingWithRestoreMakesOnlyTheRestoredInstance) {
     ++made;
     return std::make_unique<ckpt::harness_test::SumWithTimers>();
   };
-  Harness first(counting, key_of);
+  Harness first(counting, key_of, ckpt::test::on_backend());
   EXPECT_EQ(made, 0);  // made when first needed
   first.process_element({"a", 1});
   EXPECT_EQ(made, 1);
   const auto checkpoint = first.snapshot(3);
-  Harness second(counting, key_of);
+  Harness second(counting, key_of, ckpt::test::on_backend());
   second.restore(checkpoint);
   EXPECT_EQ(made, 2);
   EXPECT_TRUE(second.function().restored());
@@ -178,7 +180,7 @@ TEST(KeyedHarness, StartingWithRestoreMakesOnlyTheRestoredInstance) {
 }
 
 TEST(KeyedHarness, RescaleSplitsKeyedStateByKeyGroupAndTimersMoveWithTheirKeys) {
-  Harness one(make_sum, key_of);
+  Harness one(make_sum, key_of, ckpt::test::on_backend());
   for (int i = 0; i < 60; ++i) one.process_element({"k" + std::to_string(i % 20), i}, i);
   const auto expected = dump(one);
   ASSERT_EQ(expected.size(), 20u);
@@ -240,7 +242,7 @@ TEST(KeyedHarness, RescaleSplitsKeyedStateByKeyGroupAndTimersMoveWithTheirKeys) 
 }
 
 TEST(KeyedHarness, ElementsWhoseKeyIsAnotherSubtasksAreRejected) {
-  Harness h(make_sum, key_of, ckpt::TestHarnessOptions::for_subtask(0, 2));
+  Harness h(make_sum, key_of, ckpt::test::on_backend(ckpt::TestHarnessOptions::for_subtask(0, 2)));
   int i = 0;
   while (h.owns(Event{"k" + std::to_string(i), 0})) ++i;
   try {
@@ -252,12 +254,12 @@ TEST(KeyedHarness, ElementsWhoseKeyIsAnotherSubtasksAreRejected) {
 }
 
 TEST(KeyedHarness, RestoreNeedsTheSnapshotsOfEveryOldSubtaskOfOneCheckpoint) {
-  Harness a(make_sum, key_of, ckpt::TestHarnessOptions::for_subtask(0, 2));
-  Harness b(make_sum, key_of, ckpt::TestHarnessOptions::for_subtask(1, 2));
+  Harness a(make_sum, key_of, ckpt::test::on_backend(ckpt::TestHarnessOptions::for_subtask(0, 2)));
+  Harness b(make_sum, key_of, ckpt::test::on_backend(ckpt::TestHarnessOptions::for_subtask(1, 2)));
   const auto a1 = a.snapshot(1);
   const auto b1 = b.snapshot(1);
   const auto b2 = b.snapshot(2);
-  Harness h(make_sum, key_of);
+  Harness h(make_sum, key_of, ckpt::test::on_backend());
   h.process_element({"x", 7});
   EXPECT_THROW(h.restore(a1), ckpt::ConfigError);        // half of the old subtasks
   EXPECT_THROW(h.restore({a1, b2}), ckpt::ConfigError);  // two checkpoints
@@ -269,9 +271,10 @@ TEST(KeyedHarness, RestoreNeedsTheSnapshotsOfEveryOldSubtaskOfOneCheckpoint) {
 }
 
 TEST(KeyedHarness, OptionsAreValidated) {
-  EXPECT_THROW(Harness(make_sum, key_of, ckpt::TestHarnessOptions::for_subtask(2, 2)), ckpt::ConfigError);
-  EXPECT_THROW(Harness(make_sum, key_of, ckpt::TestHarnessOptions::for_subtask(0, 200)), ckpt::ConfigError);
-  Harness h([](std::uint32_t) { return std::unique_ptr<ckpt::harness_test::SumWithTimers>(); }, key_of);
+  EXPECT_THROW(Harness(make_sum, key_of, ckpt::test::on_backend(ckpt::TestHarnessOptions::for_subtask(2, 2))), ckpt::ConfigError);
+  EXPECT_THROW(Harness(make_sum, key_of, ckpt::test::on_backend(ckpt::TestHarnessOptions::for_subtask(0, 200))), ckpt::ConfigError);
+  Harness h([](std::uint32_t) { return std::unique_ptr<ckpt::harness_test::SumWithTimers>(); }, key_of,
+            ckpt::test::on_backend());
   EXPECT_THROW(h.open(), ckpt::ConfigError);  // the factory made nothing
 }
 
@@ -294,7 +297,8 @@ class Flip final : public ckpt::KeyedProcessFunction<K, K, bool> {
 
 template <class K>
 void flip_restore_flip(K a, K b) {
-  ckpt::KeyedProcessFunctionTestHarness h([] { return std::make_unique<Flip<K>>(); }, [](const K& k) { return k; });
+  ckpt::KeyedProcessFunctionTestHarness h([] { return std::make_unique<Flip<K>>(); }, [](const K& k) { return k; },
+                                         ckpt::test::on_backend());
   h.process_element(a);
   h.process_element(b);
   h.process_element(b);
@@ -332,7 +336,7 @@ TEST(HarnessGTestSupport, RecordMatchersDescribeAndExplain) {
   EXPECT_EQ(::testing::PrintToString(r), "\"apple\" @ timestamp 10");
   EXPECT_EQ(::testing::PrintToString(ckpt::Record<int>{1, ckpt::no_timestamp}), "1 @ no timestamp");
   EXPECT_EQ(::testing::PrintToString(ckpt::SourceStatus::finished), "finished");
-  Harness h(make_sum, key_of);
+  Harness h(make_sum, key_of, ckpt::test::on_backend());
   h.process_element({"a", 1});
   EXPECT_EQ(::testing::PrintToString(h.snapshot(4)),
             "checkpoint 4 of subtask 0 of 1 (1 key groups with keyed state, 1 operator states)");

@@ -22,6 +22,7 @@
 #include <string>
 #include <utility>
 #include <vector>
+#include "keyed_backend_under_test.hpp"
 
 namespace {
 
@@ -66,7 +67,7 @@ Emitted run_job(ckpt::CheckpointStorage& storage, std::vector<Scheduled> schedul
       .key_by([](const std::string& s) { return s; })
       .process("observe", 1, [](std::uint32_t) { return std::make_unique<Observe>(); })
       .add_sink("sink", 1, [collected](std::uint32_t) { return std::make_unique<ckpt::test::CollectingSink<Stamped>>(collected); });
-  auto options = ckpt::JobOptions::defaults();
+  auto options = ckpt::test::on_backend(ckpt::JobOptions::defaults());
   options.clock = &clock;
   ckpt::JobRunner job(p, storage, ckpt::CheckpointConfig::on_demand(), options);
   job.run();
@@ -117,7 +118,7 @@ std::vector<Harness> harnesses(std::uint32_t parallelism) {
   std::vector<Harness> out;
   for (std::uint32_t i = 0; i < parallelism; ++i)
     out.emplace_back(&ckpt::harness_test::make_sum, &ckpt::harness_test::key_of,
-                     ckpt::TestHarnessOptions::for_subtask(i, parallelism).with_processing_time(start_time));
+                     ckpt::test::on_backend(ckpt::TestHarnessOptions::for_subtask(i, parallelism).with_processing_time(start_time)));
   return out;
 }
 

@@ -13,6 +13,7 @@
 #include <string>
 #include <tuple>
 #include <vector>
+#include "keyed_backend_under_test.hpp"
 
 namespace {
 namespace ttl_harness {
@@ -85,12 +86,12 @@ constexpr std::int64_t start = 1'000'000;
 
 ckpt::StateTtlConfig ttl_of(Update u, Visibility v) {
   // No background cleanup, so only the accesses of the test touch an entry.
-  return ckpt::StateTtlConfig::of(100ms).with_update_type(u).with_visibility(v).with_incremental_cleanup(0);
+  return ckpt::StateTtlConfig::of(100ms).with_update_type(u).with_visibility(v).with_incremental_cleanup(0).cleanup_in_rocksdb_compact_filter(0);
 }
 
 Harness probe(Kind kind, std::optional<ckpt::StateTtlConfig> ttl, std::int64_t now = start) {
   return Harness([kind, ttl] { return std::make_unique<TtlProbe>(kind, ttl); }, [](const Cmd& c) { return c.key; },
-                 ckpt::TestHarnessOptions::defaults().with_processing_time(now));
+                 ckpt::test::on_backend(ckpt::TestHarnessOptions::defaults().with_processing_time(now)));
 }
 
 void write(Harness& h, int value, const std::string& key = "k") { h.process_element({key, 'w', value}); }

@@ -22,6 +22,7 @@
 #include <string>
 #include <utility>
 #include <vector>
+#include "keyed_backend_under_test.hpp"
 
 namespace {
 namespace window_harness {
@@ -67,7 +68,7 @@ class ListValues final : public ckpt::ProcessWindowFunction<std::string, Event, 
 
 template <class Factory>
 auto harness(Factory factory, ckpt::TestHarnessOptions options = {}) {
-  return ckpt::KeyedProcessFunctionTestHarness(std::move(factory), &key_of, options);
+  return ckpt::KeyedProcessFunctionTestHarness(std::move(factory), &key_of, ckpt::test::on_backend(options));
 }
 
 using Values = std::vector<std::string>;

@@ -50,11 +50,14 @@
 #include <ckpt/state/state_descriptor.hpp>
 #include <ckpt/state/state_ttl_config.hpp>
 
+#include <unistd.h>
+
 #include <rocksdb/iterator.h>
 #include <rocksdb/write_batch.h>
 
 #include <atomic>
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <memory>
@@ -430,15 +433,23 @@ class RocksDBKeyedStateBackend final : public KvKeyedStateStore<Key> {
 
 /// A KeyedBackendFactory for a job's configuration: each keyed subtask gets
 /// a RocksDB backend in its own directory under `options.working_directory`
-/// (subtask-<i>-<n>, n counting the backends this factory made, so an
-/// operator restarted while its predecessor closes never meets its lock),
-/// removed when the backend closes; every other option is shared.
+/// (subtask-<i>-<pid>-<n>, n counting the backends made in this process, so
+/// an operator restarted while its predecessor closes, or two jobs or
+/// harnesses on one directory, never meet a lock), removed when the backend
+/// closes; every other option is shared.
 inline KeyedBackendFactory keyed_backend(RocksDBOptions options) {
-  auto made = std::make_shared<std::atomic<std::uint64_t>>(0);
-  return [options = std::move(options), made](const KeyedBackendSettings& s) -> std::unique_ptr<KvKeyedStateBackend> {
+  return [options = std::move(options)](const KeyedBackendSettings& s) -> std::unique_ptr<KvKeyedStateBackend> {
+    static std::atomic<std::uint64_t> made{0};
     RocksDBOptions o = options;
-    o.working_directory /= "subtask-" + std::to_string(s.subtask) + "-" + std::to_string(made->fetch_add(1));
+    o.working_directory /= "subtask-" + std::to_string(s.subtask) + "-" + std::to_string(::getpid()) + "-" +
+                           std::to_string(made.fetch_add(1));
     if (s.clock && !options.clock) o.clock = s.clock;
+    std::error_code ec;
+    std::filesystem::create_directories(o.working_directory, ec);
+    if (ec)
+      throw IoError(errc::io_error, o.working_directory.string(),
+                    "cannot create the RocksDB working directory '" + o.working_directory.string() + "': " + ec.message(),
+                    ec);
     auto backend = std::make_unique<RocksDBKvBackend>(std::move(o), s.key_groups, s.max_parallelism, s.keys);
     backend->remove_working_directory_when_closed();
     return backend;
