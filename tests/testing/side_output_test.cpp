@@ -3,16 +3,23 @@
 // type clashes, and the window operator's late data (item 3): within the
 // allowed lateness an element updates the result, beyond it the element goes
 // to the late-data side output, with a snapshot and restore in between.
+// Then side outputs in a JobRunner pipeline restarted from a checkpoint.
+#include <ckpt/fs/memory_file_system.hpp>
 #include <ckpt/function/output_tag.hpp>
 #include <ckpt/function/window.hpp>
+#include <ckpt/runtime/job_runner.hpp>
+#include <ckpt/storage/checkpoint_storage.hpp>
 #include <ckpt/testing/harness.hpp>
 
+#include "pipeline_util.hpp"
 #include "test_functions.hpp"
 
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -169,6 +176,130 @@ TEST(SideOutputs, SlidingWindowsSendAnElementOnlyWhenItIsLateForEveryWindow) {
 TEST(SideOutputs, LateDataSideOutputNeedsEventTime) {
   auto windows = ckpt::window<std::string, Event>(ckpt::TumblingProcessingTimeWindows::of(5s));
   EXPECT_THROW(windows.side_output_late_data(ckpt::OutputTag<Event>("late")), ckpt::ConfigError);
+}
+
+// -- a pipeline through JobRunner ---------------------------------------------------
+
+constexpr std::int64_t window_size = 50;
+using Strings = std::multiset<std::string>;
+
+/// Every 10 ms an event; every 7th one 200 ms late (late for its tumbling
+/// window of 50 without lateness); the watermark trails by 5.
+std::vector<ckpt::harness_test::Scheduled> late_schedule(std::size_t n) {
+  std::vector<ckpt::harness_test::Scheduled> out;
+  for (std::size_t i = 0; i < n; ++i) {
+    const auto t = static_cast<std::int64_t>(i) * 10 + 300;
+    const bool late = i % 7 == 6;
+    out.push_back({Event{"k" + std::to_string(i % 3), static_cast<std::int64_t>(i)}, late ? t - 200 : t, t - 5});
+  }
+  return out;
+}
+
+/// Odd values also to "odd" (as text); everything on to the main output.
+class TagOdd final : public ckpt::ProcessFunction<Event, Event> {
+ public:
+  void process_element(const Event& e, ckpt::Collector<Event>& out) override {
+    if (e.value % 2) context().output(odd_tag(), std::to_string(e.value));
+    out.collect(e);
+  }
+  static const ckpt::OutputTag<std::string>& odd_tag() {
+    static const ckpt::OutputTag<std::string> tag{"odd"};
+    return tag;
+  }
+};
+
+struct JobOutput {
+  Strings counts, late, odd;
+};
+
+/// events -> tag odd -> key_by -> tumbling counts with late data to a side
+/// output (`parallelism`) -> sinks for the counts, the late events (2) and the
+/// odd values; restored from the latest checkpoint in `storage` if there is
+/// one. One channel into the windows, so which records are late does not
+/// depend on how two upstream subtasks' watermarks interleave.
+JobOutput run_job(ckpt::CheckpointStorage& storage, std::vector<ckpt::harness_test::Scheduled> schedule,
+                  std::uint32_t parallelism) {
+  using ckpt::test::CollectingSink;
+  auto counts = std::make_shared<CollectingSink<std::string>::Shared>();
+  auto late = std::make_shared<CollectingSink<Event>::Shared>();
+  auto odd = std::make_shared<CollectingSink<std::string>::Shared>();
+  const ckpt::OutputTag<Event> late_tag{"late"};
+  auto count = ckpt::make_aggregate_function<Event, std::int64_t, std::int64_t>(
+      [] { return std::int64_t{0}; }, [](const Event&, std::int64_t n) { return n + 1; },
+      [](const std::int64_t& n) { return n; }, [](std::int64_t a, std::int64_t b) { return a + b; });
+
+  ckpt::Pipeline p;
+  auto tagged = p.add_source("events", 1,
+                             [schedule](std::uint32_t) {
+                               return std::make_unique<ckpt::harness_test::ScheduleSource>(schedule);
+                             })
+                    .process("tag-odd", 1, [](std::uint32_t) { return std::make_unique<TagOdd>(); });
+  auto windows = tagged.key_by(&key_of).process(
+      "counts", parallelism,
+      ckpt::window<std::string, Event>(ckpt::TumblingEventTimeWindows::of(std::chrono::milliseconds(window_size)))
+          .side_output_late_data(late_tag)
+          .aggregate<std::string>(count, [](const std::string& key, const ckpt::TimeWindow& w, std::int64_t n,
+                                            ckpt::Collector<std::string>& out) {
+            out.collect(key + " " + std::to_string(w.start) + " " + std::to_string(n));
+          }));
+  windows.add_sink("count-sink", 1, [counts](std::uint32_t) { return std::make_unique<CollectingSink<std::string>>(counts); });
+  windows.get_side_output(late_tag).add_sink(
+      "late-sink", 2, [late](std::uint32_t) { return std::make_unique<CollectingSink<Event>>(late); });
+  tagged.get_side_output(TagOdd::odd_tag())
+      .add_sink("odd-sink", 1, [odd](std::uint32_t) { return std::make_unique<CollectingSink<std::string>>(odd); });
+  ckpt::JobRunner job(p, storage, ckpt::CheckpointConfig::on_demand());
+  job.run();
+
+  JobOutput out;
+  out.counts.insert(counts->values.begin(), counts->values.end());
+  for (const auto& e : late->values) out.late.insert(e.key + " " + std::to_string(e.value));
+  out.odd.insert(odd->values.begin(), odd->values.end());
+  return out;
+}
+
+TEST(SideOutputPipeline, SideOutputsThroughARestartFromACheckpointAtAnotherParallelism) {
+  constexpr std::size_t records = 200;
+  const auto schedule = late_schedule(records);
+  const std::vector<ckpt::harness_test::Scheduled> first_half(schedule.begin(), schedule.begin() + records / 2);
+  auto fs = std::make_shared<ckpt::fs::MemoryFileSystem>();
+  ckpt::CheckpointStorage storage(fs);
+  auto out = run_job(storage, first_half, 3);  // ends with a checkpoint, windows still open
+  ASSERT_TRUE(storage.restore_latest());
+  const auto second = run_job(storage, schedule, 2);
+  out.counts.insert(second.counts.begin(), second.counts.end());
+  out.late.insert(second.late.begin(), second.late.end());
+  out.odd.insert(second.odd.begin(), second.odd.end());
+
+  // Expected: every record once on the side outputs; the on-time ones counted.
+  Strings late, odd, counts;
+  std::map<std::pair<std::string, std::int64_t>, std::int64_t> per_window;
+  for (std::size_t i = 0; i < schedule.size(); ++i) {
+    const auto& s = schedule[i];
+    if (s.event.value % 2) odd.insert(std::to_string(s.event.value));
+    if (i % 7 == 6)
+      late.insert(s.event.key + " " + std::to_string(s.event.value));
+    else
+      ++per_window[{s.event.key, ckpt::WindowAssigner::window_start(s.timestamp, 0, window_size)}];
+  }
+  for (const auto& [kw, n] : per_window)
+    if (kw.second + window_size - 1 <= schedule.back().watermark)
+      counts.insert(kw.first + " " + std::to_string(kw.second) + " " + std::to_string(n));
+  EXPECT_EQ(out.late, late);
+  EXPECT_EQ(out.odd, odd);
+  EXPECT_EQ(out.counts, counts);
+  EXPECT_EQ(late.size(), records / 7);
+}
+
+TEST(SideOutputPipeline, BadSideOutputsAreErrors) {
+  ckpt::Pipeline p;
+  auto events = p.add_source("events", 1, [](std::uint32_t) {
+    return std::make_unique<ckpt::harness_test::ScheduleSource>(late_schedule(3));
+  });
+  EXPECT_THROW(events.get_side_output(ckpt::OutputTag<Event>("late")), ckpt::ConfigError);  // a source
+  auto tagged = events.process("tag-odd", 1, [](std::uint32_t) { return std::make_unique<TagOdd>(); });
+  (void)tagged.get_side_output(ckpt::OutputTag<std::string>("odd"));
+  EXPECT_THROW(tagged.get_side_output(ckpt::OutputTag<int>("odd")), ckpt::ConfigError);  // another type
+  EXPECT_THROW(tagged.union_with(tagged).get_side_output(ckpt::OutputTag<std::string>("odd")), ckpt::ConfigError);
 }
 
 }  // namespace side_output

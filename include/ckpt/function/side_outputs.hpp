@@ -14,6 +14,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <typeindex>
 #include <utility>
 #include <vector>
@@ -32,7 +33,7 @@ class SideOutputs {
 
   /// Records under `tag` go to `route` from now on.
   template <class T>
-  void route(const OutputTag<T>& tag, Route<T> route) {
+  void route(const OutputTag<T>& tag, std::type_identity_t<Route<T>> route) {
     auto& e = entry<T>(tag);
     e.route = std::make_shared<Route<T>>(std::move(route));
   }
