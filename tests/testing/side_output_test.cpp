@@ -1,6 +1,7 @@
 // Side outputs (issue 20 item 5) through the harnesses: OutputTag from a
 // ProcessFunction and from a KeyedProcessFunction (records and timers), tag
-// type clashes, and the window operator's late data (item 3): within the
+// type clashes, window functions' output_to(), and the window operator's
+// late data (item 3): within the
 // allowed lateness an element updates the result, beyond it the element goes
 // to the late-data side output, with a snapshot and restore in between.
 // Then side outputs in a JobRunner pipeline restarted from a checkpoint.
@@ -171,6 +172,53 @@ TEST(SideOutputs, SlidingWindowsSendAnElementOnlyWhenItIsLateForEveryWindow) {
   EXPECT_EQ(h.side_output_values(late), (std::vector<Event>{Event{"a", 2}}));
   h.process_watermark(14'999);
   EXPECT_EQ(h.take_output_values(), (Values{"a [5000,15000) 1"}));
+}
+
+const ckpt::OutputTag<std::int64_t> big{"big"};
+
+/// Emits each window's element count; a window of more than two elements
+/// also sends its first value to "big".
+class CountAndFlagBig final : public ckpt::ProcessWindowFunction<std::string, Event, std::int64_t> {
+ public:
+  void process(const std::string&, const ckpt::TimeWindow&, const std::vector<Event>& elements,
+               ckpt::Collector<std::int64_t>& out) override {
+    out.collect(static_cast<std::int64_t>(elements.size()));
+    if (elements.size() > 2) ckpt::output_to(out, big, elements.front().value);
+  }
+};
+
+TEST(SideOutputs, AWindowFunctionSendsWithTheWindowsMaxTimestamp) {
+  auto h = ckpt::KeyedProcessFunctionTestHarness(
+      ckpt::window<std::string, Event>(ckpt::TumblingEventTimeWindows::of(5s))
+          .process(std::make_shared<CountAndFlagBig>()),
+      &key_of);
+  for (const std::int64_t v : {1, 2, 3}) h.process_element({"a", v}, 1000 * v);
+  h.process_element({"b", 7}, 1000);
+  h.process_element({"a", 9}, 6000);
+  h.process_watermark(10'000);
+  EXPECT_EQ(stamped(h.side_output(big)), (std::vector<std::pair<std::int64_t, std::int64_t>>{{1, 4999}}));
+  EXPECT_EQ(h.output().size(), 3u);
+
+  // A reduce with a window function after it, too.
+  auto r = ckpt::KeyedProcessFunctionTestHarness(
+      ckpt::window<std::string, Event>(ckpt::TumblingEventTimeWindows::of(5s))
+          .reduce<std::int64_t>([](const Event& a, const Event& b) { return Event{a.key, a.value + b.value}; },
+                                [](const std::string&, const ckpt::TimeWindow&, const Event& e,
+                                   ckpt::Collector<std::int64_t>& out) { ckpt::output_to(out, big, e.value); }),
+      &key_of);
+  r.process_element({"a", 4}, 100);
+  r.process_element({"a", 5}, 200);
+  r.process_watermark(5000);
+  EXPECT_TRUE(r.output().empty());
+  EXPECT_EQ(stamped(r.side_output(big)), (std::vector<std::pair<std::int64_t, std::int64_t>>{{9, 4999}}));
+}
+
+TEST(SideOutputs, OutputToNeedsAWindowFunctionsCollector) {
+  struct Discard final : ckpt::Collector<int> {
+    void collect(int) override {}
+    void collect_with_timestamp(int, std::int64_t) override {}
+  } discard;
+  EXPECT_THROW(ckpt::output_to(discard, big, std::int64_t{1}), ckpt::ConfigError);
 }
 
 TEST(SideOutputs, LateDataSideOutputNeedsEventTime) {

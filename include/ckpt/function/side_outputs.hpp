@@ -95,4 +95,14 @@ class SideOutputs {
   std::map<std::string, Entry> entries_;
 };
 
+/// A Collector that also carries where side outputs go, for functions that
+/// get no context (window functions): see ckpt::output_to().
+class SideOutputCarrier {
+ public:
+  virtual ~SideOutputCarrier() = default;
+  virtual SideOutputs* side_outputs() const = 0;
+  /// The timestamp side outputs get (a window's max_timestamp()).
+  virtual std::int64_t side_output_timestamp() const = 0;
+};
+
 }  // namespace ckpt::detail

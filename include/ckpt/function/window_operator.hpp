@@ -100,7 +100,7 @@ class WindowOperator final : public KeyedProcessFunction<K, In, Out> {
           break;
       }
       register_cleanup(window, timers);
-      if (fire) emit(ctx.current_key(), window, slot->contents, out);
+      if (fire) emit(ctx, window, slot->contents, out);
       windows_.put(window, std::move(*slot));
     }
     if (added) return;
@@ -116,7 +116,7 @@ class WindowOperator final : public KeyedProcessFunction<K, In, Out> {
     std::sort(entries.begin(), entries.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
     for (const auto& [window, slot] : entries) {
       if (trigger_timer(window) == std::pair{domain, t} && trigger_.kind() != WindowTrigger::Kind::count)
-        emit(ctx.current_key(), window, slot.contents, out);
+        emit(ctx, window, slot.contents, out);
       if (cleanup_timer(window) == std::pair{domain, t}) windows_.remove(window);
     }
   }
@@ -196,22 +196,27 @@ class WindowOperator final : public KeyedProcessFunction<K, In, Out> {
     return window;
   }
 
-  /// Emits with the window's max_timestamp() as the results' event time.
-  class StampingCollector final : public Collector<Out> {
+  /// Emits with the window's max_timestamp() as the results' event time;
+  /// carries the side outputs for output_to().
+  class StampingCollector final : public Collector<Out>, public detail::SideOutputCarrier {
    public:
-    StampingCollector(Collector<Out>& out, std::int64_t timestamp) : out_(out), timestamp_(timestamp) {}
+    StampingCollector(Collector<Out>& out, std::int64_t timestamp, detail::SideOutputs* side_outputs)
+        : out_(out), timestamp_(timestamp), side_outputs_(side_outputs) {}
     void collect(Out value) override { out_.collect_with_timestamp(std::move(value), timestamp_); }
     void collect_with_timestamp(Out value, std::int64_t timestamp) override {
       out_.collect_with_timestamp(std::move(value), timestamp);
     }
+    detail::SideOutputs* side_outputs() const override { return side_outputs_; }
+    std::int64_t side_output_timestamp() const override { return timestamp_; }
 
    private:
     Collector<Out>& out_;
     std::int64_t timestamp_;
+    detail::SideOutputs* side_outputs_;
   };
-  void emit(const K& key, const TimeWindow& window, const Acc& contents, Collector<Out>& out) {
-    StampingCollector stamped(out, window.max_timestamp());
-    spec_.emit(key, window, contents, stamped);
+  void emit(typename Base::Context& ctx, const TimeWindow& window, const Acc& contents, Collector<Out>& out) {
+    StampingCollector stamped(out, window.max_timestamp(), ctx.side_outputs());
+    spec_.emit(ctx.current_key(), window, contents, stamped);
   }
 
   WindowAssigner assigner_;
