@@ -4,10 +4,13 @@
 // every state access and timer applies to that key. Declare keyed state in
 // initialize_state() through ctx.keyed_state_backend<K>().
 
+#include <ckpt/function/output_tag.hpp>
+#include <ckpt/function/side_outputs.hpp>
 #include <ckpt/function/stream_functions.hpp>
 #include <ckpt/state/timer_service.hpp>
 
 #include <cstdint>
+#include <utility>
 
 namespace ckpt {
 
@@ -25,6 +28,13 @@ class KeyedProcessFunction : public StreamFunction {
     /// The event time of the record (or timer) being processed.
     virtual std::int64_t timestamp() const = 0;
     virtual TimerService& timer_service() = 0;
+    /// Sends `value` to the side output `tag`, stamped with timestamp().
+    template <class T>
+    void output(const OutputTag<T>& tag, T value) {
+      if (auto* s = side_outputs()) s->emit(tag, std::move(value), timestamp());
+    }
+    /// Where output() goes; a Context that has none drops side outputs.
+    virtual detail::SideOutputs* side_outputs() { return nullptr; }
   };
   class OnTimerContext : public Context {
    public:

@@ -6,13 +6,17 @@
 // completes. All their methods run on the task's own thread, never
 // concurrently with each other.
 
+#include <ckpt/error.hpp>
 #include <ckpt/function/checkpoint_listener.hpp>
 #include <ckpt/function/checkpointed_function.hpp>
 #include <ckpt/function/committed_output.hpp>
+#include <ckpt/function/output_tag.hpp>
+#include <ckpt/function/side_outputs.hpp>
 #include <ckpt/clock.hpp>
 
 #include <cstdint>
 #include <string>
+#include <utility>
 
 namespace ckpt {
 
@@ -70,7 +74,38 @@ class ProcessFunction : public StreamFunction {
  public:
   using input_type = In;
   using output_type = Out;
+
+  /// The record being processed, from inside process_element(): context().
+  class Context {
+   public:
+    virtual ~Context() = default;
+    /// The event time of the record being processed.
+    virtual std::int64_t timestamp() const = 0;
+    /// Sends `value` to the side output `tag`, stamped with timestamp().
+    template <class T>
+    void output(const OutputTag<T>& tag, T value) {
+      if (auto* s = side_outputs()) s->emit(tag, std::move(value), timestamp());
+    }
+    /// Where output() goes; a Context that has none drops side outputs.
+    virtual detail::SideOutputs* side_outputs() { return nullptr; }
+  };
+
   virtual void process_element(const In& value, Collector<Out>& out) = 0;
+
+  /// Set by the runtime or harness that runs this function (not for users).
+  void set_context(Context* context) noexcept { context_ = context; }
+
+ protected:
+  /// The context of the current record. A context and not a third argument
+  /// of process_element(), so functions written against the two-argument
+  /// form need no change (and no -Woverloaded-virtual warning).
+  Context& context() const {
+    if (!context_) throw ConfigError(errc::invalid_argument, "ProcessFunction::context() outside process_element()");
+    return *context_;
+  }
+
+ private:
+  Context* context_ = nullptr;
 };
 
 /// A sink: the end of a pipeline.

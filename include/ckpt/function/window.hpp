@@ -9,6 +9,7 @@
 //   clicks.key_by(&Click::user).process("counts", 4, counts);
 //
 //   .trigger(ckpt::CountTrigger::of(100))                         // instead of the assigner's default
+//   .side_output_late_data(late)                                  // a ckpt::OutputTag<In>: too late -> there
 //   .reduce([](const T& a, const T& b) { return ...; })            // -> T
 //   .reduce<R>(reduce_fn, [](const K&, const TimeWindow&, T v, Collector<R>&) {...})
 //   .aggregate<R>(aggregate_fn, [](const K&, const TimeWindow&, Out v, Collector<R>&) {...})
@@ -17,6 +18,7 @@
 //
 // Results carry their window's max_timestamp() as event time.
 
+#include <ckpt/function/output_tag.hpp>
 #include <ckpt/function/time_window.hpp>
 #include <ckpt/function/window_assigner.hpp>
 #include <ckpt/function/window_function.hpp>
@@ -56,6 +58,15 @@ class WindowedStream {
     if (lateness.count() > 0 && !assigner_.is_event_time())
       throw ConfigError(errc::invalid_argument, "allowed_lateness applies to event-time windows only");
     lateness_ = lateness.count();
+    return *this;
+  }
+
+  /// Elements later than all their windows' end + allowed lateness go to the
+  /// side output `tag` instead of being dropped (Flink's sideOutputLateData).
+  WindowedStream& side_output_late_data(OutputTag<In> tag) {
+    if (!assigner_.is_event_time())
+      throw ConfigError(errc::invalid_argument, "side_output_late_data applies to event-time windows only");
+    late_data_ = std::move(tag);
     return *this;
   }
 
@@ -128,15 +139,16 @@ class WindowedStream {
  private:
   template <class Acc, class R>
   auto make(WindowFunctionSpec<K, In, Acc, R> spec) const {
-    return [assigner = assigner_, trigger = trigger_, lateness = lateness_,
+    return [assigner = assigner_, trigger = trigger_, lateness = lateness_, late_data = late_data_,
             spec = std::move(spec)](std::uint32_t = 0) {
-      return std::make_unique<WindowOperator<K, In, Acc, R>>(assigner, trigger, lateness, spec);
+      return std::make_unique<WindowOperator<K, In, Acc, R>>(assigner, trigger, lateness, spec, late_data);
     };
   }
 
   WindowAssigner assigner_;
   WindowTrigger trigger_;
   std::int64_t lateness_ = 0;
+  std::optional<OutputTag<In>> late_data_;
 };
 
 /// Windows of `assigner` on a stream keyed by K.

@@ -8,12 +8,20 @@
 // into the output with the key and the window at hand (Flink's
 // reduce(fn, windowFn) / aggregate(fn, windowFn)).
 //
+// A window function sends to a side output with output_to(out, tag, value),
+// `out` being the collector it was handed; the record carries the window's
+// max_timestamp(), as its results do.
+//
 // WindowFunctionSpec is the form the window operator runs: how to start,
 // grow, merge (session windows) and emit a window's contents.
 
+#include <ckpt/error.hpp>
+#include <ckpt/function/output_tag.hpp>
+#include <ckpt/function/side_outputs.hpp>
 #include <ckpt/function/stream_functions.hpp>
 #include <ckpt/function/time_window.hpp>
 
+#include <cstdint>
 #include <functional>
 #include <utility>
 #include <vector>
@@ -31,6 +39,18 @@ class ProcessWindowFunction {
   virtual void process(const K& key, const TimeWindow& window, const std::vector<In>& elements,
                        Collector<Out>& out) = 0;
 };
+
+/// From inside a window function: sends `value` to the side output `tag`.
+/// `out` is the collector the window operator handed the function (a
+/// ConfigError for any other; a side output nothing consumes is dropped).
+template <class Out, class T>
+void output_to(Collector<Out>& out, const OutputTag<T>& tag, T value) {
+  const auto* carrier = dynamic_cast<const detail::SideOutputCarrier*>(&out);
+  if (!carrier)
+    throw ConfigError(errc::invalid_argument, "output_to(out, '" + tag.id() +
+                                                  "', ...): `out` is not the collector of a window function");
+  if (auto* s = carrier->side_outputs()) s->emit(tag, std::move(value), carrier->side_output_timestamp());
+}
 
 /// A window's contents as the operator handles them: Acc is what the window
 /// keeps in keyed state (a reduced value, an accumulator or the elements).

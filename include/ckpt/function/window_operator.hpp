@@ -16,13 +16,16 @@
 //
 // An element is late for a window when the watermark has passed the window's
 // cleanup time: it is not added to that window; an element late for all its
-// windows is dropped and counted (num_late_records_dropped()). An element
+// windows goes to the late-data side output when there is one
+// (side_output_late_data), else it is dropped and counted
+// (num_late_records_dropped()). An element
 // within the allowed lateness updates its window, which fires again at once.
 // Session windows are merged on insert: the windows an element's window
 // touches become one, their contents merged and their stale timers deleted.
 
 #include <ckpt/clock.hpp>
 #include <ckpt/function/keyed_process_function.hpp>
+#include <ckpt/function/output_tag.hpp>
 #include <ckpt/function/time_window.hpp>
 #include <ckpt/function/window_assigner.hpp>
 #include <ckpt/function/window_function.hpp>
@@ -33,6 +36,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <limits>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -54,8 +58,13 @@ class WindowOperator final : public KeyedProcessFunction<K, In, Out> {
     }
   };
 
-  WindowOperator(WindowAssigner assigner, WindowTrigger trigger, std::int64_t allowed_lateness, Spec spec)
-      : assigner_(assigner), trigger_(trigger), lateness_(allowed_lateness), spec_(std::move(spec)) {}
+  WindowOperator(WindowAssigner assigner, WindowTrigger trigger, std::int64_t allowed_lateness, Spec spec,
+                 std::optional<OutputTag<In>> late_data = std::nullopt)
+      : assigner_(assigner),
+        trigger_(trigger),
+        lateness_(allowed_lateness),
+        spec_(std::move(spec)),
+        late_data_(std::move(late_data)) {}
 
   void initialize_state(FunctionInitializationContext& ctx) override {
     windows_ = ctx.keyed_state_backend<K>().get_map_state(MapStateDescriptor<TimeWindow, Slot>{"window_contents"});
@@ -91,10 +100,14 @@ class WindowOperator final : public KeyedProcessFunction<K, In, Out> {
           break;
       }
       register_cleanup(window, timers);
-      if (fire) emit(ctx.current_key(), window, slot->contents, out);
+      if (fire) emit(ctx, window, slot->contents, out);
       windows_.put(window, std::move(*slot));
     }
-    if (!added) ++late_dropped_;
+    if (added) return;
+    if (late_data_)
+      ctx.output(*late_data_, value);
+    else
+      ++late_dropped_;
   }
 
   void on_timer(std::int64_t t, typename Base::OnTimerContext& ctx, Collector<Out>& out) override {
@@ -103,14 +116,14 @@ class WindowOperator final : public KeyedProcessFunction<K, In, Out> {
     std::sort(entries.begin(), entries.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
     for (const auto& [window, slot] : entries) {
       if (trigger_timer(window) == std::pair{domain, t} && trigger_.kind() != WindowTrigger::Kind::count)
-        emit(ctx.current_key(), window, slot.contents, out);
+        emit(ctx, window, slot.contents, out);
       if (cleanup_timer(window) == std::pair{domain, t}) windows_.remove(window);
     }
   }
 
   /// Elements dropped because the watermark had passed all their windows'
-  /// cleanup times (Flink's numLateRecordsDropped); this subtask's, since it
-  /// started (not checkpointed).
+  /// cleanup times and there is no late-data side output (Flink's
+  /// numLateRecordsDropped); this subtask's, since it started (not checkpointed).
   std::uint64_t num_late_records_dropped() const noexcept { return late_dropped_; }
   const WindowAssigner& assigner() const noexcept { return assigner_; }
 
@@ -183,22 +196,27 @@ class WindowOperator final : public KeyedProcessFunction<K, In, Out> {
     return window;
   }
 
-  /// Emits with the window's max_timestamp() as the results' event time.
-  class StampingCollector final : public Collector<Out> {
+  /// Emits with the window's max_timestamp() as the results' event time;
+  /// carries the side outputs for output_to().
+  class StampingCollector final : public Collector<Out>, public detail::SideOutputCarrier {
    public:
-    StampingCollector(Collector<Out>& out, std::int64_t timestamp) : out_(out), timestamp_(timestamp) {}
+    StampingCollector(Collector<Out>& out, std::int64_t timestamp, detail::SideOutputs* side_outputs)
+        : out_(out), timestamp_(timestamp), side_outputs_(side_outputs) {}
     void collect(Out value) override { out_.collect_with_timestamp(std::move(value), timestamp_); }
     void collect_with_timestamp(Out value, std::int64_t timestamp) override {
       out_.collect_with_timestamp(std::move(value), timestamp);
     }
+    detail::SideOutputs* side_outputs() const override { return side_outputs_; }
+    std::int64_t side_output_timestamp() const override { return timestamp_; }
 
    private:
     Collector<Out>& out_;
     std::int64_t timestamp_;
+    detail::SideOutputs* side_outputs_;
   };
-  void emit(const K& key, const TimeWindow& window, const Acc& contents, Collector<Out>& out) {
-    StampingCollector stamped(out, window.max_timestamp());
-    spec_.emit(key, window, contents, stamped);
+  void emit(typename Base::Context& ctx, const TimeWindow& window, const Acc& contents, Collector<Out>& out) {
+    StampingCollector stamped(out, window.max_timestamp(), ctx.side_outputs());
+    spec_.emit(ctx.current_key(), window, contents, stamped);
   }
 
   WindowAssigner assigner_;
@@ -206,6 +224,7 @@ class WindowOperator final : public KeyedProcessFunction<K, In, Out> {
   std::int64_t lateness_;
   Spec spec_;
   MapState<TimeWindow, Slot> windows_;
+  std::optional<OutputTag<In>> late_data_;
   std::uint64_t late_dropped_ = 0;
 };
 

@@ -54,6 +54,8 @@ class KeyedProcessOperator {
   KeyedStateStore<K>& backend() noexcept { return *backend_; }
   const KeyedStateStore<K>& backend() const noexcept { return *backend_; }
   Function& function() noexcept { return *fn_; }
+  /// Where the function's ctx.output(tag, value) goes (null: dropped); must outlive the operator.
+  void set_side_outputs(SideOutputs* side_outputs) noexcept { side_outputs_ = side_outputs; }
 
   /// Starts the timer service on the timers in the backend (restored ones
   /// included). After the function's initialize_state(), so the function's
@@ -89,6 +91,7 @@ class KeyedProcessOperator {
     std::int64_t timestamp() const override { return timestamp_; }
     TimerService& timer_service() override { return *op_.checked_timers(); }
     TimeDomain time_domain() const override { return domain_; }
+    SideOutputs* side_outputs() override { return op_.side_outputs_; }
     std::int64_t timestamp_ = no_timestamp;
     TimeDomain domain_ = TimeDomain::event_time;
 
@@ -126,6 +129,7 @@ class KeyedProcessOperator {
   TimestampedCollector<Out>& out_;
   Context context_;
   std::unique_ptr<Timers> timers_;
+  SideOutputs* side_outputs_ = nullptr;
   typename Timers::Fire fire_ = [this](const K&, std::int64_t t, TimeDomain d) { fire(t, d); };
 };
 

@@ -3,6 +3,9 @@
 // vertices' subtasks, by a partitioner per edge (forward, rebalance, keyed by
 // key group, broadcast). Records are batched per channel; control elements
 // (barriers, watermarks, end of stream) flush and go to every channel.
+// A task's side outputs (OutputTag) are Outputs of their own attached to its
+// main one: they get every control element right after it and flush with
+// it, so their records cross the same barriers as the main output's.
 
 #include <ckpt/error.hpp>
 #include <ckpt/runtime/input_gate.hpp>
@@ -26,8 +29,25 @@ class TaskCancelled : public Error {
   TaskCancelled() : Error(errc::cancelled, "the task was cancelled") {}
 };
 
+/// What the main output needs of the side outputs attached to it.
+class OutputBase {
+ public:
+  virtual ~OutputBase() = default;
+  virtual void control(const CheckpointBarrier&) = 0;
+  virtual void control(const Watermark&) = 0;
+  virtual void control(const WatermarkStatus&) = 0;
+  virtual void control(const EndOfStream&) = 0;
+  virtual void flush() = 0;
+
+  /// A side output of the same task (see the top of this file).
+  void add_side(std::unique_ptr<OutputBase> side) { sides_.push_back(std::move(side)); }
+
+ protected:
+  std::vector<std::unique_ptr<OutputBase>> sides_;
+};
+
 template <class T>
-class Output {
+class Output final : public OutputBase {
  public:
   struct Edge {
     std::vector<std::shared_ptr<InputGate<T>>> gates;  // one per downstream subtask
@@ -71,7 +91,8 @@ class Output {
     }
   }
 
-  /// A barrier, watermark or end of stream: after everything before it, on every channel.
+  /// A barrier, watermark or end of stream: after everything before it, on
+  /// every channel (the side outputs' included).
   template <class Control>
   void broadcast_control(const Control& c) {
     for (auto& edge : edges_)
@@ -79,13 +100,20 @@ class Output {
         edge.buffers[g].emplace_back(c);
         send(edge, g);
       }
+    for (auto& side : sides_) side->control(c);
   }
 
-  void flush() {
+  void flush() override {
     for (auto& edge : edges_)
       for (std::size_t g = 0; g < edge.gates.size(); ++g)
         if (!edge.buffers[g].empty()) send(edge, g);
+    for (auto& side : sides_) side->flush();
   }
+
+  void control(const CheckpointBarrier& c) override { broadcast_control(c); }
+  void control(const Watermark& c) override { broadcast_control(c); }
+  void control(const WatermarkStatus& c) override { broadcast_control(c); }
+  void control(const EndOfStream& c) override { broadcast_control(c); }
 
  private:
   void append(Edge& edge, std::size_t g, Record<T> record) {

@@ -9,24 +9,33 @@
 //   totals.add_sink("out", 1, [](std::uint32_t) { return std::make_unique<MySink>(); });
 //   ckpt::JobRunner(pipeline, storage, ckpt::CheckpointConfig::every(1s)).run();
 //
+// A process or keyed process operator's side output (OutputTag) is a stream
+// of its own: `auto late = counts.get_side_output(late_tag);` consumed like any
+// other, its records between the same barriers as the operator's main output.
+//
 // Factories take the subtask index and return the function for that subtask.
 // State is matched by uid on restore, so keep uids stable across versions.
 
 #include <ckpt/error.hpp>
 #include <ckpt/names.hpp>
 #include <ckpt/function/keyed_process_function.hpp>
+#include <ckpt/function/output_tag.hpp>
+#include <ckpt/function/side_outputs.hpp>
 #include <ckpt/runtime/output.hpp>
 #include <ckpt/function/stream_functions.hpp>
 #include <ckpt/runtime/stream_task.hpp>
+#include <ckpt/serial/type_name.hpp>
 #include <ckpt/state/key_group.hpp>
 
 #include <any>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
 #include <type_traits>
+#include <typeindex>
 #include <utility>
 #include <vector>
 
@@ -57,7 +66,18 @@ struct RuntimeGraph {
 struct InputSpec {
   std::size_t vertex = 0;
   Partitioning partitioning = Partitioning::rebalance;
-  std::any key_group;  // std::function<std::uint32_t(const In&)> for keyed edges
+  std::any key_group;       // std::function<std::uint32_t(const In&)> for keyed edges
+  std::string side_output;  // the OutputTag's name, or empty for the main output
+};
+
+/// A side output of a vertex that something consumes: `attach` makes subtask
+/// `subtask`'s Output for it, wires it, hangs it on the main output and routes
+/// the task's records under the tag to it.
+struct SideOutputSpec {
+  std::string id;
+  std::function<void(RuntimeGraph&, std::size_t self, std::uint32_t subtask, const Pipeline&, OutputBase& main,
+                     SideOutputs& routes)>
+      attach;
 };
 
 class VertexBase {
@@ -66,12 +86,21 @@ class VertexBase {
   virtual ~VertexBase() = default;
   virtual void create_gates(RuntimeGraph&, std::size_t self, const Pipeline&) = 0;
   virtual void create_tasks(RuntimeGraph&, std::size_t self, const Pipeline&, TaskEnvironment&) = 0;
+  /// Whether its function can send to side outputs (process functions).
+  virtual bool has_side_outputs() const { return false; }
 
   std::string uid;
   std::uint32_t parallelism;
   std::vector<InputSpec> inputs;
   std::vector<std::size_t> consumers;
+  std::vector<SideOutputSpec> side_outputs;
 };
+
+template <class Task>
+void attach_side_outputs(RuntimeGraph& graph, std::size_t self, std::uint32_t subtask, const Pipeline& p,
+                         const VertexBase& v, OutputBase& main, Task& task) {
+  for (const auto& side : v.side_outputs) side.attach(graph, self, subtask, p, main, task.side_outputs());
+}
 
 }  // namespace detail
 
@@ -106,12 +135,14 @@ class Pipeline {
   }
   std::size_t input_channels(std::size_t v) const { return channel_offset(v, vertices_[v]->inputs.size()); }
 
+  /// Connects `out` (vertex self's main output, or its side output `side`) to its consumers.
   template <class Out>
-  void wire_output(detail::RuntimeGraph& graph, std::size_t self, std::uint32_t subtask, Output<Out>& out) const {
+  void wire_output(detail::RuntimeGraph& graph, std::size_t self, std::uint32_t subtask, Output<Out>& out,
+                   const std::string& side = {}) const {
     for (const auto consumer : vertices_[self]->consumers) {
       const auto& inputs = vertices_[consumer]->inputs;
       for (std::size_t j = 0; j < inputs.size(); ++j) {
-        if (inputs[j].vertex != self) continue;
+        if (inputs[j].vertex != self || inputs[j].side_output != side) continue;
         typename Output<Out>::Edge edge;
         edge.gates = std::any_cast<const std::vector<std::shared_ptr<InputGate<Out>>>&>(graph.gates[consumer]);
         edge.channel = channel_offset(consumer, j) + subtask;
@@ -138,13 +169,44 @@ class Pipeline {
                                                     std::to_string(options_.max_parallelism) + "]");
     for (const auto& existing : vertices_)
       if (existing->uid == v->uid) throw ConfigError(errc::already_exists, "two operators have the uid '" + v->uid + "'");
-    for (const auto& in : v->inputs) vertices_[in.vertex]->consumers.push_back(vertices_.size());
+    for (const auto& in : v->inputs) {
+      auto& consumers = vertices_[in.vertex]->consumers;
+      if (consumers.empty() || consumers.back() != vertices_.size()) consumers.push_back(vertices_.size());
+    }
     vertices_.push_back(std::move(v));
     return vertices_.size() - 1;
   }
 
+  /// Vertex `v` gets a consumed side output `tag` (once per name). One name
+  /// has one type in a job.
+  template <class T>
+  void add_side_output(std::size_t v, const OutputTag<T>& tag) {
+    auto& vertex = *vertices_.at(v);
+    if (!vertex.has_side_outputs())
+      throw ConfigError(errc::invalid_argument, "operator '" + vertex.uid + "' has no side outputs (side output '" +
+                                                    tag.id() + "'): only process functions send to an OutputTag");
+    const auto [it, added] = side_output_types_.emplace(tag.id(), std::type_index(typeid(T)));
+    if (!added && it->second != std::type_index(typeid(T)))
+      throw ConfigError(errc::invalid_argument, "side output '" + tag.id() + "' is used with two types (" +
+                                                    ckpt::type_name<T>() + " at operator '" + vertex.uid +
+                                                    "'): an OutputTag's name must have one type in a job");
+    for (const auto& side : vertex.side_outputs)
+      if (side.id == tag.id()) return;
+    vertex.side_outputs.push_back(
+        {tag.id(), [tag](detail::RuntimeGraph& graph, std::size_t self, std::uint32_t subtask, const Pipeline& p,
+                         OutputBase& main, detail::SideOutputs& routes) {
+           auto out = std::make_unique<Output<T>>(subtask, p.options().batch_size);
+           p.wire_output(graph, self, subtask, *out, tag.id());
+           routes.route(tag, [raw = out.get()](T value, std::int64_t timestamp) {
+             raw->emit(Record<T>{std::move(value), timestamp});
+           });
+           main.add_side(std::move(out));
+         }});
+  }
+
   PipelineOptions options_;
   std::vector<std::unique_ptr<detail::VertexBase>> vertices_;
+  std::map<std::string, std::type_index> side_output_types_;
 };
 
 namespace detail {
@@ -192,10 +254,14 @@ class ProcessVertex final : public VertexBase {
     for (std::uint32_t i = 0; i < parallelism; ++i) {
       auto out = std::make_unique<Output<Out>>(i, p.options().batch_size);
       p.wire_output(graph, self, i, *out);
-      graph.tasks.push_back(std::make_unique<ProcessTask<In, Out>>(uid, i, parallelism, env, gate_of<In>(graph, self, i),
-                                                                    make_(i), std::move(out)));
+      auto& main = *out;
+      auto task = std::make_unique<ProcessTask<In, Out>>(uid, i, parallelism, env, gate_of<In>(graph, self, i), make_(i),
+                                                         std::move(out));
+      attach_side_outputs(graph, self, i, p, *this, main, *task);
+      graph.tasks.push_back(std::move(task));
     }
   }
+  bool has_side_outputs() const override { return true; }
 
  private:
   Factory make_;
@@ -212,11 +278,15 @@ class KeyedProcessVertex final : public VertexBase {
     for (std::uint32_t i = 0; i < parallelism; ++i) {
       auto out = std::make_unique<Output<Out>>(i, p.options().batch_size);
       p.wire_output(graph, self, i, *out);
-      graph.tasks.push_back(std::make_unique<KeyedProcessTask<K, In, Out>>(
-          uid, i, parallelism, p.options().max_parallelism, env, gate_of<In>(graph, self, i), make_(i), key_of_,
-          std::move(out)));
+      auto& main = *out;
+      auto task = std::make_unique<KeyedProcessTask<K, In, Out>>(uid, i, parallelism, p.options().max_parallelism, env,
+                                                                 gate_of<In>(graph, self, i), make_(i), key_of_,
+                                                                 std::move(out));
+      attach_side_outputs(graph, self, i, p, *this, main, *task);
+      graph.tasks.push_back(std::move(task));
     }
   }
+  bool has_side_outputs() const override { return true; }
 
  private:
   Factory make_;
@@ -271,6 +341,20 @@ class Stream {
     return KeyedStream<T, K>(*this, std::function<K(const T&)>(std::move(select)));
   }
 
+  /// What the operator of this stream sends to `tag` (ctx.output(tag, value)),
+  /// as a stream of its own. This stream must be one process or keyed process
+  /// operator's output.
+  template <class S>
+  Stream<S> get_side_output(const OutputTag<S>& tag) const {
+    if (vertices_.size() != 1 || side_output_)
+      throw ConfigError(errc::invalid_argument, "get_side_output('" + tag.id() +
+                                                    "') needs the stream of one operator, not a union or a side output");
+    pipeline_->add_side_output(vertices_[0], tag);
+    Stream<S> s(*pipeline_, vertices_);
+    s.side_output_ = tag.id();
+    return s;
+  }
+
   /// Records round-robin to every subtask of the next vertex.
   Stream rebalance() const {
     Stream s = *this;
@@ -285,6 +369,8 @@ class Stream {
   }
   /// The records of both streams, as one input (a two-input operator aligns over both).
   Stream union_with(const Stream& other) const {
+    if (side_output_ || other.side_output_)
+      throw ConfigError(errc::invalid_argument, "a side output stream cannot be part of a union");
     Stream s = *this;
     s.vertices_.insert(s.vertices_.end(), other.vertices_.begin(), other.vertices_.end());
     return s;
@@ -303,6 +389,8 @@ class Stream {
  private:
   template <class, class>
   friend class KeyedStream;
+  template <class>
+  friend class Stream;
 
   Partitioning default_partitioning(std::uint32_t parallelism) const {
     if (partitioning_) return *partitioning_;
@@ -310,12 +398,13 @@ class Stream {
     return Partitioning::rebalance;
   }
   void connect(detail::VertexBase& v, Partitioning partitioning, std::any key_group = {}) const {
-    for (const auto u : vertices_) v.inputs.push_back({u, partitioning, key_group});
+    for (const auto u : vertices_) v.inputs.push_back({u, partitioning, key_group, side_output_.value_or("")});
   }
 
   Pipeline* pipeline_;
   std::vector<std::size_t> vertices_;
   std::optional<Partitioning> partitioning_;
+  std::optional<std::string> side_output_;  // the tag, when this is a side output
 };
 
 template <class T, class K>

@@ -20,6 +20,8 @@
 #include <ckpt/state/timer_service.hpp>
 #include <ckpt/runtime/keyed_process_operator.hpp>
 #include <ckpt/runtime/timestamped_collector.hpp>
+#include <ckpt/runtime/process_context.hpp>
+#include <ckpt/function/side_outputs.hpp>
 #include <ckpt/state/keyed_state_backend.hpp>
 #include <ckpt/state/kv_keyed_state_backend.hpp>
 #include <ckpt/state/operator_state_store.hpp>
@@ -428,7 +430,13 @@ class ProcessTask final : public InputTask<In> {
       : InputTask<In>(std::move(uid), subtask, parallelism, env, std::move(gate)),
         fn_(std::move(fn)),
         output_(std::move(output)),
-        collector_(output_.get()) {}
+        collector_(output_.get()),
+        context_(collector_, &side_outputs_) {
+    fn_->set_context(&context_);
+  }
+
+  /// Where the function's context().output(tag, value) goes.
+  SideOutputs& side_outputs() noexcept { return side_outputs_; }
 
  protected:
   StreamFunction& function() override { return *fn_; }
@@ -449,6 +457,8 @@ class ProcessTask final : public InputTask<In> {
   std::unique_ptr<ProcessFunction<In, Out>> fn_;
   std::unique_ptr<Output<Out>> output_;
   OutputCollector<Out> collector_;
+  SideOutputs side_outputs_;
+  ProcessContext<In, Out> context_;
 };
 
 /// A keyed process function's task: the per-record and per-timer logic is
@@ -465,7 +475,12 @@ class KeyedProcessTask final : public InputTask<In> {
         output_(std::move(output)),
         collector_(output_.get()),
         operator_(subtask, parallelism, max_parallelism, *env.clock, std::move(fn), std::move(key_of), collector_,
-                  env.keyed_backend ? *env.keyed_backend : KeyedBackendFactory{}) {}
+                  env.keyed_backend ? *env.keyed_backend : KeyedBackendFactory{}) {
+    operator_.set_side_outputs(&side_outputs_);
+  }
+
+  /// Where the function's ctx.output(tag, value) goes.
+  SideOutputs& side_outputs() noexcept { return side_outputs_; }
 
  protected:
   KeyedStateBackendBase* keyed() override { return &operator_.backend(); }
@@ -490,7 +505,8 @@ class KeyedProcessTask final : public InputTask<In> {
  private:
   std::unique_ptr<Output<Out>> output_;
   OutputCollector<Out> collector_;
-  KeyedProcessOperator<K, In, Out> operator_;  // after the collector it writes to
+  SideOutputs side_outputs_;
+  KeyedProcessOperator<K, In, Out> operator_;  // after the collector and side outputs it writes to
 };
 
 template <class In>

@@ -140,8 +140,10 @@ class KeyedProcessFunctionTestHarness final : public detail::TestHarnessBase<Key
   static Instance& typed(detail::HarnessInstance& i) noexcept { return static_cast<Instance&>(i); }
 
   std::unique_ptr<detail::HarnessInstance> make_instance() {
-    return std::make_unique<Instance>(this->options(), this->clock(), make_(this->subtask_index()), key_of_,
-                                      this->collector());
+    auto i = std::make_unique<Instance>(this->options(), this->clock(), make_(this->subtask_index()), key_of_,
+                                        this->collector());
+    i->op.set_side_outputs(&this->side_outputs());
+    return i;
   }
   KeyedProcessFunctionTestHarness with_options(const TestHarnessOptions& options) const {
     return KeyedProcessFunctionTestHarness(make_, key_of_, options);

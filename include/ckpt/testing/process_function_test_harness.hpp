@@ -8,6 +8,7 @@
 //   auto two = harness.rescale(checkpoint, 2);  // operator state redistributed as on a restore
 
 #include <ckpt/error.hpp>
+#include <ckpt/runtime/process_context.hpp>
 #include <ckpt/runtime/stream_element.hpp>
 #include <ckpt/function/stream_functions.hpp>
 #include <ckpt/testing/detail/harness_factory.hpp>
@@ -45,6 +46,12 @@ class ProcessFunctionTestHarness final : public detail::TestHarnessBase<ProcessF
   void process_element(const input_type& value, std::int64_t timestamp = no_timestamp) {
     auto& i = typed(this->running());
     this->collector().set_timestamp(timestamp);
+    detail::ProcessContext<input_type, output_type> context(this->collector(), &this->side_outputs());
+    struct Reset {
+      Fn& fn;
+      ~Reset() { fn.set_context(nullptr); }
+    } reset{*i.fn};
+    i.fn->set_context(&context);
     i.fn->process_element(value, this->collector());
   }
   /// Passes a watermark on, if it is above the current one (as the runtime does).
