@@ -1452,8 +1452,8 @@ void run_rocksdb_backend(const Options& o, Report& rep, const char* self) {
       double tr = 0;
       {
         RBackend backend(options_in("restored"), ckpt::KeyGroupRange::all(maxp), maxp);
-        auto b = backend.get_state(blob_desc);
         tr = time_seconds([&] { storage->restore_latest()->restore("op", &backend, nullptr); });
+        auto b = backend.get_state(blob_desc);  // declared after the restore, as tasks and services do
         for (const std::uint64_t k : {std::uint64_t{0}, nk / 2, nk - 1}) {
           backend.set_current_key(k);
           fill_blob(want, k, 0);
