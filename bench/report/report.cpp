@@ -1197,6 +1197,16 @@ int child_r2(const Options& o) {
       checkpoint(*storage, backend, storage->next_checkpoint_id());
       peaks.push_back(static_cast<double>(peak_resident_bytes()));
     }
+    // Where the memory is, after the last run (MiB).
+    auto& db = backend.instance();
+    std::uint64_t readers = 0;
+    db.db().GetAggregatedIntProperty(::rocksdb::DB::Properties::kEstimateTableReadersMem, &readers);
+    const auto mib = [](std::uint64_t b) { return static_cast<double>(b) / 1048576; };
+    std::printf("WHERE rss %.1f (anon %.1f, file %.1f); block cache %.1f (pinned %.1f), memtables %.1f, table readers "
+                "%.1f\n",
+                mib(resident_bytes()), mib(proc_status_bytes("RssAnon")), mib(proc_status_bytes("RssFile")),
+                mib(db.shared().cache->GetUsage()), mib(db.shared().cache->GetPinnedUsage()),
+                mib(db.shared().write_buffer_manager->memory_usage()), mib(readers));
   }
   std::printf("RESULT %.0f %.0f %.0f %.0f %.0f\n", median(peaks), static_cast<double>(load_peak),
               static_cast<double>(on_disk), static_cast<double>(floor), static_cast<double>(budget));
@@ -1485,8 +1495,11 @@ void run_rocksdb_backend(const Options& o, Report& rep, const char* self) {
     char line[512];
     double peak = 0, load_peak = 0, on_disk = 0, floor = 0, budget_b = 0;
     bool got = false;
-    while (std::fgets(line, sizeof line, p))
+    std::string where;
+    while (std::fgets(line, sizeof line, p)) {
       if (std::sscanf(line, "RESULT %lf %lf %lf %lf %lf", &peak, &load_peak, &on_disk, &floor, &budget_b) == 5) got = true;
+      if (std::strncmp(line, "WHERE ", 6) == 0) where.assign(line + 6, std::strcspn(line + 6, "\n"));
+    }
     if (::pclose(p) != 0 || !got) throw std::runtime_error("the R2 child failed");
     fsys::remove_all(o.dir + "/r2");
     fsys::remove_all(o.dir + "/r2-storage");
@@ -1494,6 +1507,7 @@ void run_rocksdb_backend(const Options& o, Report& rep, const char* self) {
          "(median), %.0f MiB while loading; the program alone %.0f MiB",
          budget_b / 1048576, on_disk / 1048576, on_disk / budget_b, peak / 1048576, load_peak / 1048576,
          floor / 1048576);
+    note("at the end, MiB: %s", where.c_str());
     const double r2 = peak / budget_b;
     rep.add({"R2", "peak RSS, random updates + native checkpoint, state >= 8x budget / the budget", "<= 1.5x", r2, "x",
              r2 <= 1.5});
