@@ -1176,8 +1176,8 @@ int child_r2(const Options& o) {
   std::vector<double> peaks;
   std::uint64_t load_peak = 0, on_disk = 0;
   {
-    RBackend backend(ckpt::rocksdb::RocksDBOptions::in(dir).with_memory_budget(budget), ckpt::KeyGroupRange::all(maxp),
-                     maxp);
+    RBackend backend(ckpt::rocksdb::RocksDBOptions::in(dir).with_memory_budget(budget),
+                     ckpt::KeyGroupRange::all(maxp), maxp);
     auto b = backend.get_state(blob_desc);
     load_blobs(backend, b, nk);
     load_peak = peak_resident_bytes();
