@@ -61,6 +61,9 @@ struct Options {
   std::uint64_t rocksdb_ops = 200'000;      // P3 RocksDB operations per run and kind
   std::uint64_t rdb_keys = 1'000'000;       // R: ValueState keys in the RocksDB backend (and MapState keys / 4)
   std::uint64_t rdb_ops = 200'000;          // R: operations per run and kind
+  std::uint64_t rdb_restore_keys = 200'000;  // R5: keys of 1 KiB values restored against a file copy
+  std::uint64_t rdb_rss_budget_mb = 64;      // R2: memory budget of the larger-than-memory state ...
+  std::uint64_t rdb_rss_state_mb = 512;      // ... and its values on disk
   std::uint64_t inc_keys = 4'000'000;       // P5
   std::uint32_t inc_max_parallelism = 1024;
   double inc_fraction = 0.01;
@@ -94,6 +97,9 @@ struct Options {
       "  --rocksdb-ops N          RocksDB operations per run for P3 (default 200000)\n"
       "  --rdb-keys N             R: ValueState keys in the RocksDB backend (default 1000000)\n"
       "  --rdb-ops N              R: operations per run and kind (default 200000)\n"
+      "  --rdb-restore-keys N     R5: keys of 1 KiB values, restored against a file copy (default 200000)\n"
+      "  --rdb-rss-budget-mb N    R2: memory budget of the RocksDB backend in MiB (default 64)\n"
+      "  --rdb-rss-state-mb N     R2: MiB of 1 KiB values on disk, at least 8x the budget (default 512)\n"
       "  --inc-keys N             keys for P5 (default 4000000)\n"
       "  --inc-max-parallelism N  key groups for P5 (default 1024)\n"
       "  --inc-chain N            incremental checkpoints in P5's chain (default 10)\n"
@@ -131,6 +137,9 @@ Options parse(int argc, char** argv) {
     else if (a == "--rocksdb-ops") o.rocksdb_ops = num();
     else if (a == "--rdb-keys") o.rdb_keys = num();
     else if (a == "--rdb-ops") o.rdb_ops = num();
+    else if (a == "--rdb-restore-keys") o.rdb_restore_keys = num();
+    else if (a == "--rdb-rss-budget-mb") o.rdb_rss_budget_mb = num();
+    else if (a == "--rdb-rss-state-mb") o.rdb_rss_state_mb = num();
     else if (a == "--inc-keys") o.inc_keys = num();
     else if (a == "--inc-max-parallelism") o.inc_max_parallelism = static_cast<std::uint32_t>(num());
     else if (a == "--inc-chain") o.inc_chain = static_cast<unsigned>(num());
@@ -156,9 +165,12 @@ Options parse(int argc, char** argv) {
   }
   if (quick) {
     for (auto* n : {&o.big_keys, &o.small_keys, &o.access_keys, &o.access_map_keys, &o.access_ops, &o.rocksdb_ops, &o.rdb_keys, &o.rdb_ops,
+                    &o.rdb_restore_keys,
                     &o.inc_keys, &o.e2e_keys, &o.issue3_value_keys})
       *n = std::max<std::uint64_t>(*n / 8, 1000);
     o.issue3_map_keys = std::max<std::uint64_t>(o.issue3_map_keys / 8, 64);
+    o.rdb_rss_budget_mb = std::max<std::uint64_t>(o.rdb_rss_budget_mb / 8, 8);
+    o.rdb_rss_state_mb = std::max<std::uint64_t>(o.rdb_rss_state_mb / 8, 8 * o.rdb_rss_budget_mb);
   }
   if (o.threads == 0) o.threads = std::max(1u, std::thread::hardware_concurrency());
   if (o.runs == 0) o.runs = 1;
@@ -214,7 +226,8 @@ struct Report {
                                            "restore_vs_zstd_decompress", "incremental_bytes_ratio",
                                            "incremental_restore_vs_full", "peak_rss_ratio",
                                            "end_to_end_vs_rocksdb",      "rocksdb_access_vs_raw",
-                                           "rocksdb_sync_pause_ratio",   "rocksdb_incremental_upload_ratio"};
+                                           "rocksdb_sync_pause_ratio",   "rocksdb_incremental_upload_ratio",
+                                           "rocksdb_restore_vs_copy",    "rocksdb_peak_rss_vs_budget"};
   void write_json(const std::string& path) const {
     std::vector<std::pair<std::string, double>> out;
     for (const char* name : fields)
@@ -274,8 +287,10 @@ ckpt::StorageOptions storage_options(const Options& o) {
   return ckpt::StorageOptions::defaults().with_compression_threads(o.threads);
 }
 
-/// One durable checkpoint of `b` as operator "op"; returns what was written.
-ckpt::ParticipantStats checkpoint(ckpt::CheckpointStorage& storage, Backend& b, std::uint64_t id) {
+/// One durable checkpoint of `b` as operator "op" (native files from a RocksDB
+/// backend on incremental storage); returns what was written.
+template <class B>
+ckpt::ParticipantStats checkpoint(ckpt::CheckpointStorage& storage, B& b, std::uint64_t id) {
   auto pending = storage.begin_checkpoint(id, static_cast<std::int64_t>(id));
   auto stats = pending->write({"op", 0, 1, b.begin_snapshot(id, storage.options().incremental), std::nullopt});
   pending->complete();
@@ -1117,10 +1132,90 @@ struct RawRocks {
   }
 };
 
-void run_rocksdb_backend(const Options& o, Report& rep) {
+using RBackend = ckpt::rocksdb::RocksDBKeyedStateBackend<std::uint64_t>;
+const ckpt::ValueStateDescriptor<std::string> blob_desc{"b", std::string{}};
+
+/// 1 KiB of pseudo-random bytes for key k in round r: values that do not
+/// compress, so the state's size on disk is what R2 and R5 ask for.
+void fill_blob(std::string& s, std::uint64_t k, std::uint64_t r) {
+  s.resize(1024);
+  std::uint64_t x = splitmix64(k * 0x9E3779B97F4A7C15ULL + r);
+  for (std::size_t i = 0; i < s.size(); i += 8) {
+    x = splitmix64(x);
+    std::memcpy(s.data() + i, &x, 8);
+  }
+}
+void load_blobs(RBackend& backend, ckpt::ValueState<std::string>& b, std::uint64_t n) {
+  std::string val;
+  for (std::uint64_t k = 0; k < n; ++k) {
+    backend.set_current_key(k);
+    fill_blob(val, k, 0);
+    b.update(val);
+  }
+}
+std::uint64_t sst_bytes(const std::string& dir) {
+  std::uint64_t n = 0;
+  for (const auto& e : fsys::recursive_directory_iterator(dir))
+    if (e.is_regular_file() && e.path().extension() == ".sst") n += e.file_size();
+  return n;
+}
+
+/// R2 in a fresh process (`ckpt_bench_report --child r2 ...`), so no other
+/// section's memory is in its VmHWM: a state of --rdb-rss-state-mb MiB of
+/// 1 KiB values under a --rdb-rss-budget-mb budget, then per run random
+/// read-modify-writes and a native checkpoint. Prints the peaks.
+int child_r2(const Options& o) {
+  constexpr std::uint32_t maxp = ckpt::default_max_parallelism;
+  const std::size_t budget = static_cast<std::size_t>(o.rdb_rss_budget_mb) << 20;
+  const auto floor = resident_bytes();  // the program itself, before RocksDB
+  const auto dir = o.dir + "/r2", root = o.dir + "/r2-storage";
+  fsys::create_directories(dir);
+  fsys::create_directories(root);
+  auto storage = ckpt::CheckpointStorage::open("file://" + root, ckpt::StorageOptions::incremental_checkpoints(2));
+  const std::uint64_t nk = (o.rdb_rss_state_mb << 20) / 1024;
+  std::vector<double> peaks;
+  std::uint64_t load_peak = 0, on_disk = 0;
+  {
+    RBackend backend(ckpt::rocksdb::RocksDBOptions::in(dir).with_memory_budget(budget),
+                     ckpt::KeyGroupRange::all(maxp), maxp);
+    auto b = backend.get_state(blob_desc);
+    load_blobs(backend, b, nk);
+    load_peak = peak_resident_bytes();
+    on_disk = sst_bytes(dir + "/db");
+    std::string val;
+    std::uint64_t x = 0x5eed;
+    for (unsigned r = 0; r < o.runs; ++r) {
+      if (!reset_peak_resident()) throw std::runtime_error("cannot reset VmHWM");
+      for (std::uint64_t i = 0; i < o.rdb_ops / 2; ++i) {
+        const auto k = (x = splitmix64(x)) % nk;
+        backend.set_current_key(k);
+        const auto cur = b.value();  // a read: fills the block cache
+        fill_blob(val, k, r + 1);
+        val[0] = cur.empty() ? '\0' : cur[0];
+        b.update(val);
+      }
+      checkpoint(*storage, backend, storage->next_checkpoint_id());
+      peaks.push_back(static_cast<double>(peak_resident_bytes()));
+    }
+    // Where the memory is, after the last run (MiB).
+    auto& db = backend.instance();
+    std::uint64_t readers = 0;
+    db.db().GetAggregatedIntProperty(::rocksdb::DB::Properties::kEstimateTableReadersMem, &readers);
+    const auto mib = [](std::uint64_t b) { return static_cast<double>(b) / 1048576; };
+    std::printf("WHERE rss %.1f (anon %.1f, file %.1f); block cache %.1f (pinned %.1f), memtables %.1f, table readers "
+                "%.1f\n",
+                mib(resident_bytes()), mib(proc_status_bytes("RssAnon")), mib(proc_status_bytes("RssFile")),
+                mib(db.shared().cache->GetUsage()), mib(db.shared().cache->GetPinnedUsage()),
+                mib(db.shared().write_buffer_manager->memory_usage()), mib(readers));
+  }
+  std::printf("RESULT %.0f %.0f %.0f %.0f %.0f\n", median(peaks), static_cast<double>(load_peak),
+              static_cast<double>(on_disk), static_cast<double>(floor), static_cast<double>(budget));
+  return 0;
+}
+
+void run_rocksdb_backend(const Options& o, Report& rep, const char* self) {
   section("R RocksDB keyed state backend: access against raw RocksDB, the snapshot mark against state size, "
           "what incremental checkpoints upload");
-  using RBackend = ckpt::rocksdb::RocksDBKeyedStateBackend<std::uint64_t>;
   constexpr std::uint32_t maxp = ckpt::default_max_parallelism;
   const std::size_t budget = std::size_t{256} << 20;
   const auto options_in = [&](const std::string& name) {
@@ -1286,10 +1381,7 @@ void run_rocksdb_backend(const Options& o, Report& rep) {
           v.update(value_of(k + r));
         }
       const auto id = storage->next_checkpoint_id();
-      auto pending = storage->begin_checkpoint(id, static_cast<std::int64_t>(id));
-      const auto stats = pending->write({"r3", 0, 1, backend.begin_snapshot(id, true), std::nullopt});
-      pending->complete();
-      backend.notify_snapshot_complete(id);
+      const auto stats = checkpoint(*storage, backend, id);
       const auto manifest = storage->open_checkpoint(id)->manifest();
       std::map<std::string, std::uint64_t> now;
       std::uint64_t new_sst_bytes = 0;
@@ -1324,6 +1416,104 @@ void run_rocksdb_backend(const Options& o, Report& rep) {
   }
   fsys::remove_all(o.dir + "/r-incremental");
   fsys::remove_all(o.dir + "/r-incremental-storage");
+
+  // R5: restoring a native checkpoint at the same parallelism / copying its
+  // files from the same storage through the same FileSystem, on one thread
+  // as the restore fetches them (read, write a local file; no checksum).
+  {
+    const auto root = o.dir + "/r-restore-storage";
+    fsys::create_directories(root);
+    auto storage = ckpt::CheckpointStorage::open("file://" + root, ckpt::StorageOptions::incremental_checkpoints(2));
+    const auto nk = o.rdb_restore_keys;
+    {
+      RBackend backend(options_in("restore-source"), ckpt::KeyGroupRange::all(maxp), maxp);
+      auto b = backend.get_state(blob_desc);
+      load_blobs(backend, b, nk);
+      checkpoint(*storage, backend, storage->next_checkpoint_id());
+    }
+    fsys::remove_all(o.dir + "/r-restore-source");
+    const auto cp = storage->restore_latest();
+    const auto& files = cp->manifest().native.at(0).files;
+    std::uint64_t stored = 0;
+    for (const auto& f : files) stored += f.stored_bytes();
+    auto& fs = storage->file_system();
+    const auto copy_all = [&](const std::string& to) {
+      fsys::create_directories(to);
+      ckpt::Bytes chunk;
+      for (const auto& f : files) {
+        auto in = fs.open(ckpt::detail::native_path(f, cp->directory()));
+        std::ofstream out(to + "/" + f.name, std::ios::binary | std::ios::trunc);
+        for (std::uint64_t at = 0; at < in->size(); at += chunk.size()) {
+          chunk.resize(static_cast<std::size_t>(std::min<std::uint64_t>(in->size() - at, ckpt::detail::native_copy_chunk)));
+          in->read(at, chunk);
+          out.write(reinterpret_cast<const char*>(chunk.data()), static_cast<std::streamsize>(chunk.size()));
+        }
+        out.close();
+        if (!out) throw std::runtime_error("R5: cannot write " + to + "/" + f.name);
+      }
+    };
+    copy_all(o.dir + "/r-copy");  // warm: both sides read the storage from the page cache
+    fsys::remove_all(o.dir + "/r-copy");
+    std::vector<double> ratio, ms_restore, ms_copy;
+    std::string want;
+    for (unsigned r = 0; r < o.runs; ++r) {
+      const double tc = time_seconds([&] { copy_all(o.dir + "/r-copy"); });
+      fsys::remove_all(o.dir + "/r-copy");
+      double tr = 0;
+      {
+        RBackend backend(options_in("restored"), ckpt::KeyGroupRange::all(maxp), maxp);
+        tr = time_seconds([&] { storage->restore_latest()->restore("op", &backend, nullptr); });
+        auto b = backend.get_state(blob_desc);  // declared after the restore, as tasks and services do
+        for (const std::uint64_t k : {std::uint64_t{0}, nk / 2, nk - 1}) {
+          backend.set_current_key(k);
+          fill_blob(want, k, 0);
+          if (b.value() != want) throw std::runtime_error("R5: the restore lost key " + std::to_string(k));
+        }
+      }
+      fsys::remove_all(o.dir + "/r-restored");
+      ratio.push_back(tr / tc);
+      ms_restore.push_back(tr * 1e3);
+      ms_copy.push_back(tc * 1e3);
+    }
+    note("native checkpoint of %" PRIu64 " keys x 1 KiB: %zu files, %.1f MB stored; restore %.0f ms, copy %.0f ms "
+         "(medians)",
+         nk, files.size(), static_cast<double>(stored) / 1e6, median(ms_restore), median(ms_copy));
+    const double r5 = median(ratio);
+    rep.add({"R5", "restore of a native checkpoint, same parallelism / copying its files (file://, 1 thread)",
+             "<= 1.5x", r5, "x", r5 <= 1.5});
+    rep.field("rocksdb_restore_vs_copy", r5);
+  }
+  fsys::remove_all(o.dir + "/r-restore-storage");
+
+  // R2: peak RSS / the memory budget, with a state 8x the budget on disk (child process).
+  {
+    std::string cmd = std::string(self) + " --child r2";
+    for (const auto& a : o.argv) cmd += " '" + a + "'";
+    if (std::find(o.argv.begin(), o.argv.end(), "--dir") == o.argv.end()) cmd += " --dir '" + o.dir + "'";
+    std::FILE* p = ::popen(cmd.c_str(), "r");
+    if (!p) throw std::runtime_error("cannot start the R2 child");
+    char line[512];
+    double peak = 0, load_peak = 0, on_disk = 0, floor = 0, budget_b = 0;
+    bool got = false;
+    std::string where;
+    while (std::fgets(line, sizeof line, p)) {
+      if (std::sscanf(line, "RESULT %lf %lf %lf %lf %lf", &peak, &load_peak, &on_disk, &floor, &budget_b) == 5) got = true;
+      if (std::strncmp(line, "WHERE ", 6) == 0) where.assign(line + 6, std::strcspn(line + 6, "\n"));
+    }
+    if (::pclose(p) != 0 || !got) throw std::runtime_error("the R2 child failed");
+    fsys::remove_all(o.dir + "/r2");
+    fsys::remove_all(o.dir + "/r2-storage");
+    note("%.0f MiB budget, %.0f MiB of SST files (%.1fx the budget); peak RSS %.0f MiB during updates + checkpoint "
+         "(median), %.0f MiB while loading; the program alone %.0f MiB",
+         budget_b / 1048576, on_disk / 1048576, on_disk / budget_b, peak / 1048576, load_peak / 1048576,
+         floor / 1048576);
+    note("at the end, MiB: %s", where.c_str());
+    const double r2 = peak / budget_b;
+    rep.add({"R2", "peak RSS, random updates + native checkpoint, state >= 8x budget / the budget", "<= 1.5x", r2, "x",
+             r2 <= 1.5});
+    rep.add({"R2", "peak RSS while loading the state / the budget", "(info)", load_peak / budget_b, "x", -1});
+    rep.field("rocksdb_peak_rss_vs_budget", r2);
+  }
 }
 #endif
 
@@ -1341,6 +1531,9 @@ int main(int argc, char** argv) {
     }
     fsys::create_directories(o.dir);
     if (o.child == "p6") return child_p6(o);
+#ifdef CKPT_BENCH_ROCKSDB_BACKEND
+    if (o.child == "r2") return child_r2(o);
+#endif
     if (!o.child.empty()) throw std::runtime_error("unknown child " + o.child);
 
     std::printf("ckpt benchmark report: %u runs per figure, %u threads, scratch %s\n", o.runs, o.threads, o.dir.c_str());
@@ -1358,7 +1551,7 @@ int main(int argc, char** argv) {
     if (o.wants("issue3")) run_issue3(o, rep);
     if (o.wants("serial")) run_serial(o, rep);
 #ifdef CKPT_BENCH_ROCKSDB_BACKEND
-    if (o.wants("rocksdb")) run_rocksdb_backend(o, rep);
+    if (o.wants("rocksdb")) run_rocksdb_backend(o, rep, argv[0]);
 #endif
     rep.print_table();
     std::printf("\n%.0f s in all\n", seconds_since(t0));

@@ -4,7 +4,8 @@
 // each checkpoint has its own MANIFEST, OPTIONS and CURRENT; with retain(2)
 // a shared SST goes only when no retained checkpoint lists it, also when the
 // storage is reopened after a crash, or while a checkpoint in flight still
-// references it; a rescale 1 -> 4 -> 3 restores every key
+// references it; a restore at the same parallelism moves the SST files in
+// and the backend goes on from them; a rescale 1 -> 4 -> 3 restores every key
 // exactly once on its owner; a flipped bit, a truncated or a missing SST is a
 // CorruptionError naming the file and the previous checkpoint restores; the
 // heap backend refuses native files with a clear error; a checkpoint mixing
@@ -360,6 +361,48 @@ TEST_F(RocksDBIncremental, RescaleOneToFourToThree) {
   }
   EXPECT_EQ(owners.size(), kKeys);
   for (const auto& [k, n] : owners) EXPECT_EQ(n, 1) << "key " << k << " restored " << n << " times";
+}
+
+/// Entries of state `name` in `b`'s memtables (0 when all are in SST files).
+std::uint64_t in_memtables(RocksDB& b, const std::string& name) {
+  std::uint64_t active = 0, immutable = 0;
+  auto* cf = b.instance().column_family(name);
+  EXPECT_TRUE(b.instance().db().GetIntProperty(cf, ::rocksdb::DB::Properties::kNumEntriesActiveMemTable, &active));
+  EXPECT_TRUE(b.instance().db().GetIntProperty(cf, ::rocksdb::DB::Properties::kNumEntriesImmMemTables, &immutable));
+  return active + immutable;
+}
+
+TEST_F(RocksDBIncremental, SameParallelismRestoreMovesTheFilesInAndTheBackendGoesOn) {
+  auto storage = open_storage();
+  {
+    RocksDB one(options_in(dirs_[0]), KeyGroupRange::all(kMaxParallelism), kMaxParallelism);
+    States states(one);
+    fill(one, states);
+    checkpoint(*storage, one, 1);
+  }
+  {
+    // States declared after the restore (as tasks and services do): their
+    // SST files are moved in, no entry is written through a memtable.
+    RocksDB restored(options_in(dirs_[1]), KeyGroupRange::all(kMaxParallelism), kMaxParallelism);
+    storage->restore_latest()->restore("op", &restored, nullptr);
+    States states(restored);
+    EXPECT_EQ(expect_filled(restored, states), kKeys);
+    for (const char* state : {"count", "history", "tags", "sum", "chars"})
+      EXPECT_EQ(in_memtables(restored, state), 0u) << state << " was copied, not moved in";
+    EXPECT_TRUE(listed(dirs_[1].path() / "scratch").empty()) << "restore scratch files left behind";
+    // It goes on: updates, a compaction over the moved files, a new checkpoint.
+    touch(restored, states);
+    compact(restored);
+    checkpoint(*storage, restored, 2);
+  }
+  RocksDB again(options_in(dirs_[2]), KeyGroupRange::all(kMaxParallelism), kMaxParallelism);
+  storage->restore_latest()->restore("op", &again, nullptr);
+  States states(again);
+  for (std::uint64_t k = 0; k < kKeys; ++k) {
+    again.set_current_key(k);
+    EXPECT_EQ(states.count.get(), std::optional<std::int64_t>(3 * static_cast<std::int64_t>(k) + 1 + (k % 50 == 0 ? 1000 : 0)))
+        << "key " << k;
+  }
 }
 
 /// Flips `mask` in the byte in the middle of the file at `path`.

@@ -17,6 +17,8 @@
 #include <ckpt/rocksdb/ttl_compaction_filter.hpp>
 
 #include <rocksdb/db.h>
+#include <rocksdb/metadata.h>
+#include <rocksdb/options.h>
 
 #include <cerrno>
 #include <fcntl.h>
@@ -114,20 +116,20 @@ class RocksDBInstance {
   }
 
   /// The column family of state `name`, created with the backend's options on first use.
-  ::rocksdb::ColumnFamilyHandle* column_family(const std::string& name) {
+  ::rocksdb::ColumnFamilyHandle* column_family(const std::string& name) { return create(name, nullptr); }
+
+  bool has_column_family(const std::string& name) const {
     std::lock_guard lock(mutex_);
-    if (auto it = column_families_.find(name); it != column_families_.end()) return it->second;
-    ::rocksdb::ColumnFamilyOptions cf = column_family_options();
-    std::shared_ptr<TtlCompactionFilterFactory> filter;
-    if (cf.compaction_filter == nullptr && cf.compaction_filter_factory == nullptr) {
-      filter = std::make_shared<TtlCompactionFilterFactory>();
-      cf.compaction_filter_factory = filter;
-    }
-    ::rocksdb::ColumnFamilyHandle* h = nullptr;
-    check(db_->CreateColumnFamily(cf, name, &h), path_, "create column family '" + name + "'");
-    column_families_.emplace(name, h);
-    if (filter) ttl_filters_.emplace(name, std::move(filter));
-    return h;
+    return column_families_.count(name) != 0;
+  }
+
+  /// Creates the column family of state `name` from the SST files of another
+  /// database (a restored checkpoint), moved in as they are: a restore at the
+  /// same parallelism rewrites no entry (Flink opens the files too). It must
+  /// not exist yet.
+  ::rocksdb::ColumnFamilyHandle* import_column_family(const std::string& name,
+                                                      const ::rocksdb::ExportImportFilesMetaData& files) {
+    return create(name, &files);
   }
 
   /// Drops expired entries of state `name` during compaction from now on
@@ -198,6 +200,33 @@ class RocksDBInstance {
 
  private:
   std::filesystem::path scratch_root() const { return options_.working_directory / "scratch"; }
+
+  ::rocksdb::ColumnFamilyHandle* create(const std::string& name, const ::rocksdb::ExportImportFilesMetaData* import) {
+    std::lock_guard lock(mutex_);
+    if (auto it = column_families_.find(name); it != column_families_.end()) {
+      if (import == nullptr) return it->second;
+      throw StateError(errc::already_exists, path_ + ": cannot import the files of state '" + name +
+                                                 "': its column family exists already");
+    }
+    ::rocksdb::ColumnFamilyOptions cf = column_family_options();
+    std::shared_ptr<TtlCompactionFilterFactory> filter;
+    if (cf.compaction_filter == nullptr && cf.compaction_filter_factory == nullptr) {
+      filter = std::make_shared<TtlCompactionFilterFactory>();
+      cf.compaction_filter_factory = filter;
+    }
+    ::rocksdb::ColumnFamilyHandle* h = nullptr;
+    if (import != nullptr && !import->files.empty()) {
+      ::rocksdb::ImportColumnFamilyOptions how;
+      how.move_files = true;  // hard links where it can: the fetched copies are scratch
+      check(db_->CreateColumnFamilyWithImport(cf, name, how, *import, &h), path_,
+            "import the files of column family '" + name + "'");
+    } else {
+      check(db_->CreateColumnFamily(cf, name, &h), path_, "create column family '" + name + "'");
+    }
+    column_families_.emplace(name, h);
+    if (filter) ttl_filters_.emplace(name, std::move(filter));
+    return h;
+  }
 
   ::rocksdb::ColumnFamilyOptions column_family_options() const {
     ::rocksdb::DBOptions db;

@@ -271,7 +271,7 @@ class RocksDBKvBackend final : public KvKeyedStateBackend {
         throw IoError(errc::io_error, dir.path().string(),
                       "cannot create '" + dir.path().string() + "': " + ec.message(), ec);
       for (const auto& name : parts[i].files) fetch(i, name, dir.path() / name);  // each verified before the open
-      detail::ReadOnlyCheckpoint(db_, dir.path()).copy_key_groups(db_, wanted);
+      detail::ReadOnlyCheckpoint(db_, dir.path()).restore_into(db_, wanted, wanted == parts[i].key_groups);
     }
     for (const auto& part : parts)
       for (const auto& meta : part.states)

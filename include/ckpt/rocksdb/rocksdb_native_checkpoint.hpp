@@ -4,11 +4,14 @@
 // local directory (rocksdb::Checkpoint), O(write buffer), not O(state); the
 // storage uploads the SST files no retained checkpoint of the same database
 // holds yet (storage/native_files.hpp). Restoring fetches an old subtask's
-// files (each verified before RocksDB opens it) into a scratch directory,
-// opens it read-only and copies exactly this backend's key groups out of
-// every column family: a key group is one contiguous key range
-// (key_layout.hpp), so that is one bounded scan per state, whatever the
-// parallelism was.
+// files (each verified before RocksDB opens it) into a scratch directory and
+// opens it read-only. When all of its key groups are this backend's (the
+// same parallelism, or fewer subtasks) and a state's column family is not
+// there yet, the state's SST files are moved in as they are
+// (CreateColumnFamilyWithImport: no entry rewritten). Otherwise exactly this
+// backend's key groups are copied out: a key group is one contiguous key
+// range (key_layout.hpp), so that is one bounded scan per state, whatever
+// the parallelism was.
 
 #include <ckpt/error.hpp>
 #include <ckpt/rocksdb/key_layout.hpp>
@@ -93,36 +96,66 @@ class ReadOnlyCheckpoint {
     db_.reset();
   }
 
-  /// Writes every entry of key groups `range` of every state into `into`,
-  /// in batches of about `batch_bytes`.
-  void copy_key_groups(RocksDBInstance& into, KeyGroupRange range, std::size_t batch_bytes = std::size_t{4} << 20) {
+  /// Restores every state of this checkpoint into `into`, key groups
+  /// `range`. With `whole` (the checkpoint holds no key group outside
+  /// `range`) a state whose column family `into` does not have yet gets
+  /// this checkpoint's SST files moved in (no entry rewritten, O(files));
+  /// the others have their entries of `range` copied.
+  void restore_into(RocksDBInstance& into, KeyGroupRange range, bool whole) {
+    std::vector<::rocksdb::LiveFileMetaData> live;
+    if (whole) db_->GetLiveFilesMetaData(&live);
+    for (auto* h : handles_) {
+      const auto& name = h->GetName();
+      if (name == ::rocksdb::kDefaultColumnFamilyName) continue;  // states have their own
+      if (whole && !into.has_column_family(name) && in_files_only(h)) {
+        ::rocksdb::ExportImportFilesMetaData files;
+        files.db_comparator_name = db_->GetOptions(h).comparator->Name();
+        for (const auto& f : live)
+          if (f.column_family_name == name) files.files.push_back(f);
+        into.import_column_family(name, files);
+      } else {
+        copy_key_groups(into, h, range);
+      }
+    }
+  }
+
+  /// Writes every entry of key groups `range` of state `h` into `into`, in
+  /// batches of about `batch_bytes`.
+  void copy_key_groups(RocksDBInstance& into, ::rocksdb::ColumnFamilyHandle* h, KeyGroupRange range,
+                       std::size_t batch_bytes = std::size_t{4} << 20) {
     const std::string lower = key_group_begin(range.begin);
     const std::string upper = key_group_begin(range.end);  // range.end <= 2^15: fits the two-byte prefix
     const ::rocksdb::Slice upper_slice(upper);
     ::rocksdb::WriteOptions w;
     w.disableWAL = true;  // durability comes from checkpoints
-    for (auto* h : handles_) {
-      if (h->GetName() == ::rocksdb::kDefaultColumnFamilyName) continue;  // states have their own
-      auto* to = into.column_family(h->GetName());
-      ::rocksdb::ReadOptions ro;
-      ro.iterate_upper_bound = &upper_slice;
-      ro.fill_cache = false;
-      std::unique_ptr<::rocksdb::Iterator> it(db_->NewIterator(ro, h));
-      ::rocksdb::WriteBatch batch;
-      const auto write = [&] {
-        check(into.db().Write(w, &batch), into.path(), "restore state '" + h->GetName() + "' from " + path_);
-        batch.Clear();
-      };
-      for (it->Seek(lower); it->Valid(); it->Next()) {
-        check(batch.Put(to, it->key(), it->value()), into.path(), "restore state '" + h->GetName() + "'");
-        if (batch.GetDataSize() >= batch_bytes) write();
-      }
-      check(it->status(), path_, "read state '" + h->GetName() + "'");
-      if (batch.Count() > 0) write();
+    auto* to = into.column_family(h->GetName());
+    ::rocksdb::ReadOptions ro;
+    ro.iterate_upper_bound = &upper_slice;
+    ro.fill_cache = false;
+    std::unique_ptr<::rocksdb::Iterator> it(db_->NewIterator(ro, h));
+    ::rocksdb::WriteBatch batch;
+    const auto write = [&] {
+      check(into.db().Write(w, &batch), into.path(), "restore state '" + h->GetName() + "' from " + path_);
+      batch.Clear();
+    };
+    for (it->Seek(lower); it->Valid(); it->Next()) {
+      check(batch.Put(to, it->key(), it->value()), into.path(), "restore state '" + h->GetName() + "'");
+      if (batch.GetDataSize() >= batch_bytes) write();
     }
+    check(it->status(), path_, "read state '" + h->GetName() + "'");
+    if (batch.Count() > 0) write();
   }
 
  private:
+  /// Whether every entry of `h` is in an SST file (a native checkpoint is
+  /// flushed first; anything replayed from a log would not be imported).
+  bool in_files_only(::rocksdb::ColumnFamilyHandle* h) const {
+    std::uint64_t active = 0, immutable = 0;
+    return db_->GetIntProperty(h, ::rocksdb::DB::Properties::kNumEntriesActiveMemTable, &active) &&
+           db_->GetIntProperty(h, ::rocksdb::DB::Properties::kNumEntriesImmMemTables, &immutable) && active == 0 &&
+           immutable == 0;
+  }
+
   std::string path_;
   std::vector<::rocksdb::ColumnFamilyHandle*> handles_;
   std::unique_ptr<::rocksdb::DB> db_;
