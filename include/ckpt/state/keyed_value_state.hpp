@@ -29,6 +29,11 @@ class KeyedValueState : public ValueState<T> {
   /// `impl` comes from a KeyedStateBackend<Key, Hash, KeyEqual>.
   explicit KeyedValueState(detail::ValueStateImpl<T>* impl) noexcept
       : ValueState<T>(impl), direct_(dynamic_cast<Direct*>(impl)) {}
+  /// Any ValueState<T> of a backend of keys Key (e.g. from a
+  /// KeyedStateStore<Key>, as functions declare state): direct calls when the
+  /// heap backend made it, the virtual path otherwise (RocksDB).
+  KeyedValueState(const ValueState<T>& state) noexcept  // NOLINT(google-explicit-constructor): a handle converts
+      : KeyedValueState(ValueState<T>::implementation_of(state)) {}
 
   T value() const { return direct_ ? this->value_in(*direct_) : ValueState<T>::value(); }
   std::optional<T> get() const { return direct_ ? this->get_in(*direct_) : ValueState<T>::get(); }

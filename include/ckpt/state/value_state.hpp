@@ -39,6 +39,7 @@ class ValueState {
 
  protected:
   // Shared with KeyedValueState, which passes its implementation's final type.
+  static detail::ValueStateImpl<T>* implementation_of(const ValueState& state) noexcept { return state.impl_; }
   template <class Impl>
   static T value_in(Impl& impl) {
     if (const T* v = impl.find()) return *v;
