@@ -36,6 +36,7 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -290,6 +291,7 @@ pid_t spawn_member(const Args& a, const std::string& endpoint, const std::string
   const pid_t pid = ::fork();
   if (pid < 0) throw std::runtime_error("fork failed");
   if (pid == 0) {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // no member outlives this program
     const std::vector<std::string> args{"ckpt_bench_cluster", "--member", endpoint, "--dir", dir, "--index",
                                         std::to_string(index), "--keys", std::to_string(a.keys / 10),
                                         "--interval-ms", std::to_string(a.interval_ms)};

@@ -16,13 +16,16 @@
 // partition's offset is keyed state of that key group: it moves with its key
 // group on rescale and is cut together with the counts.
 //
-// The output: every event gives one record "g:i key count". A member stages
-// the records since its last committed checkpoint in <storage>/output/staged/
-// at each cut (the pre-commit of a two-phase commit) and moves that file to
-// output/committed/ when it hears that etcd committed the checkpoint; a
-// member that restores moves every staged file whose checkpoint etcd holds
-// (a process killed between etcd's commit and its move). A staged file of an
-// aborted checkpoint is never moved: the next cut's file holds its records.
+// The output: every event gives one record "g:i key count". At each cut a
+// member stages the records since its previous cut in <storage>/output/staged/
+// (the pre-commit of a two-phase commit). When it hears that etcd committed
+// checkpoint N it moves every file it staged up to N to output/committed/: a
+// file of an aborted checkpoint too, since this process's state at N holds
+// its records. A process that restores checkpoint R settles what its killed
+// predecessor (same member id) left: files up to R hold records R's state
+// holds, and are committed; later ones hold records it does not, which will
+// be read again, and are removed. The driver does the same for a whole
+// generation after it stopped.
 //
 // The last line is "exactly-once: OK (...)" or "exactly-once: FAILED (...)"
 // with a non-zero exit status.
@@ -38,6 +41,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -124,15 +128,27 @@ void commit_output(const std::string& storage, const std::string& name) {
   stdfs::rename(staged_dir(storage) + "/" + name, committed_dir(storage) + "/" + name, ec);
 }
 
-/// Moves every staged file whose checkpoint etcd committed.
-void commit_recorded_outputs(const std::string& storage, ckpt::etcd::CheckpointCommits& commits) {
-  std::map<std::int64_t, bool> committed;
+/// After a restore of `restored` (none: nothing was committed), the staged
+/// files of the members whose id starts with `members`: those of checkpoints
+/// up to `restored` are committed, the later ones removed. Only while no
+/// process with such an id runs.
+void settle_outputs(const std::string& storage, std::optional<std::uint64_t> restored, const std::string& members) {
   for (const auto& e : stdfs::directory_iterator(staged_dir(storage))) {
     const auto name = e.path().filename().string();
-    const auto id = std::stoll(name.substr(0, name.find('-')));
-    if (!committed.contains(id)) committed[id] = commits.record(id).has_value();
-    if (committed[id]) commit_output(storage, name);
+    const auto first = name.find('-'), last = name.rfind('-');
+    if (first == std::string::npos || first == last) continue;  // a .tmp of a write cut short is "<id>-<m>-<n>.tmp": removed below
+    if (name.compare(first + 1, members.size(), members) != 0) continue;
+    const auto id = std::stoull(name.substr(0, first));
+    std::error_code ec;
+    if (restored && id <= *restored && name.find(".tmp") == std::string::npos) commit_output(storage, name);
+    else stdfs::remove(e.path(), ec);
   }
+}
+
+/// etcd's latest committed checkpoint.
+std::optional<std::uint64_t> latest_committed(ckpt::etcd::CheckpointCommits& commits) {
+  const auto latest = commits.latest();
+  return latest ? std::optional<std::uint64_t>(static_cast<std::uint64_t>(latest->id)) : std::nullopt;
 }
 
 void write_synced(const std::string& path, const std::string& text) {
@@ -216,12 +232,10 @@ class CountingMember final : public ckpt::CheckpointedFunction, public ckpt::Che
       std::this_thread::sleep_for(20ms);
     }
     ckpt::etcd::CheckpointCommits commits(client, member_.keys());
-    commit_recorded_outputs(o_.storage, commits);
     const auto restored = member_.restore();
     member_.start();
-    const auto latest = commits.latest();
-    const auto now = latest ? std::optional<std::uint64_t>(static_cast<std::uint64_t>(latest->id)) : std::nullopt;
-    if (now != restored) return false;
+    if (latest_committed(commits) != restored) return false;  // what our predecessor left is the next one's to settle
+    settle_outputs(o_.storage, restored, o_.id + "-");
     say("restored " + (restored ? std::to_string(*restored) : std::string("nothing")));
     worker_ = std::thread([this] { work(); });
     return true;
@@ -236,21 +250,19 @@ class CountingMember final : public ckpt::CheckpointedFunction, public ckpt::Che
   // -- CheckpointedFunction, CheckpointListener (worker thread)
   void initialize_state(ckpt::FunctionInitializationContext&) override {}
   void snapshot_state(const ckpt::FunctionSnapshotContext& ctx) override {
-    // Pre-commit: every record since our last committed checkpoint, durable before the part is.
+    // Pre-commit: every record since the previous cut, durable before the part is.
     const auto id = ctx.checkpoint_id();
     std::string text;
     for (const auto& r : records_) text += r + "\n";
     const auto name = output_name(id, o_.id, records_.size());
     write_synced(staged_dir(o_.storage) + "/" + name, text);
-    cuts_[id] = {records_.size(), name, all_read()};
+    records_.clear();
+    cuts_[id] = {name, all_read()};
   }
   void notify_checkpoint_complete(std::uint64_t id) override {
     const auto it = cuts_.find(id);
     if (it == cuts_.end()) return;
-    commit_output(o_.storage, it->second.name);
-    records_.erase(records_.begin(), records_.begin() + static_cast<std::ptrdiff_t>(it->second.records));
-    for (auto& [later, cut] : cuts_)
-      if (later > id) cut.records -= it->second.records;
+    for (auto c = cuts_.begin(); c != std::next(it); ++c) commit_output(o_.storage, c->second.name);
     const bool finished = it->second.all_read;
     cuts_.erase(cuts_.begin(), std::next(it));
     say("complete " + std::to_string(id));
@@ -260,17 +272,11 @@ class CountingMember final : public ckpt::CheckpointedFunction, public ckpt::Che
       say("done " + std::to_string(id));
     }
   }
-  void notify_checkpoint_aborted(std::uint64_t id) override {
-    const auto it = cuts_.find(id);
-    if (it == cuts_.end()) return;
-    std::error_code ec;  // its records are in the next cut's file
-    stdfs::remove(staged_dir(o_.storage) + "/" + it->second.name, ec);
-    cuts_.erase(it);
-  }
+  // An aborted cut's file stays staged: the next committed checkpoint of this process holds its records.
+  void notify_checkpoint_aborted(std::uint64_t) override {}
 
  private:
   struct Cut {
-    std::size_t records = 0;  // records_ then
     std::string name;
     bool all_read = false;
   };
@@ -329,7 +335,7 @@ class CountingMember final : public ckpt::CheckpointedFunction, public ckpt::Che
   ckpt::ValueState<std::uint64_t> offset_;
   ckpt::ServiceParticipant* participant_ = nullptr;
   std::vector<std::uint32_t> groups_;
-  std::vector<std::string> records_;  // since the last committed checkpoint
+  std::vector<std::string> records_;  // since the last cut
   std::map<std::uint64_t, Cut> cuts_;
   bool done_ = false;
   std::atomic<bool> stop_{false};
@@ -380,7 +386,8 @@ struct Member {
 
 class Driver {
  public:
-  explicit Driver(Options o) : o_(std::move(o)), rng_(o_.seed) {}
+  explicit Driver(Options o)
+      : o_(std::move(o)), rng_(o_.seed), client_(etcd_client(o_.etcd)), commits_(client_, ckpt::etcd::JobKeys("ckpt", kJob)) {}
 
   int run() {
     const auto started = std::chrono::steady_clock::now();
@@ -425,6 +432,7 @@ class Driver {
       }
       for (auto& m : members_) ::kill(m.pid, SIGTERM);
       for (auto& m : members_) reap(m);
+      settle_outputs(o_.storage, latest_committed(commits_), "g" + std::to_string(gen + 1) + "m");
       if (gen + 1 < o_.sizes.size()) ++rescales_;
     }
     return verify();
@@ -439,6 +447,7 @@ class Driver {
     const pid_t pid = ::fork();
     if (pid < 0) throw std::runtime_error("fork failed");
     if (pid == 0) {
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // no member outlives this program
       ::dup2(fds[1], STDOUT_FILENO);
       ::close(fds[0]);
       ::close(fds[1]);
@@ -535,11 +544,6 @@ class Driver {
   }
 
   int verify() {
-    {  // what a member killed between etcd's commit and its move left staged
-      ckpt::etcd::Client client(etcd_client(o_.etcd));
-      ckpt::etcd::CheckpointCommits commits(client, ckpt::etcd::JobKeys("ckpt", kJob));
-      commit_recorded_outputs(o_.storage, commits);
-    }
     std::map<std::string, int> seen;
     std::map<std::uint64_t, std::uint64_t> output_count, final_count, expected;
     for (const auto& e : stdfs::directory_iterator(committed_dir(o_.storage))) {
@@ -585,6 +589,8 @@ class Driver {
 
   Options o_;
   std::mt19937_64 rng_;
+  ckpt::etcd::Client client_;
+  ckpt::etcd::CheckpointCommits commits_;
   std::vector<Member> members_;
   std::optional<std::string> failed_;
   std::set<std::uint64_t> checkpoints_;
