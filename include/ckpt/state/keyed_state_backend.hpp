@@ -31,6 +31,7 @@
 #include <ckpt/state/keyed_state_backend_base.hpp>
 #include <ckpt/state/keyed_state_store.hpp>
 #include <ckpt/state/keyed_value_state.hpp>
+#include <ckpt/state/kv_state.hpp>
 #include <ckpt/state/list_state.hpp>
 #include <ckpt/state/map_state.hpp>
 #include <ckpt/state/reducing_state.hpp>
@@ -301,15 +302,7 @@ class KeyedStateBackend final : public KeyedStateStore<Key> {
   template <class Plain, class Interface, class Descriptor, class Make>
   Interface* declare(const Descriptor& d, StateKind kind, std::uint32_t version, Make make) {
     const bool ttl = d.ttl().has_value();
-    StateMeta meta;
-    meta.name = d.name();
-    meta.kind = kind;
-    meta.key_type = type_name<Key>();
-    meta.value_type = type_name<Plain>();
-    meta.value_version = version;
-    meta.key_encoding = encoding_of<Key>();
-    meta.value_encoding = ttl ? encoding_of<typename detail::TtlForm<Plain>::type>() : encoding_of<Plain>();
-    meta.ttl = ttl;
+    const StateMeta meta = detail::describe_state_of<Key, Plain>(d, kind, version);
 
     if (auto* existing = find(meta.name)) {
       const auto& m = existing->table->meta();
