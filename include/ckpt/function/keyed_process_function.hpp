@@ -2,11 +2,13 @@
 // KeyedProcessFunction<K, In, Out>: per-key logic with keyed state and timers
 // (Flink's KeyedProcessFunction). Records arrive with their key current, so
 // every state access and timer applies to that key. Declare keyed state in
-// initialize_state() through ctx.keyed_state_backend<K>().
+// initialize_state() through ctx.keyed_state_backend<K>(). K is a
+// ckpt::StateKey (state_types.hpp).
 
 #include <ckpt/function/output_tag.hpp>
 #include <ckpt/function/side_outputs.hpp>
 #include <ckpt/function/stream_functions.hpp>
+#include <ckpt/state/state_types.hpp>
 #include <ckpt/state/timer_service.hpp>
 
 #include <cstdint>
@@ -14,7 +16,7 @@
 
 namespace ckpt {
 
-template <class K, class In, class Out>
+template <StateKey K, class In, class Out>
 class KeyedProcessFunction : public StreamFunction {
  public:
   using key_type = K;

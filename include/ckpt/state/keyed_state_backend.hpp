@@ -36,6 +36,7 @@
 #include <ckpt/state/map_state.hpp>
 #include <ckpt/state/reducing_state.hpp>
 #include <ckpt/state/state_descriptor.hpp>
+#include <ckpt/state/state_types.hpp>
 #include <ckpt/state/value_state.hpp>
 
 #include <algorithm>
@@ -77,7 +78,7 @@ struct KeyedStateBackendOptions {
   }
 };
 
-template <class Key, class Hash = detail::KeyHash<Key>, class KeyEqual = std::equal_to<Key>>
+template <StateKey Key, class Hash = detail::KeyHash<Key>, class KeyEqual = std::equal_to<Key>>
 class KeyedStateBackend final : public KeyedStateStore<Key> {
  public:
   using key_type = Key;

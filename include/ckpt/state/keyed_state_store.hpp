@@ -23,6 +23,7 @@
 #include <ckpt/state/map_state.hpp>
 #include <ckpt/state/reducing_state.hpp>
 #include <ckpt/state/state_descriptor.hpp>
+#include <ckpt/state/state_types.hpp>
 #include <ckpt/state/value_state.hpp>
 
 #include <cstdint>
@@ -32,10 +33,10 @@
 
 namespace ckpt {
 
-template <class Key, class Hash, class KeyEqual>
+template <StateKey Key, class Hash, class KeyEqual>
 class KeyedStateBackend;
 
-template <class Key>
+template <StateKey Key>
 class KeyedStateStore : public KeyedStateBackendBase {
  public:
   using key_type = Key;

@@ -8,12 +8,16 @@
 //   ckpt::ReducingStateDescriptor<std::int64_t> total{"total", std::plus<>{}};
 //   ckpt::AggregatingStateDescriptor<double, Avg::Acc, double> avg{"avg", std::make_shared<Avg>()};
 //
+// Their types are checked where they are named: a value type must be a
+// ckpt::StateValue, a map's user key a ckpt::StateKey (state_types.hpp).
+//
 // The name identifies the state in snapshots: declaring it again with another
 // type, or restoring it from a snapshot where it had another type, is a
 // StateError(errc::state_type_mismatch).
 
 #include <ckpt/names.hpp>
 #include <ckpt/state/state_ttl_config.hpp>
+#include <ckpt/state/state_types.hpp>
 
 #include <functional>
 #include <memory>
@@ -81,7 +85,7 @@ class DescriptorBase {
 };
 }  // namespace detail
 
-template <class T>
+template <StateValue T>
 class ValueStateDescriptor : public detail::DescriptorBase {
  public:
   using value_type = T;
@@ -95,14 +99,14 @@ class ValueStateDescriptor : public detail::DescriptorBase {
   std::optional<T> default_;
 };
 
-template <class T>
+template <StateValue T>
 class ListStateDescriptor : public detail::DescriptorBase {
  public:
   using value_type = T;
   explicit ListStateDescriptor(std::string name) : DescriptorBase(std::move(name)) {}
 };
 
-template <class UK, class UV>
+template <StateKey UK, StateValue UV>
 class MapStateDescriptor : public detail::DescriptorBase {
  public:
   using key_type = UK;
@@ -110,7 +114,7 @@ class MapStateDescriptor : public detail::DescriptorBase {
   explicit MapStateDescriptor(std::string name) : DescriptorBase(std::move(name)) {}
 };
 
-template <class T>
+template <StateValue T>
 class ReducingStateDescriptor : public detail::DescriptorBase {
  public:
   using value_type = T;
@@ -125,7 +129,7 @@ class ReducingStateDescriptor : public detail::DescriptorBase {
   ReduceFunction reduce_;
 };
 
-template <class In, class Acc, class Out>
+template <class In, StateValue Acc, class Out>
 class AggregatingStateDescriptor : public detail::DescriptorBase {
  public:
   using Function = AggregateFunction<In, Acc, Out>;
