@@ -98,6 +98,14 @@ TEST(Registry, UnknownSchemesAreNamedInTheError) {
       << "lists what is registered: " << e->what();
 }
 
+TEST(Registry, AnS3UriWithoutTheS3BackendNamesWhatToAdd) {
+  // This test program does not include <ckpt/s3/register.hpp>.
+  const auto e = expect_error<ConfigError>([] { open_file_system("s3://bucket/x"); }, errc::invalid_argument);
+  ASSERT_TRUE(e.has_value());
+  EXPECT_NE(std::string(e->what()).find("<ckpt/s3/register.hpp>"), std::string::npos) << e->what();
+  EXPECT_NE(std::string(e->what()).find("ckpt::s3"), std::string::npos) << e->what();
+}
+
 TEST(Registry, BadRegistrationsAreRejected) {
   const auto factory = [](const Uri&) { return std::make_shared<ckpt::fs::MemoryFileSystem>(); };
   expect_error<ConfigError>([&] { register_file_system("", factory); }, errc::invalid_argument);

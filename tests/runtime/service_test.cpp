@@ -153,6 +153,23 @@ TEST(Service, RestoreIntoAServiceWithoutThatStateNeedsAllowNonRestoredState) {
   EXPECT_THROW(service.restore_latest(), ckpt::RestoreError);
 }
 
+TEST(Service, AParticipantAddedAfterStartIsRefused) {
+  auto fs = std::make_shared<ckpt::fs::MemoryFileSystem>();
+  ckpt::CheckpointStorage storage(fs);
+  ckpt::CheckpointedService service(storage, ckpt::CheckpointConfig::on_demand());
+  Worker a(0, 1), late(0, 1);
+  service.add_participant({"a", 0, 1, &a.backend, &a.store, &a, nullptr});
+  service.start();
+  try {
+    service.add_participant({"late", 0, 1, &late.backend, &late.store, &late, nullptr});
+    ADD_FAILURE() << "a participant added after start() was accepted";
+  } catch (const ckpt::ConfigError& e) {
+    EXPECT_EQ(e.code(), ckpt::errc::invalid_argument);
+    EXPECT_THAT(e.what(), ::testing::HasSubstr("'late'"));
+    EXPECT_THAT(e.what(), ::testing::HasSubstr("after restore() or start()"));
+  }
+}
+
 TEST(AlignmentGroup, ReleasesWhenAllArriveOrOnAbort) {
   ckpt::detail::AlignmentGroup group;
   group.set_size(2);

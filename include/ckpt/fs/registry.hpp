@@ -134,8 +134,13 @@ inline std::shared_ptr<FileSystem> open_file_system(const Uri& uri) {
   if (!factory) {
     std::string known;
     for (const auto& s : registered_file_system_schemes()) known += (known.empty() ? "" : ", ") + s;
+    // The optional backends register themselves when their header is included.
+    const std::string hint = uri.scheme == "s3" || uri.scheme == "obs"
+                                 ? "; include <ckpt/s3/register.hpp> and link the ckpt::s3 CMake target "
+                                   "(built when libcurl and OpenSSL are found, or with -DCKPT_S3=ON) to open it"
+                                 : "; register one with ckpt::fs::register_file_system()";
     throw ConfigError(errc::invalid_argument, "no file system is registered for the scheme '" + uri.scheme +
-                                                  "' (registered: " + known + ")");
+                                                  "' (registered: " + known + ")" + hint);
   }
   auto fs = factory(uri);
   if (!fs)

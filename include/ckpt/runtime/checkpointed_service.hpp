@@ -234,6 +234,10 @@ class CheckpointedService {
 
   /// Registers a worker's state. Before restore() and start().
   ServiceParticipant& add_participant(ParticipantOptions options) {
+    if (initialized_)  // its state would be missing from the restore, or from checkpoints already announced
+      throw ConfigError(errc::invalid_argument, "participant '" + options.uid + "' subtask " +
+                                                    std::to_string(options.subtask) +
+                                                    " is added after restore() or start(): add every participant before");
     for (const auto& p : participants_)
       if (p->options().uid == options.uid && p->options().subtask == options.subtask)
         throw ConfigError(errc::already_exists, "participant '" + options.uid + "' subtask " +

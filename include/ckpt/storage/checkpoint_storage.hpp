@@ -33,6 +33,7 @@
 #include <ckpt/storage/compression_pool.hpp>
 #include <ckpt/storage/layout.hpp>
 #include <ckpt/storage/native_files.hpp>
+#include <ckpt/storage/process_locks.hpp>
 #include <ckpt/storage/snapshot_reader.hpp>
 #include <ckpt/storage/storage_options.hpp>
 #include <ckpt/storage/tag_store.hpp>
@@ -183,17 +184,15 @@ class CheckpointStorage {
         throw ConfigError(errc::invalid_argument, "a job member's storage (" + fs_->uri() +
                                                       ") does not support incremental checkpoints yet");
       const auto name = layout::member_lock_file(options_.job_member);
-      lock_ = fs_->try_lock(name);
-      if (!lock_)
-        throw IoError(errc::locked, name, fs_->uri() + " is locked for member '" + options_.job_member +
-                                              "' by another process; each job member id is one process");
+      if (!take_lock(name))
+        throw IoError(errc::locked, name, fs_->uri() + " is locked for member '" + options_.job_member + "' by " +
+                                              holder(name) + "; each job member id is one process");
       return;
     }
-    lock_ = fs_->try_lock(layout::lock_file);
-    if (!lock_)
+    if (!take_lock(std::string(layout::lock_file)))
       throw IoError(errc::locked, std::string(layout::lock_file),
-                    fs_->uri() + " is locked by another process writing checkpoints there; "
-                                 "only one writer per checkpoint directory is allowed");
+                    fs_->uri() + " is locked by " + holder(std::string(layout::lock_file)) +
+                        " writing checkpoints there; only one writer per checkpoint directory is allowed");
     refuse_live_members();
     remove_temporaries();
     cleanup(std::nullopt);
@@ -513,6 +512,19 @@ class CheckpointStorage {
             m.raw_bytes(),   m.stored_bytes(), m.ends_job};
   }
 
+  /// Takes the lock file `name`, remembering in this process that it holds it.
+  bool take_lock(const std::string& name) {
+    lock_ = fs_->try_lock(name);
+    if (lock_) held_here_ = detail::ProcessLocks::instance().hold(fs_->uri() + " " + name);
+    return lock_ != nullptr;
+  }
+  /// Who holds the lock file `name` this storage could not take.
+  std::string holder(const std::string& name) const {
+    return detail::ProcessLocks::instance().held(fs_->uri() + " " + name)
+               ? "another CheckpointStorage in this process (close it first, or share that one)"
+               : "another process";
+  }
+
   /// The one writer must not clean up under a job's running members (their
   /// parts in flight have no _metadata yet): a member's lock held is errc::locked.
   void refuse_live_members() {
@@ -521,6 +533,7 @@ class CheckpointStorage {
       const auto path = fs::join(layout::member_lock_dir, e.name);
       if (fs_->try_lock(path)) continue;  // nobody holds it: released at once
       lock_.reset();
+      held_here_.reset();
       throw IoError(errc::locked, path, fs_->uri() + " is in use by the members of a job (" + path +
                                             " is held); open it as a job member (StorageOptions::job_member)");
     }
@@ -763,6 +776,7 @@ class CheckpointStorage {
   std::shared_ptr<fs::FileSystem> fs_;
   StorageOptions options_;
   std::unique_ptr<fs::Lock> lock_;
+  std::shared_ptr<void> held_here_;  // lock_ noted in detail::ProcessLocks
   detail::CompressionPool pool_;
   std::mutex mutex_;
   std::map<std::uint64_t, Manifest> manifests_;  // complete checkpoints read so far
