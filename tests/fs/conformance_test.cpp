@@ -1,10 +1,12 @@
-// The conformance suite (conformance.hpp) against every backend in the core.
+// The conformance suite (ckpt/testing/file_system_conformance.hpp) against every backend in the core.
 
 #include <ckpt/fs/fault_injecting_file_system.hpp>
 #include <ckpt/fs/local_file_system.hpp>
 #include <ckpt/fs/memory_file_system.hpp>
 
-#include "conformance.hpp"
+#include <ckpt/testing/file_system_conformance.hpp>
+
+#include "fs_test_util.hpp"
 
 #include <atomic>
 #include <memory>

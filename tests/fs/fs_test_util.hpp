@@ -1,10 +1,12 @@
 #pragma once
-// Helpers shared by the file-system tests (and by other test binaries that
-// instantiate tests/fs/conformance.hpp).
+// Helpers shared by the file-system tests: those of the public
+// ckpt/testing/file_system_checks.hpp, and a temporary directory.
 
 #include <ckpt/bytes.hpp>
 #include <ckpt/error.hpp>
 #include <ckpt/fs/file_system.hpp>
+
+#include <ckpt/testing/file_system_checks.hpp>  // expect_error, pattern, read_all, ...
 
 #include "temp_dir.hpp"
 
@@ -23,62 +25,6 @@
 #include <unistd.h>
 
 namespace ckpt::fs::test {
-
-/// Runs `f` and returns the exception of type E it throws, after checking its
-/// code; fails the test (and returns nullopt) if it throws nothing or another type.
-template <class E, class F>
-std::optional<E> expect_error(F&& f, errc code) {
-  try {
-    f();
-  } catch (const E& e) {
-    EXPECT_EQ(e.code(), make_error_code(code)) << e.what();
-    return e;
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "expected " << typeid(E).name() << " (" << make_error_code(code).message() << "), got "
-                  << typeid(e).name() << ": " << e.what();
-    return std::nullopt;
-  }
-  ADD_FAILURE() << "expected " << typeid(E).name() << " (" << make_error_code(code).message()
-                << "), nothing was thrown";
-  return std::nullopt;
-}
-
-/// Deterministic, position-dependent bytes: a misplaced chunk shows up.
-inline Bytes pattern(std::size_t size, std::uint32_t seed = 1) {
-  Bytes out(size);
-  std::uint32_t x = seed * 2654435761u + 1;
-  for (std::size_t i = 0; i < size; ++i) {
-    x ^= x << 13;
-    x ^= x >> 17;
-    x ^= x << 5;
-    out[i] = static_cast<std::byte>(x & 0xff);
-  }
-  return out;
-}
-
-inline Bytes bytes_of(std::string_view s) { return to_bytes(as_bytes(s)); }
-
-inline std::string string_of(ByteSpan b) { return std::string(as_string_view(b)); }
-
-/// The whole file at `path`, read through the interface.
-inline Bytes read_all(FileSystem& fs, std::string_view path) {
-  auto file = fs.open(path);
-  Bytes out(static_cast<std::size_t>(file->size()));
-  file->read(0, out);
-  return out;
-}
-
-inline void write_all(FileSystem& fs, std::string_view path, ByteSpan data) {
-  auto file = fs.create(path);
-  file->append(data);
-  file->commit();
-}
-
-inline std::vector<std::string> names(const std::vector<Entry>& entries) {
-  std::vector<std::string> out;
-  for (const auto& e : entries) out.push_back(e.name);
-  return out;
-}
 
 /// A fresh directory, removed with everything in it when destroyed.
 using TempDir = ckpt::test::TempDir;

@@ -1,8 +1,8 @@
-// The FileSystem conformance suite (tests/fs/conformance.hpp) against
+// The FileSystem conformance suite (ckpt/testing/file_system_conformance.hpp) against
 // S3FileSystem twice: on an in-process FakeS3 (a fresh server per test; runs
 // everywhere) and on the S3-compatible server of CKPT_S3_TEST_ENDPOINT
 // (s3rver; skipped with a message when it is not set).
-#include "../fs/conformance.hpp"
+#include <ckpt/testing/file_system_conformance.hpp>
 #include "fake_s3.hpp"
 #include "server_env.hpp"
 

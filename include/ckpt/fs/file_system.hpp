@@ -7,7 +7,7 @@
 // '/'-separated, and checked by fs::validate_path(), so no operation can reach
 // outside the root.
 //
-// Contract shared by every backend (tests/fs/conformance.hpp checks it):
+// Contract shared by every backend (ckpt/testing/file_system_conformance.hpp checks it):
 // - create() returns a WritableFile that is invisible under its name until
 //   commit(), which makes it durable and visible atomically and exclusively
 //   (errc::already_exists if the name is taken). Destroying or abort()ing an

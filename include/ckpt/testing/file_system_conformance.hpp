@@ -1,23 +1,26 @@
 #pragma once
-// The FileSystem conformance suite: one set of tests that checks the contract
-// written in include/ckpt/fs/file_system.hpp, run against every backend
-// (Boost.Beast's test/beast/core/file_test.hpp is the model).
+// The FileSystem conformance suite: one set of GoogleTest tests that checks
+// the contract written in ckpt/fs/file_system.hpp (atomic, exclusive commit;
+// reads of committed files only; listing; removal; locks; the error kinds),
+// run against every backend ckpt ships and against yours (Boost.Beast's
+// test_file<File> is the model). Link GoogleTest (GTest::gtest_main).
 //
-// To run it against a backend, include this header in exactly ONE .cpp of a
-// test binary (it defines the tests) and add one line per backend:
+// Include this header in exactly ONE .cpp of a test program (it defines the
+// tests) and add one line per backend, at global namespace scope:
 //
-//   #include "../fs/conformance.hpp"   // from tests/<area>/*.cpp
+//   #include <ckpt/testing/file_system_conformance.hpp>
 //
-//   CKPT_FS_CONFORMANCE(S3, [] {
+//   CKPT_FS_CONFORMANCE(MyStore, [] {
 //     // Called once per test: return an EMPTY file system no other test
 //     // uses (a fresh directory, bucket prefix or store).
-//     return std::make_shared<ckpt::s3::S3FileSystem>(... unique prefix ...);
+//     return std::make_shared<MyFileSystem>(... unique prefix ...);
 //   });
 //
 // The first argument names the instantiation (letters, digits, '_'); each test
-// then shows up as S3/FileSystemConformance.CommitIsExclusive/S3. The factory
-// may capture state (a server fixture, a counter); if it returns a shared_ptr
-// with a custom deleter, the deleter runs when the test ends (for cleanup).
+// then shows up as MyStore/FileSystemConformance.CommitIsExclusive/MyStore. The
+// factory may capture state (a server fixture, a counter); if it returns a
+// shared_ptr with a custom deleter, the deleter runs when the test ends (for
+// cleanup). ckpt's own backends run it in tests/fs and tests/s3.
 //
 // Tests scale their loops down when CKPT_SANITIZED is defined.
 
@@ -25,7 +28,7 @@
 #include <ckpt/error.hpp>
 #include <ckpt/fs/file_system.hpp>
 
-#include "fs_test_util.hpp"
+#include <ckpt/testing/file_system_checks.hpp>
 
 #include <gtest/gtest.h>
 

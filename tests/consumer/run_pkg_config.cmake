@@ -1,0 +1,20 @@
+# cmake -DCXX=<compiler> -DPREFIX=<install prefix> -DSRC=<main.cpp> -DBIN=<build dir> -P run_pkg_config.cmake
+# The README's pkg-config recipe, as written there:
+#   PKG_CONFIG_PATH=<prefix>/share/pkgconfig c++ main.cpp $(pkg-config --cflags --libs ckpt)
+set(ENV{PKG_CONFIG_PATH} ${PREFIX}/share/pkgconfig)
+execute_process(COMMAND pkg-config --cflags --libs ckpt RESULT_VARIABLE rc OUTPUT_VARIABLE flags ERROR_VARIABLE err
+                OUTPUT_STRIP_TRAILING_WHITESPACE)
+if(rc)
+  message(FATAL_ERROR "pkg-config does not find the installed ckpt.pc: ${err}")
+endif()
+separate_arguments(flags UNIX_COMMAND "${flags}")
+file(REMOVE_RECURSE ${BIN})
+file(MAKE_DIRECTORY ${BIN})
+execute_process(COMMAND ${CXX} ${SRC} ${flags} -o ${BIN}/consumer RESULT_VARIABLE rc)
+if(rc)
+  message(FATAL_ERROR "compiling ${SRC} with the flags of pkg-config (${flags}) failed")
+endif()
+execute_process(COMMAND ${BIN}/consumer RESULT_VARIABLE rc)
+if(rc)
+  message(FATAL_ERROR "the consumer program failed")
+endif()
