@@ -7,15 +7,29 @@
 # e.g. --seed 42 --kills 8 --events-per-partition 8000 --sizes 3,2,4.
 # etcd runs on 127.0.0.1 at free ports with a throw-away data directory; the
 # checkpoint storage is a shared local directory (file://), removed at the end.
+# --s3 puts the checkpoints on S3 instead: on the server tests/s3/s3rver.sh
+# describes by CKPT_S3_TEST_* when they are set (tests/stages/s3.sh), else on
+# an s3rver (npm) this script starts on loopback; the output stays local.
 # Installs missing Debian packages when run as root or with sudo.
 # CKPT_CLUSTER_DEMO_BIN names an already built cluster_demo (ctest does).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+s3=0
+args=()
+for arg in "$@"; do
+  if [ "$arg" = "--s3" ]; then s3=1; else args+=("$arg"); fi
+done
+if [ "$s3" = 1 ] && [ -z "${CKPT_S3_TEST_ENDPOINT:-}" ] && [ "${CKPT_CLUSTER_DEMO_S3_FROM_ENV:-0}" = 1 ]; then
+  echo "no S3 server (CKPT_S3_TEST_ENDPOINT is unset): skipped; tests/stages/s3.sh runs this"
+  exit 77
+fi
 bin=${CKPT_CLUSTER_DEMO_BIN:-}
 if [ -z "$bin" ]; then
   # shellcheck source=../cmake/deps.sh
   source cmake/deps.sh
-  ckpt_install_deps core etcd
+  groups=(core etcd)
+  [ "$s3" = 1 ] && groups+=(s3)
+  ckpt_install_deps "${groups[@]}"
   cmake --preset default -DCKPT_ETCD=ON >/dev/null
   cmake --build --preset default -j "$(nproc 2>/dev/null || echo 2)" --target cluster_demo
   bin=build/default/examples/cluster/cluster_demo
@@ -24,8 +38,10 @@ etcd_bin=$(command -v etcd || echo /usr/bin/etcd)
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/ckpt-cluster-demo.XXXXXX")
 etcd_pid=""
+own_s3rver=0
 cleanup() {
   if [ -n "$etcd_pid" ]; then kill -9 "$etcd_pid" 2>/dev/null || true; wait "$etcd_pid" 2>/dev/null || true; fi
+  if [ "$own_s3rver" = 1 ]; then ckpt_s3rver_stop; fi
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -65,4 +81,17 @@ if [ -z "$endpoint" ]; then
   exit 1
 fi
 echo "== etcd (pid $etcd_pid) on $endpoint"
-"$bin" --etcd "$endpoint" --storage "$work/storage" "$@"
+checkpoints=()
+if [ "$s3" = 1 ]; then
+  if [ -z "${CKPT_S3_TEST_ENDPOINT:-}" ]; then
+    # shellcheck source=../tests/s3/s3rver.sh
+    source tests/s3/s3rver.sh
+    ckpt_s3rver_install
+    own_s3rver=1
+    ckpt_s3rver_start "$work/s3rver"
+  fi
+  # A prefix of its own per run; the credentials go by the environment, not the URI.
+  export AWS_ACCESS_KEY_ID=$CKPT_S3_TEST_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY=$CKPT_S3_TEST_SECRET_ACCESS_KEY
+  checkpoints=(--checkpoints "s3://$CKPT_S3_TEST_BUCKET/cluster-demo-$$-$RANDOM?endpoint=$CKPT_S3_TEST_ENDPOINT&addressing=path&region=us-east-1")
+fi
+"$bin" --etcd "$endpoint" --storage "$work/storage" "${checkpoints[@]}" "${args[@]}"

@@ -7,8 +7,13 @@
 // latest committed global checkpoint), and at the end compares the committed
 // output and the final state with a failure-free computation.
 //
-//   cluster_demo --etcd URL --storage DIR [--events-per-partition N] [--rate EVENTS_PER_S]
-//                [--kills K] [--interval-ms MS] [--seed S] [--sizes 3,2,4]
+//   cluster_demo --etcd URL --storage DIR [--checkpoints URI] [--events-per-partition N]
+//                [--rate EVENTS_PER_S] [--kills K] [--interval-ms MS] [--seed S] [--sizes 3,2,4]
+//
+// The checkpoints go to <storage>/checkpoints, or to --checkpoints URI (an
+// s3://bucket/prefix?endpoint=..., with credentials from the environment, when
+// built with ckpt::s3): every member writes its parts there, the leader the
+// global _metadata. The output and final state stay under <storage>.
 //
 // The input: one replayable partition per key group (event i of partition g
 // is a pure function of g and i, so any offset can be read again), so a
@@ -36,6 +41,10 @@
 #include <ckpt/etcd/leader_election.hpp>
 #include <ckpt/etcd/membership.hpp>
 #include <ckpt/fs/local_file_system.hpp>
+#include <ckpt/fs/registry.hpp>
+#ifdef CKPT_DEMO_S3
+#include <ckpt/s3/register.hpp>  // s3:// and obs:// in the registry
+#endif
 
 #include <fcntl.h>
 #include <poll.h>
@@ -72,11 +81,13 @@ using namespace std::chrono_literals;
 constexpr std::uint32_t kKeyGroups = 12;  // = input partitions; divides well for 2, 3 and 4 members
 constexpr std::uint64_t kKeys = 600;
 constexpr const char* kJob = "counts";
+constexpr auto kS3LockLease = 2s;  // with --checkpoints s3://...: how long a killed member's lock outlives it
 constexpr int kStaleRestore = 3;  // a member's exit status: etcd committed after our restore; start me again
 
 struct Options {
   std::string etcd;
   std::string storage;
+  std::string checkpoints;  // a URI; empty: <storage>/checkpoints on local disk
   std::uint64_t events_per_partition = 4000;
   std::uint64_t rate = 400;  // events per second per partition
   int kills = 5;
@@ -111,6 +122,12 @@ std::uint64_t event_key(std::uint32_t g, std::uint64_t i) {
 
 /// The key under which partition g's offset is kept (a key of group g).
 std::uint64_t offset_key(std::uint32_t g) { return keys_by_group()[g].front(); }
+
+/// Where the members' checkpoints go: --checkpoints, or <storage>/checkpoints.
+std::shared_ptr<ckpt::fs::FileSystem> checkpoint_file_system(const Options& o) {
+  if (o.checkpoints.empty()) return std::make_shared<ckpt::fs::LocalFileSystem>(o.storage + "/checkpoints");
+  return ckpt::fs::open_file_system(o.checkpoints);
+}
 
 // -- the output's two-phase commit -------------------------------------------
 
@@ -206,7 +223,7 @@ class CountingMember final : public ckpt::CheckpointedFunction, public ckpt::Che
  public:
   explicit CountingMember(const Options& o)
       : o_(o),
-        member_(etcd_client(o.etcd), std::make_shared<ckpt::fs::LocalFileSystem>(o.storage + "/checkpoints"),
+        member_(etcd_client(o.etcd), checkpoint_file_system(o),
                 cluster_options(o), ckpt::StorageOptions::defaults().retain(2).with_compression_threads(1)),
         backend_(ckpt::KeyedStateBackendOptions::for_subtask(o.index, o.members, kKeyGroups)),
         store_(o.index, o.members) {
@@ -342,13 +359,27 @@ class CountingMember final : public ckpt::CheckpointedFunction, public ckpt::Che
   std::thread worker_;
 };
 
+/// The member, once its storage is ours: on S3 the member lock a killed
+/// predecessor held is a lease, which keeps us out until it expires.
+std::unique_ptr<CountingMember> open_member(const Options& o) {
+  for (int attempt = 0;; ++attempt) {
+    try {
+      return std::make_unique<CountingMember>(o);
+    } catch (const ckpt::IoError& e) {
+      if (e.code() != ckpt::errc::locked || attempt >= 200) throw;
+      std::this_thread::sleep_for(50ms);  // a lease of kS3LockLease: at most 2 s
+    }
+  }
+}
+
 int run_member(const Options& o) {
   // SIGTERM (a rescale, the end) is taken by sigwait below, on this thread only.
   sigset_t term;
   sigemptyset(&term);
   sigaddset(&term, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &term, nullptr);
-  CountingMember m(o);
+  auto owned = open_member(o);
+  auto& m = *owned;
   if (!m.restore_and_start()) {
     m.stop();
     return kStaleRestore;
@@ -395,7 +426,9 @@ class Driver {
               << o_.rate << "/s each, generations of";
     for (auto s : o_.sizes) std::cout << " " << s;
     std::cout << " members, " << o_.kills << " SIGKILLs, global checkpoint every " << o_.interval_ms
-              << " ms, seed " << o_.seed << "\n  etcd " << o_.etcd << ", storage " << o_.storage << "\n";
+              << " ms, seed " << o_.seed << "\n  etcd " << o_.etcd << ", storage " << o_.storage
+              << (o_.checkpoints.empty() ? std::string() : ", checkpoints " + ckpt::fs::Uri::parse(o_.checkpoints).redacted())
+              << "\n";
     for (const auto* d : {"/checkpoints", "/output/staged", "/output/committed", "/final"})
       stdfs::create_directories(o_.storage + d);
 
@@ -453,7 +486,8 @@ class Driver {
       ::close(fds[1]);
       const std::vector<std::string> args{"cluster_demo", "--member", m.id, "--index", std::to_string(m.index),
                                           "--members", std::to_string(size), "--etcd", o_.etcd, "--storage",
-                                          o_.storage, "--events-per-partition", std::to_string(o_.events_per_partition),
+                                          o_.storage, "--checkpoints", o_.checkpoints,
+                                          "--events-per-partition", std::to_string(o_.events_per_partition),
                                           "--rate", std::to_string(o_.rate), "--interval-ms",
                                           std::to_string(o_.interval_ms)};
       std::vector<char*> argv;
@@ -611,6 +645,7 @@ Options parse(int argc, char** argv) {
     };
     if (a == "--etcd") o.etcd = next();
     else if (a == "--storage") o.storage = next();
+    else if (a == "--checkpoints") o.checkpoints = next();
     else if (a == "--events-per-partition") o.events_per_partition = std::stoull(next());
     else if (a == "--rate") o.rate = std::stoull(next());
     else if (a == "--kills") o.kills = std::stoi(next());
@@ -626,8 +661,8 @@ Options parse(int argc, char** argv) {
     } else if (a == "--index") o.index = static_cast<std::uint32_t>(std::stoul(next()));
     else if (a == "--members") o.members = static_cast<std::uint32_t>(std::stoul(next()));
     else if (a == "-h" || a == "--help") {
-      std::cout << "usage: cluster_demo --etcd URL --storage DIR [--events-per-partition N] [--rate EVENTS_PER_S]\n"
-                   "                    [--kills K] [--interval-ms MS] [--seed S] [--sizes 3,2,4]\n";
+      std::cout << "usage: cluster_demo --etcd URL --storage DIR [--checkpoints URI] [--events-per-partition N]\n"
+                   "                    [--rate EVENTS_PER_S] [--kills K] [--interval-ms MS] [--seed S] [--sizes 3,2,4]\n";
       std::exit(0);
     } else {
       throw std::invalid_argument("unknown option " + a);
@@ -643,6 +678,10 @@ Options parse(int argc, char** argv) {
 
 int main(int argc, char** argv) {
   try {
+#ifdef CKPT_DEMO_S3
+    // A short lock lease: a killed member's successor waits for it (open_member).
+    ckpt::s3::register_file_systems(ckpt::s3::S3Options::from_environment().with_lock_lease(kS3LockLease));
+#endif
     const auto options = parse(argc, argv);
     return options.member ? run_member(options) : Driver(options).run();
   } catch (const std::exception& e) {
