@@ -69,6 +69,7 @@
 // registrations() tell. A candidate campaigns again under the new lease.
 
 #include <ckpt/clock.hpp>
+#include <ckpt/detail/backoff.hpp>
 #include <ckpt/error.hpp>
 #include <ckpt/etcd/checkpoint_commits.hpp>
 #include <ckpt/etcd/client.hpp>
@@ -446,7 +447,9 @@ class ClusterMember {
 
   // Membership thread: a lost lease ends the registration and the
   // leadership; a new lease and a new registration replace them once etcd
-  // grants one (tried again every poll).
+  // grants one. Attempts that fail back off (rejoin_backoff_: from one poll,
+  // doubling, with jitter, up to a quarter of the lease TTL or 1 s), so N
+  // members of a job do not hammer an etcd that is down or refusing them.
   void keep_registered() {
     std::string reason;
     {
@@ -460,6 +463,8 @@ class ClusterMember {
     std::lock_guard trigger_lock(trigger_mutex_);
     if (stopping_) return;
     if (leader_) deposed("member '" + options_.member_id + "' stopped leading: " + reason);
+    const auto now = std::chrono::steady_clock::now();
+    if (now < next_rejoin_) return;
     try {
       // lease_ changes on this thread under trigger_mutex_ (take_leadership() reads it under that).
       if (!lease_ || lease_->lost()) {
@@ -471,7 +476,9 @@ class ClusterMember {
       std::lock_guard lock(mutex_);
       registered_ = true;
       ++registrations_;
+      failed_rejoins_ = 0;
     } catch (const std::exception& e) {
+      next_rejoin_ = now + rejoin_backoff_.delay(++failed_rejoins_);
       std::lock_guard lock(mutex_);
       last_error_ = "member '" + options_.member_id + "' rejoining job " + keys_.root() + " after " + reason + ": " + e.what();
     }
@@ -673,6 +680,14 @@ class ClusterMember {
   bool registered_ = false;
   std::uint64_t registrations_ = 0;
   std::string lost_reason_;  // the membership thread's
+  // The membership thread's, too: when it may try to rejoin again.
+  static std::chrono::milliseconds rejoin_cap(const ClusterOptions& o) {
+    const auto quarter_lease = std::chrono::duration_cast<std::chrono::milliseconds>(o.lease_ttl) / 4;
+    return std::max(o.poll, std::min<std::chrono::milliseconds>(std::chrono::seconds{1}, quarter_lease));
+  }
+  ckpt::detail::Backoff rejoin_backoff_{options_.poll, rejoin_cap(options_)};
+  int failed_rejoins_ = 0;
+  std::chrono::steady_clock::time_point next_rejoin_{};
   std::unique_ptr<Lease> lease_;
   std::unique_ptr<GlobalCheckpointMember> member_;
   std::unique_ptr<GlobalCheckpointLeader> leader_;
