@@ -292,7 +292,7 @@ ckpt::StorageOptions storage_options(const Options& o) {
 template <class B>
 ckpt::ParticipantStats checkpoint(ckpt::CheckpointStorage& storage, B& b, std::uint64_t id) {
   auto pending = storage.begin_checkpoint(id, static_cast<std::int64_t>(id));
-  auto stats = pending->write({"op", 0, 1, b.begin_snapshot(id, storage.options().incremental), std::nullopt});
+  auto stats = pending->write({"op", 0, 1, b.begin_snapshot(id, storage.options().incremental ? ckpt::SnapshotMode::incremental : ckpt::SnapshotMode::full), std::nullopt});
   pending->complete();
   b.notify_snapshot_complete(id);
   return stats;

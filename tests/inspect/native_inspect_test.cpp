@@ -61,7 +61,7 @@ class NativeInspect : public ::testing::Test {
     }
     auto storage = ckpt::CheckpointStorage::open(dir.uri(), ckpt::StorageOptions::incremental_checkpoints(2));
     auto pending = storage->begin_checkpoint(1, 1000);
-    pending->write({"counter", 0, 1, backend.begin_snapshot(1, true), std::nullopt});
+    pending->write({"counter", 0, 1, backend.begin_snapshot(1, ckpt::SnapshotMode::incremental), std::nullopt});
     pending->complete();
     backend.notify_snapshot_complete(1);
   }

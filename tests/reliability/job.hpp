@@ -140,7 +140,7 @@ class Job {
   void write(PendingSnapshot& pending, bool incremental) {
     for (auto& c : counters_)
       pending.write({"counter", c->store.subtask_index(), static_cast<std::uint32_t>(counters_.size()),
-                     c->keyed.begin_snapshot(pending.id(), incremental), c->store.snapshot()});
+                     c->keyed.begin_snapshot(pending.id(), incremental ? ckpt::SnapshotMode::incremental : ckpt::SnapshotMode::full), c->store.snapshot()});
     pending.write({"source", 0, 1, nullptr, source_->store.snapshot()});
   }
 

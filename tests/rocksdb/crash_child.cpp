@@ -71,7 +71,7 @@ int main(int argc, char** argv) {
         if (k % 10 == 0) history.add(static_cast<std::int64_t>(id));
       }
       auto pending = storage->begin_checkpoint(id, static_cast<std::int64_t>(id));
-      pending->write({"op", 0, 1, rocks.begin_snapshot(id, true), std::nullopt});
+      pending->write({"op", 0, 1, rocks.begin_snapshot(id, ckpt::SnapshotMode::incremental), std::nullopt});
       pending->complete();
       rocks.notify_snapshot_complete(id);
       report("complete " + std::to_string(id));

@@ -47,7 +47,7 @@ std::vector<ckpt::ParticipantStats> checkpoint(ckpt::CheckpointStorage& storage,
   std::vector<ckpt::ParticipantStats> stats;
   const auto n = static_cast<std::uint32_t>(backends.size());
   for (std::uint32_t i = 0; i < n; ++i)
-    stats.push_back(pending->write({"op", i, n, backends[i]->begin_snapshot(id, true), std::nullopt}));
+    stats.push_back(pending->write({"op", i, n, backends[i]->begin_snapshot(id, ckpt::SnapshotMode::incremental), std::nullopt}));
   pending->complete();
   for (auto* b : backends) b->notify_snapshot_complete(id);
   return stats;
@@ -293,7 +293,7 @@ TEST_F(RocksDBIncremental, SharedFilesAnInFlightCheckpointReferencesOutliveTheCh
   // Checkpoint 3 references checkpoint 1's SSTs; before it completes,
   // checkpoint 2 (no native state) completes and retain(1) drops checkpoint 1.
   auto third = storage->begin_checkpoint(3, 3);
-  const auto stats = third->write({"op", 0, 1, rocks.begin_snapshot(3, true), std::nullopt});
+  const auto stats = third->write({"op", 0, 1, rocks.begin_snapshot(3, ckpt::SnapshotMode::incremental), std::nullopt});
   std::uint32_t first_ssts = 0;
   const auto first = storage->open_checkpoint(1)->manifest().native.at(0);
   for (const auto& f : first.files) first_ssts += f.shared;
@@ -583,10 +583,10 @@ TEST_F(RocksDBIncremental, SavepointsStayCanonicalAndPromotedCheckpointsAreSelfC
   RocksDB rocks(options_in(dirs_[0]), KeyGroupRange::all(kMaxParallelism), kMaxParallelism);
   States states(rocks);
   fill(rocks, states);
-  EXPECT_EQ(rocks.begin_snapshot(1, false)->native(), nullptr);
+  EXPECT_EQ(rocks.begin_snapshot(1, ckpt::SnapshotMode::full)->native(), nullptr);
   {
     auto pending = storage->begin_savepoint(1, 1000);
-    EXPECT_THROW(pending->write({"op", 0, 1, rocks.begin_snapshot(1, true), std::nullopt}), ckpt::CheckpointError);
+    EXPECT_THROW(pending->write({"op", 0, 1, rocks.begin_snapshot(1, ckpt::SnapshotMode::incremental), std::nullopt}), ckpt::CheckpointError);
   }
   checkpoint(*storage, rocks, 2);
   storage->promote_to_savepoint(2, "kept");

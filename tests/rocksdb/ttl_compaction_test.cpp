@@ -206,7 +206,7 @@ TEST_F(TtlCompaction, ANativeCheckpointAfterTheCompactionRestoresTheLiveEntries)
   auto storage =
       ckpt::CheckpointStorage::open("file://" + root.path().string(), ckpt::StorageOptions::incremental_checkpoints(1));
   auto pending = storage->begin_checkpoint(1, 1001);
-  pending->write({"op", 0, 1, backend_->begin_snapshot(1, true), std::nullopt});
+  pending->write({"op", 0, 1, backend_->begin_snapshot(1, ckpt::SnapshotMode::incremental), std::nullopt});
   pending->complete();
   backend_->notify_snapshot_complete(1);
   ASSERT_FALSE(storage->open_checkpoint(1)->manifest().native.empty());  // RocksDB's own files

@@ -93,11 +93,11 @@ TEST(ConcurrentSnapshot, ReadModifyWriteMarksTheKeyGroupForTheNextIncrementalSna
   Backend b;
   auto v = b.get_state(ckpt::ValueStateDescriptor<std::uint64_t>{"v"});
   fill(b, v, 1);
-  (void)b.begin_snapshot(10, /*incremental=*/true)->collect();
+  (void)b.begin_snapshot(10, ckpt::SnapshotMode::incremental)->collect();
   b.notify_snapshot_complete(10);
   b.set_current_key(7);
   v.update(v.value() + 1);
-  auto job = b.begin_snapshot(11, true);
+  auto job = b.begin_snapshot(11, ckpt::SnapshotMode::incremental);
   ASSERT_EQ(job->base_id(), 10u);
   for (auto kg = 0u; kg < 128; ++kg) {
     ckpt::Bytes out;
@@ -156,7 +156,7 @@ TEST(ConcurrentSnapshot, IncrementalSavesOnlyChangedKeyGroups) {
   fill(b, v, 1);
   std::map<std::uint32_t, ckpt::Bytes> base;
   {
-    auto job = b.begin_snapshot(10, /*incremental=*/true);
+    auto job = b.begin_snapshot(10, ckpt::SnapshotMode::incremental);
     EXPECT_FALSE(job->base_id());  // nothing completed yet: a full one
     for (auto kg = 0u; kg < 128; ++kg) {
       ckpt::Bytes out;
@@ -174,7 +174,7 @@ TEST(ConcurrentSnapshot, IncrementalSavesOnlyChangedKeyGroups) {
     b.set_current_key(k);
     v.update(2);
   }
-  auto job = b.begin_snapshot(11, true);
+  auto job = b.begin_snapshot(11, ckpt::SnapshotMode::incremental);
   ASSERT_EQ(job->base_id(), 10u);
   std::vector<ckpt::KeyGroupBlock> blocks;
   std::size_t written = 0;

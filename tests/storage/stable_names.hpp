@@ -77,7 +77,7 @@ struct NamedStates {
     EXPECT_EQ(offsets.get(), (std::vector<PartitionOffset>{{0, 17}, {1, 42}}));
   }
 
-  ParticipantSnapshot snapshot(std::uint64_t id) { return {"named", 0, 1, keyed.begin_snapshot(id, false), store.snapshot()}; }
+  ParticipantSnapshot snapshot(std::uint64_t id) { return {"named", 0, 1, keyed.begin_snapshot(id, ckpt::SnapshotMode::full), store.snapshot()}; }
 
   KeyedStateBackend<std::string> keyed;
   OperatorStateStore store;

@@ -62,7 +62,7 @@ class Operator {
   }
 
   ParticipantSnapshot snapshot(std::uint64_t checkpoint_id, bool incremental = false) {
-    return {uid, subtask, parallelism, keyed.begin_snapshot(checkpoint_id, incremental), store.snapshot()};
+    return {uid, subtask, parallelism, keyed.begin_snapshot(checkpoint_id, incremental ? ckpt::SnapshotMode::incremental : ckpt::SnapshotMode::full), store.snapshot()};
   }
 
   std::string uid;

@@ -92,9 +92,9 @@ class RawKeyedState final : public KeyedStateBackendBase {
     restored_ = true;
   }
 
-  /// A full snapshot of what this holds (`incremental` is ignored: there is no base).
-  std::unique_ptr<KeyedSnapshotJob> begin_snapshot(std::uint64_t id = 0, bool incremental = false) override {
-    (void)incremental;
+  /// A full snapshot of what this holds (SnapshotMode::incremental too: there is no base).
+  std::unique_ptr<KeyedSnapshotJob> start_snapshot(std::uint64_t id, SnapshotMode mode) override {
+    (void)mode;
     detail::SnapshotCut cut;
     cut.id = id;
     cut.max_parallelism = max_parallelism_;

@@ -148,11 +148,11 @@ class RocksDBKvBackend final : public KvKeyedStateBackend {
   /// Marks a snapshot: O(1) on the owner thread (a RocksDB snapshot, after
   /// waiting for a previous job to be released); the job reads each key
   /// group from it, on any thread, while the owner goes on writing.
-  /// `incremental`: a native snapshot (begin_native_snapshot()), unless
-  /// restored states not declared yet are held in memory (they are not in
-  /// RocksDB): then a full canonical one.
-  std::unique_ptr<KeyedSnapshotJob> begin_snapshot(std::uint64_t id = 0, bool incremental = false) override {
-    if (incremental && pending_.empty()) return begin_native_snapshot(id);
+  /// SnapshotMode::incremental: a native snapshot (begin_native_snapshot()),
+  /// unless restored states not declared yet are held in memory (they are not
+  /// in RocksDB): then a full canonical one.
+  std::unique_ptr<KeyedSnapshotJob> start_snapshot(std::uint64_t id, SnapshotMode mode) override {
+    if (mode == SnapshotMode::incremental && pending_.empty()) return begin_native_snapshot(id);
     control_.wait_idle();
     auto views = std::make_shared<detail::SnapshotViews>();
     views->snapshot = db_.snapshot();

@@ -175,7 +175,9 @@ class ServiceParticipant final : public CheckpointParticipant {
       snap.parallelism = options_.parallelism;
       const bool checkpoint = barrier.kind == SnapshotKind::checkpoint;
       if (options_.keyed)
-        snap.keyed = options_.keyed->begin_snapshot(barrier.id, checkpoint && coordinator_.storage().options().incremental);
+        snap.keyed = options_.keyed->begin_snapshot(barrier.id, checkpoint && coordinator_.storage().options().incremental
+                                                                     ? SnapshotMode::incremental
+                                                                     : SnapshotMode::full);
       if (options_.operator_state) snap.operator_state = options_.operator_state->snapshot();
       kinds_[barrier.id] = barrier.kind;
       const auto pause = clock_.now() - start;

@@ -142,7 +142,9 @@ class StreamTask : public CheckpointParticipant {
       snap.parallelism = parallelism_;
       const bool checkpoint = barrier.kind == SnapshotKind::checkpoint;
       if (auto* k = keyed())
-        snap.keyed = k->begin_snapshot(barrier.id, checkpoint && env_.coordinator->storage().options().incremental);
+        snap.keyed = k->begin_snapshot(barrier.id, checkpoint && env_.coordinator->storage().options().incremental
+                                                        ? SnapshotMode::incremental
+                                                        : SnapshotMode::full);
       snap.operator_state = store_.snapshot();
       kinds_[barrier.id] = barrier.kind;
       if (barrier.final) final_id_ = barrier.id;

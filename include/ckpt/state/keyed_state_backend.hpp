@@ -203,7 +203,8 @@ class KeyedStateBackend final : public KeyedStateStore<Key> {
   /// Marks a snapshot: O(1) on the owner thread (after waiting for a previous
   /// job to be released). `id` names it for notify_snapshot_complete(); an
   /// incremental snapshot builds on the last completed one, if any.
-  std::unique_ptr<KeyedSnapshotJob> begin_snapshot(std::uint64_t id = 0, bool incremental = false) override {
+  std::unique_ptr<KeyedSnapshotJob> start_snapshot(std::uint64_t id, SnapshotMode mode) override {
+    const bool incremental = mode == SnapshotMode::incremental;
     detail::SnapshotCut cut;
     cut.id = id;
     cut.max_parallelism = max_parallelism_;
@@ -224,7 +225,7 @@ class KeyedStateBackend final : public KeyedStateStore<Key> {
 
   /// A full snapshot of every key group (or those in `only`), taken on this thread.
   KeyedStateSnapshot snapshot(std::optional<KeyGroupRange> only = std::nullopt) {
-    return begin_snapshot()->collect(only);
+    return this->begin_snapshot()->collect(only);
   }
 
   /// The snapshot with this id is durable: the base of later incremental ones.

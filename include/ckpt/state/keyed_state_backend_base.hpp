@@ -29,6 +29,11 @@ struct KeyedRestoreBlock {
 /// threads at once, each time with another block and another scratch buffer.
 using KeyedBlockFetch = std::function<ByteSpan(std::size_t index, Bytes& scratch)>;
 
+/// What a keyed snapshot holds: every entry (full: savepoints, and checkpoints
+/// unless incremental ones are asked for), or what changed since the last
+/// completed snapshot (incremental), as Flink's full and incremental checkpoints.
+enum class SnapshotMode { full, incremental };
+
 class KeyedStateBackendBase {
  public:
   virtual ~KeyedStateBackendBase() = default;
@@ -37,7 +42,12 @@ class KeyedStateBackendBase {
   /// type_name<Key>() of the backend's key type.
   virtual std::string key_type_name() const = 0;
   virtual std::vector<std::string> state_names() const = 0;
-  virtual std::unique_ptr<KeyedSnapshotJob> begin_snapshot(std::uint64_t id = 0, bool incremental = false) = 0;
+  /// Cuts the state for snapshot `id` (named again by notify_snapshot_*()),
+  /// a full one or, where the backend keeps what changed, an incremental one
+  /// that builds on the last completed snapshot.
+  std::unique_ptr<KeyedSnapshotJob> begin_snapshot(std::uint64_t id = 0, SnapshotMode mode = SnapshotMode::full) {
+    return start_snapshot(id, mode);
+  }
   virtual void notify_snapshot_complete(std::uint64_t id) = 0;
   virtual void notify_snapshot_aborted(std::uint64_t id) = 0;
   virtual void restore(std::span<const KeyedStateSnapshot> snapshots) = 0;
@@ -69,6 +79,11 @@ class KeyedStateBackendBase {
                          "savepoint (canonical format), then restore the savepoint");
   }
   virtual bool is_restored() const noexcept = 0;
+
+ protected:
+  /// begin_snapshot()'s work, per backend (no default arguments on a virtual:
+  /// the public call has them).
+  virtual std::unique_ptr<KeyedSnapshotJob> start_snapshot(std::uint64_t id, SnapshotMode mode) = 0;
 };
 
 }  // namespace ckpt

@@ -131,8 +131,8 @@ class KvKeyedStateStore : public KeyedStateStore<Key> {
   KeyGroupRange key_groups() const noexcept override { return core_->key_groups(); }
   std::string key_type_name() const override { return core_->key_type_name(); }
   std::vector<std::string> state_names() const override { return core_->state_names(); }
-  std::unique_ptr<KeyedSnapshotJob> begin_snapshot(std::uint64_t id = 0, bool incremental = false) override {
-    return core_->begin_snapshot(id, incremental);
+  std::unique_ptr<KeyedSnapshotJob> start_snapshot(std::uint64_t id, SnapshotMode mode) override {
+    return core_->begin_snapshot(id, mode);
   }
   void notify_snapshot_complete(std::uint64_t id) override { core_->notify_snapshot_complete(id); }
   void notify_snapshot_aborted(std::uint64_t id) override { core_->notify_snapshot_aborted(id); }
@@ -149,7 +149,7 @@ class KvKeyedStateStore : public KeyedStateStore<Key> {
 
   /// A full snapshot of every key group (or those in `only`), taken on this thread.
   KeyedStateSnapshot snapshot(std::optional<KeyGroupRange> only = std::nullopt) {
-    return begin_snapshot()->collect(only);
+    return this->begin_snapshot()->collect(only);
   }
 
   KvKeyedStateBackend& core() noexcept { return *core_; }
