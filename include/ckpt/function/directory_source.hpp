@@ -152,6 +152,10 @@ class DirectoryReader final : public RecordSplitReader<std::string, FileSplit> {
 
   Read read(FileSplit& split) override {
     auto& open = open_file(split.path);
+    if (split.offset < open.buffer_offset || split.offset > open.buffer_offset + open.buffer.size()) {
+      open.buffer.clear();  // a restored position: read on from there
+      open.buffer_offset = split.offset;
+    }
     while (true) {
       if (split.offset >= open.file->size()) {
         open_.erase(split.path);

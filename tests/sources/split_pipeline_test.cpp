@@ -1,0 +1,161 @@
+// Split sources in pipelines through JobRunner: the partitioned log and the
+// directory source, stopped with a savepoint and restarted at another
+// parallelism, commit every record exactly once through the transactional
+// file sink; a bounded split source ends the job with a final watermark.
+#include <ckpt/fs/file_util.hpp>
+#include <ckpt/fs/memory_file_system.hpp>
+#include <ckpt/function/directory_source.hpp>
+#include <ckpt/function/partition_split_source.hpp>
+#include <ckpt/function/transactional_file_sink.hpp>
+#include <ckpt/runtime/job_runner.hpp>
+
+#include "job_util.hpp"
+#include "pipeline_util.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <limits>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+using namespace std::chrono_literals;
+using ckpt::test::Event;
+
+#ifdef CKPT_SANITIZED
+constexpr std::uint64_t kPipelineRecords = 300;
+#else
+constexpr std::uint64_t kPipelineRecords = 2000;
+#endif
+constexpr std::uint32_t kLogPartitions = 4;
+
+std::string event_id(const Event& e) { return std::to_string(e.partition) + ":" + std::to_string(e.offset); }
+
+std::vector<std::string> sorted_lines(std::vector<std::string> v) {
+  std::sort(v.begin(), v.end());
+  return v;
+}
+
+void log_job(ckpt::Pipeline& p, std::shared_ptr<ckpt::fs::FileSystem> fs, std::uint32_t parallelism, bool bounded) {
+  auto source = std::make_shared<ckpt::PartitionSplitSource<Event>>(kLogPartitions, [bounded](std::uint32_t) {
+    return std::make_unique<ckpt::test::LogSource>(kLogPartitions, kPipelineRecords, 10, bounded);
+  });
+  p.add_source("log", parallelism, source).add_sink("out", 2, [fs](std::uint32_t) {
+    return std::make_unique<ckpt::TransactionalFileSink<Event>>(fs, "out", event_id);
+  });
+}
+
+TEST(SplitPipeline, ThePartitionedLogAsSplitsIsExactlyOnceAcrossARestartAtAnotherParallelism) {
+  auto fs = std::make_shared<ckpt::fs::MemoryFileSystem>();
+  ckpt::CheckpointStorage storage(fs);
+  {
+    ckpt::Pipeline p;
+    log_job(p, fs, 2, /*bounded=*/false);
+    ckpt::JobRunner job(p, storage, ckpt::CheckpointConfig::every(2ms));
+    ckpt::test::run_until_checkpoints(job, 3, "rescale");
+  }
+  auto savepoint = std::shared_ptr<ckpt::SnapshotReader>(storage.open_savepoint("rescale"));
+  ckpt::Pipeline p;
+  log_job(p, fs, 3, /*bounded=*/true);
+  ckpt::JobRunner job(p, storage, ckpt::CheckpointConfig::every(2ms), ckpt::JobOptions::from_savepoint(savepoint));
+  job.run();
+  EXPECT_EQ(job.restored_from(), savepoint->checkpoint_id());
+  std::vector<std::string> expected;
+  for (std::uint32_t q = 0; q < kLogPartitions; ++q)
+    for (std::uint64_t o = 0; o < kPipelineRecords; ++o) expected.push_back(std::to_string(q) + ":" + std::to_string(o));
+  EXPECT_EQ(sorted_lines(ckpt::test::committed_lines(*fs, "out")), sorted_lines(expected));
+}
+
+/// Writes file `name` of `lines` lines into in/, whole (as a rename would).
+std::vector<std::string> add_file(ckpt::fs::FileSystem& fs, const std::string& name, int lines) {
+  std::string text;
+  std::vector<std::string> out;
+  for (int l = 0; l < lines; ++l) {
+    out.push_back(name + "-" + std::to_string(l));
+    text += out.back() + "\n";
+  }
+  fs.publish("in/" + name, ckpt::as_bytes(text));
+  return out;
+}
+
+void directory_job(ckpt::Pipeline& p, std::shared_ptr<ckpt::fs::FileSystem> fs, std::uint32_t parallelism,
+                   ckpt::DirectorySourceOptions options) {
+  options.lines_per_poll = 16;
+  p.add_source("lines", parallelism, std::make_shared<ckpt::DirectorySource>(fs, "in", options))
+      .add_sink("out", 2, [fs](std::uint32_t) {
+        return std::make_unique<ckpt::TransactionalFileSink<std::string>>(fs, "out", [](const std::string& s) { return s; });
+      });
+}
+
+TEST(SplitPipeline, TheDirectorySourceIsExactlyOnceAcrossARestartAtAnotherParallelismAndFindsNewFiles) {
+  auto fs = std::make_shared<ckpt::fs::MemoryFileSystem>();
+  fs->make_directories("in");
+  std::vector<std::string> expected;
+  for (int f = 0; f < 6; ++f) {
+    const auto lines = add_file(*fs, "f" + std::to_string(f), static_cast<int>(kPipelineRecords / 4));
+    expected.insert(expected.end(), lines.begin(), lines.end());
+  }
+  ckpt::CheckpointStorage storage(fs);
+  {
+    ckpt::Pipeline p;
+    directory_job(p, fs, 2, ckpt::DirectorySourceOptions::continuous(1ms));
+    ckpt::JobRunner job(p, storage, ckpt::CheckpointConfig::every(2ms));
+    ckpt::test::run_until_checkpoints(job, 3, "rescale");
+  }
+  // A file that arrives while the job is down is found by the restarted one.
+  const auto late = add_file(*fs, "late", 10);
+  expected.insert(expected.end(), late.begin(), late.end());
+  auto savepoint = std::shared_ptr<ckpt::SnapshotReader>(storage.open_savepoint("rescale"));
+  ckpt::Pipeline p;
+  directory_job(p, fs, 3, ckpt::DirectorySourceOptions::bounded());
+  ckpt::JobRunner job(p, storage, ckpt::CheckpointConfig::every(2ms), ckpt::JobOptions::from_savepoint(savepoint));
+  job.run();
+  EXPECT_EQ(sorted_lines(ckpt::test::committed_lines(*fs, "out")), sorted_lines(expected));
+}
+
+TEST(SplitPipeline, ADirectorySourceFileAddedWhileTheJobRunsIsRead) {
+  auto fs = std::make_shared<ckpt::fs::MemoryFileSystem>();
+  fs->make_directories("in");
+  add_file(*fs, "first", 3);
+  ckpt::CheckpointStorage storage(fs);
+  auto seen = std::make_shared<ckpt::test::CollectingSink<std::string>::Shared>();
+  ckpt::Pipeline p;
+  p.add_source("lines", 2, std::make_shared<ckpt::DirectorySource>(fs, "in", ckpt::DirectorySourceOptions::continuous(1ms)))
+      .add_sink("seen", 1, [seen](std::uint32_t) { return std::make_unique<ckpt::test::CollectingSink<std::string>>(seen); });
+  ckpt::JobRunner job(p, storage, ckpt::CheckpointConfig::every(5ms));
+  std::mutex m;
+  std::condition_variable cv;
+  int completed = 0;
+  job.coordinator().add_listener([&](const ckpt::CheckpointStats& s) {
+    std::lock_guard lock(m);
+    if (s.outcome == ckpt::CheckpointOutcome::completed) ++completed;
+    cv.notify_all();
+  });
+  std::thread runner([&] { job.run(); });
+  auto count = [&] {
+    std::lock_guard lock(seen->mutex);
+    return seen->values.size();
+  };
+  {
+    std::unique_lock lock(m);
+    cv.wait(lock, [&] { return completed >= 1; });
+  }
+  add_file(*fs, "second", 4);
+  // Each checkpoint flushes the channels: wait on checkpoints until the lines arrived.
+  for (int target = 2; count() < 7; ++target) {
+    std::unique_lock lock(m);
+    cv.wait(lock, [&] { return completed >= target; });
+  }
+  EXPECT_EQ(job.stop_with_savepoint("end").get().outcome, ckpt::CheckpointOutcome::completed);
+  runner.join();
+  std::lock_guard lock(seen->mutex);
+  EXPECT_EQ(sorted_lines(seen->values), sorted_lines({"first-0", "first-1", "first-2", "second-0", "second-1", "second-2", "second-3"}));
+}
+
+}  // namespace
