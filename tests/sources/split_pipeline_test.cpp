@@ -158,4 +158,31 @@ TEST(SplitPipeline, ADirectorySourceFileAddedWhileTheJobRunsIsRead) {
   EXPECT_EQ(sorted_lines(seen->values), sorted_lines({"first-0", "first-1", "first-2", "second-0", "second-1", "second-2", "second-3"}));
 }
 
+/// On each line, an event-time timer at 1000; emits "line!" when it fires.
+class FireAtTheEnd final : public ckpt::KeyedProcessFunction<std::string, std::string, std::string> {
+ public:
+  void process_element(const std::string&, Context& ctx, ckpt::Collector<std::string>&) override {
+    ctx.timer_service().register_event_time_timer(1000);
+  }
+  void on_timer(std::int64_t, OnTimerContext& ctx, ckpt::Collector<std::string>& out) override {
+    out.collect(ctx.current_key() + "!");
+  }
+};
+
+TEST(SplitPipeline, AnExhaustedSplitSourceEmitsTheFinalWatermarkSoEventTimeTimersFire) {
+  auto fs = std::make_shared<ckpt::fs::MemoryFileSystem>();
+  fs->make_directories("in");
+  add_file(*fs, "a", 2);
+  add_file(*fs, "b", 1);
+  ckpt::CheckpointStorage storage(fs);
+  auto seen = std::make_shared<ckpt::test::CollectingSink<std::string>::Shared>();
+  ckpt::Pipeline p;
+  p.add_source("lines", 2, std::make_shared<ckpt::DirectorySource>(fs, "in"))
+      .key_by([](const std::string& line) { return line; })
+      .process("fire", 2, [](std::uint32_t) { return std::make_unique<FireAtTheEnd>(); })
+      .add_sink("seen", 1, [seen](std::uint32_t) { return std::make_unique<ckpt::test::CollectingSink<std::string>>(seen); });
+  ckpt::JobRunner(p, storage, ckpt::CheckpointConfig::every(5ms)).run();
+  EXPECT_EQ(sorted_lines(seen->values), sorted_lines({"a-0!", "a-1!", "b-0!"}));
+}
+
 }  // namespace

@@ -243,6 +243,36 @@ TEST(DirectorySource, RestoreAtAnotherParallelismReadsTheRestOnceAndNoFileTwice)
   EXPECT_EQ(sorted(read), sorted(expected));
 }
 
+// Between the readers' cuts of one checkpoint, reader 0 (which cut the
+// enumerator) takes a new file after its cut, and reader 1, not yet cut,
+// must not take one: both files come back after a restore, each read once.
+TEST(DirectorySource, SplitsAssignedBetweenTheReadersCutsAreInTheCheckpointOnce) {
+  auto fs = files({{"a", "a0\na1\na2\n"}});
+  auto options = ckpt::DirectorySourceOptions::continuous(1s);
+  options.lines_per_poll = 1;
+  ckpt::SplitSourceTestHarness h(std::make_shared<ckpt::DirectorySource>(fs, "in", options), 2);
+  h.poll_all();  // reader 0 reads a; then both wait for a split, reader 1 first
+  const auto before = h.all_output();
+  EXPECT_EQ(sorted(before), sorted({"a0", "a1", "a2"}));
+  const auto checkpoint = h.snapshot(5, [&](std::uint32_t cut) {
+    if (cut != 0) return;
+    ckpt::fs::write_file(*fs, "in/b", ckpt::as_bytes(std::string("b0\nb1\n")));
+    ckpt::fs::write_file(*fs, "in/c", ckpt::as_bytes(std::string("c0\nc1\n")));
+    h.advance_time(1s);  // b to reader 1, c to reader 0
+    for (int i = 0; i < 3; ++i) {
+      h.poll_next(0);
+      h.poll_next(1);
+    }
+    EXPECT_EQ(h.output(0).size(), 5u);  // a's three lines and c's two: taken after its cut
+    EXPECT_EQ(h.output(1).size(), 0u);  // b waits until reader 1 has cut
+  });
+  h.poll_all();
+  EXPECT_EQ(h.output(1).size(), 2u);  // cut: now it reads b
+  h.restore(checkpoint);
+  h.poll_all();
+  EXPECT_EQ(sorted(concat(before, h.all_output())), sorted({"a0", "a1", "a2", "b0", "b1", "c0", "c1"}));
+}
+
 TEST(DirectorySource, ALineLongerThanTheLimitIsAnErrorNamingTheFile) {
   auto fs = files({{"big", std::string(100, 'x') + "\n"}});
   auto options = ckpt::DirectorySourceOptions::bounded();

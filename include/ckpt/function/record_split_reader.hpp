@@ -2,7 +2,7 @@
 // RecordSplitReader<T, Split>: a SourceReader that reads its splits one
 // record at a time, round robin; subclasses implement read(split), which
 // returns the record at the split's position and moves the position past it.
-// A split that ended is dropped from the reader's state; a reader left with
+// A split that ended is dropped (from the reader's state too); a reader left with
 // no split asks the enumerator for one, and finishes once told there are no
 // more.
 //
@@ -52,9 +52,8 @@ class RecordSplitReader : public SourceReader<T, Split> {
 
   void add_splits(std::vector<Split> splits) override {
     for (auto& s : splits) {
-      splits_.push_back({std::move(s), false});
+      splits_.push_back(std::move(s));
       if (split_watermarks_) split_watermarks_->add_split();
-      ++active_;
     }
     if (!splits.empty()) requested_ = false;
   }
@@ -62,15 +61,13 @@ class RecordSplitReader : public SourceReader<T, Split> {
 
   SourceStatus poll_next(Collector<T>& out) override {
     bool progressed = false;
-    for (std::size_t n = 0; n < per_poll_ && active_ > 0; ++n) {
+    for (std::size_t n = 0; n < per_poll_ && !splits_.empty(); ++n) {
       const auto i = next_++ % splits_.size();
-      auto& entry = splits_[i];
-      if (entry.ended) continue;
-      auto r = read(entry.split);
-      if (r.status == ReadStatus::end) {
-        entry.ended = true;
-        --active_;
-        if (split_watermarks_) split_watermarks_->finish(i);
+      auto r = read(splits_[i]);
+      if (r.status == ReadStatus::end) {  // dropped: an ended split is in no checkpoint
+        splits_.erase(splits_.begin() + static_cast<std::ptrdiff_t>(i));
+        if (split_watermarks_) split_watermarks_->remove(i);
+        next_ = i;
         continue;
       }
       if (r.status == ReadStatus::not_yet) continue;
@@ -84,7 +81,7 @@ class RecordSplitReader : public SourceReader<T, Split> {
       out.collect_with_timestamp(std::move(*r.record), ts);
       progressed = true;
     }
-    if (active_ == 0) {
+    if (splits_.empty()) {
       if (no_more_) return SourceStatus::finished;
       if (!requested_ && context_) {
         requested_ = true;  // once until a split arrives
@@ -95,12 +92,7 @@ class RecordSplitReader : public SourceReader<T, Split> {
     return progressed ? SourceStatus::more : SourceStatus::idle;
   }
 
-  std::vector<Split> snapshot_state(std::uint64_t) override {
-    std::vector<Split> out;
-    for (const auto& e : splits_)
-      if (!e.ended) out.push_back(e.split);
-    return out;
-  }
+  std::vector<Split> snapshot_state(std::uint64_t) override { return splits_; }
 
   std::int64_t current_watermark() const override {
     return split_watermarks_ ? split_watermarks_->current_watermark() : watermark_;
@@ -108,14 +100,9 @@ class RecordSplitReader : public SourceReader<T, Split> {
   bool watermark_idle() const override { return split_watermarks_ && split_watermarks_->idle(); }
 
  private:
-  struct Entry {
-    Split split;
-    bool ended = false;
-  };
   std::size_t per_poll_;
   SourceReaderContext* context_ = nullptr;
-  std::vector<Entry> splits_;  // ended ones kept: their index is their watermark generator's
-  std::size_t active_ = 0;
+  std::vector<Split> splits_;  // index i's watermark generator is split_watermarks_'s i
   std::size_t next_ = 0;
   bool no_more_ = false;
   bool requested_ = false;

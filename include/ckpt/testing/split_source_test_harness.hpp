@@ -21,6 +21,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <limits>
 #include <memory>
 #include <optional>
@@ -110,13 +111,17 @@ class SplitSourceTestHarness {
   std::vector<split_type> splits(std::uint32_t subtask = 0) { return at(subtask).fn->reader().snapshot_state(0); }
   SourceReader<output_type, split_type>& reader(std::uint32_t subtask = 0) { return at(subtask).fn->reader(); }
 
-  /// Cuts checkpoint `id` on every reader (reader 0, with the enumerator, last).
-  Snapshot snapshot(std::uint64_t checkpoint_id) {
+  /// Cuts checkpoint `id` on every reader, reader 0 (with the enumerator)
+  /// first. `after_cut(i)`, when given, runs after reader i's cut: polls,
+  /// discovery or assignments there happen between the readers' cuts, as in
+  /// a running job, where the readers cut one after another.
+  Snapshot snapshot(std::uint64_t checkpoint_id, const std::function<void(std::uint32_t)>& after_cut = {}) {
     Snapshot out(readers_.size());
-    for (std::size_t n = readers_.size(); n-- > 0;) {
-      auto& r = readers_[n];
+    for (std::uint32_t i = 0; i < parallelism(); ++i) {
+      auto& r = readers_[i];
       r.fn->snapshot_state(SimpleSnapshotContext(checkpoint_id, clock_.epoch_millis()));
-      out[n] = r.store->snapshot();
+      out[i] = r.store->snapshot();
+      if (after_cut) after_cut(i);
     }
     return out;
   }
