@@ -142,6 +142,32 @@ TEST(PartitionSplitSource, PerPartitionWatermarksAreTheirMinimum) {
   EXPECT_EQ(h.current_watermark(), 199);
 }
 
+TEST(PartitionSplitSource, AnIdlePartitionDoesNotHoldTheWatermarkBack) {
+  auto available = std::make_shared<std::uint64_t>(5);  // partition 0's records so far
+  struct Gated final : ckpt::PartitionedSource<Event> {
+    explicit Gated(std::shared_ptr<std::uint64_t> n) : PartitionedSource(2), n_(std::move(n)) {}
+    Read read(std::uint32_t p, std::uint64_t o) override {
+      if (o >= (p == 0 ? *n_ : 1u)) return Read::later();
+      return Read::of(Event{p, o, "k", 0});
+    }
+    std::int64_t timestamp_of(const Event& e) const override { return static_cast<std::int64_t>(e.offset * 100 + e.partition); }
+    std::shared_ptr<std::uint64_t> n_;
+  };
+  ckpt::ManualClock idleness_clock;
+  auto source = std::make_shared<ckpt::PartitionSplitSource<Event>>(
+      2, [available](std::uint32_t) { return std::make_unique<Gated>(available); });
+  source->use_watermarks(ckpt::WatermarkStrategy<Event>::for_monotonous_timestamps().with_idleness(100ms, idleness_clock));
+  ckpt::SplitSourceTestHarness h(source, 1);
+  h.poll_all();
+  EXPECT_EQ(h.current_watermark(), 0);  // partition 1 (ts 1) holds partition 0 (ts 400) back
+  idleness_clock.advance(100ms);
+  EXPECT_TRUE(h.watermark_idle());  // both silent
+  *available = 10;
+  h.poll_all();
+  EXPECT_FALSE(h.watermark_idle());
+  EXPECT_EQ(h.current_watermark(), 899);  // partition 1 is still idle: left out of the minimum
+}
+
 /// A context that records what the enumerator does.
 struct RecordingContext final : ckpt::SplitEnumeratorContext<ckpt::PartitionSplit> {
   std::uint32_t par = 2;
