@@ -15,6 +15,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
+#include <stdexcept>
 #include <chrono>
 #include <condition_variable>
 #include <limits>
@@ -156,6 +158,68 @@ TEST(SplitPipeline, ADirectorySourceFileAddedWhileTheJobRunsIsRead) {
   runner.join();
   std::lock_guard lock(seen->mutex);
   EXPECT_EQ(sorted_lines(seen->values), sorted_lines({"first-0", "first-1", "first-2", "second-0", "second-1", "second-2", "second-3"}));
+}
+
+/// Passes lines on; throws on a line once `fail` is set.
+class FailOnDemand final : public ckpt::ProcessFunction<std::string, std::string> {
+ public:
+  explicit FailOnDemand(std::shared_ptr<std::atomic<bool>> fail) : fail_(std::move(fail)) {}
+  void process_element(const std::string& line, ckpt::Collector<std::string>& out) override {
+    if (fail_ && fail_->load()) throw std::runtime_error("injected failure in FailOnDemand");
+    out.collect(line);
+  }
+
+ private:
+  std::shared_ptr<std::atomic<bool>> fail_;
+};
+
+// A job that discovers files while it runs fails after some checkpoints; the
+// restart restores the latest checkpoint at another parallelism, with the
+// splits the enumerator had not assigned and those in flight at the cut.
+TEST(SplitPipeline, TheDirectorySourceIsExactlyOnceAcrossAFailureAndARestartFromTheLatestCheckpointAtAnotherParallelism) {
+  auto fs = std::make_shared<ckpt::fs::MemoryFileSystem>();
+  fs->make_directories("in");
+  std::vector<std::string> expected;
+  for (int f = 0; f < 4; ++f) {
+    const auto lines = add_file(*fs, "f" + std::to_string(f), static_cast<int>(kPipelineRecords / 4));
+    expected.insert(expected.end(), lines.begin(), lines.end());
+  }
+  ckpt::CheckpointStorage storage(fs);
+  auto build = [&](ckpt::Pipeline& p, std::uint32_t parallelism, ckpt::DirectorySourceOptions options,
+                   std::shared_ptr<std::atomic<bool>> fail) {
+    options.lines_per_poll = 16;
+    p.add_source("lines", parallelism, std::make_shared<ckpt::DirectorySource>(fs, "in", options))
+        .process("maybe-fail", parallelism, [fail](std::uint32_t) { return std::make_unique<FailOnDemand>(fail); })
+        .add_sink("out", 2, [fs](std::uint32_t) {
+          return std::make_unique<ckpt::TransactionalFileSink<std::string>>(fs, "out", [](const std::string& l) { return l; });
+        });
+  };
+  std::mutex m;  // guards `expected` against the listener's thread
+  {
+    auto fail = std::make_shared<std::atomic<bool>>(false);
+    ckpt::Pipeline p;
+    build(p, 2, ckpt::DirectorySourceOptions::continuous(1ms), fail);
+    ckpt::JobRunner job(p, storage, ckpt::CheckpointConfig::every(2ms));
+    int completed = 0;
+    job.coordinator().add_listener([&](const ckpt::CheckpointStats& s) {
+      if (s.outcome != ckpt::CheckpointOutcome::completed) return;
+      std::lock_guard lock(m);
+      ++completed;
+      if (completed == 3) fail->store(true);  // before the file whose lines trip it
+      if (completed == 1 || completed == 3) {  // discovered while running
+        const auto lines = add_file(*fs, "late" + std::to_string(completed), 20);
+        expected.insert(expected.end(), lines.begin(), lines.end());
+      }
+    });
+    EXPECT_THROW(job.run(), ckpt::JobError);
+  }
+  ckpt::Pipeline p;
+  build(p, 3, ckpt::DirectorySourceOptions::bounded(), nullptr);
+  ckpt::JobRunner job(p, storage, ckpt::CheckpointConfig::every(2ms));
+  job.run();
+  EXPECT_TRUE(job.restored_from());
+  std::lock_guard lock(m);
+  EXPECT_EQ(sorted_lines(ckpt::test::committed_lines(*fs, "out")), sorted_lines(expected));
 }
 
 /// On each line, an event-time timer at 1000; emits "line!" when it fires.
