@@ -86,6 +86,17 @@ std::vector<std::string> add_file(ckpt::fs::FileSystem& fs, const std::string& n
   return out;
 }
 
+/// Files f0, f1, ... in a new in/; returns their lines.
+std::vector<std::string> add_files(ckpt::fs::FileSystem& fs, int files) {
+  fs.make_directories("in");
+  std::vector<std::string> out;
+  for (int f = 0; f < files; ++f) {
+    const auto lines = add_file(fs, "f" + std::to_string(f), static_cast<int>(kPipelineRecords / 4));
+    out.insert(out.end(), lines.begin(), lines.end());
+  }
+  return out;
+}
+
 void directory_job(ckpt::Pipeline& p, std::shared_ptr<ckpt::fs::FileSystem> fs, std::uint32_t parallelism,
                    ckpt::DirectorySourceOptions options) {
   options.lines_per_poll = 16;
@@ -97,12 +108,7 @@ void directory_job(ckpt::Pipeline& p, std::shared_ptr<ckpt::fs::FileSystem> fs, 
 
 TEST(SplitPipeline, TheDirectorySourceIsExactlyOnceAcrossARestartAtAnotherParallelismAndFindsNewFiles) {
   auto fs = std::make_shared<ckpt::fs::MemoryFileSystem>();
-  fs->make_directories("in");
-  std::vector<std::string> expected;
-  for (int f = 0; f < 6; ++f) {
-    const auto lines = add_file(*fs, "f" + std::to_string(f), static_cast<int>(kPipelineRecords / 4));
-    expected.insert(expected.end(), lines.begin(), lines.end());
-  }
+  auto expected = add_files(*fs, 6);
   ckpt::CheckpointStorage storage(fs);
   {
     ckpt::Pipeline p;
@@ -178,12 +184,7 @@ class FailOnDemand final : public ckpt::ProcessFunction<std::string, std::string
 // splits the enumerator had not assigned and those in flight at the cut.
 TEST(SplitPipeline, TheDirectorySourceIsExactlyOnceAcrossAFailureAndARestartFromTheLatestCheckpointAtAnotherParallelism) {
   auto fs = std::make_shared<ckpt::fs::MemoryFileSystem>();
-  fs->make_directories("in");
-  std::vector<std::string> expected;
-  for (int f = 0; f < 4; ++f) {
-    const auto lines = add_file(*fs, "f" + std::to_string(f), static_cast<int>(kPipelineRecords / 4));
-    expected.insert(expected.end(), lines.begin(), lines.end());
-  }
+  auto expected = add_files(*fs, 4);
   ckpt::CheckpointStorage storage(fs);
   auto build = [&](ckpt::Pipeline& p, std::uint32_t parallelism, ckpt::DirectorySourceOptions options,
                    std::shared_ptr<std::atomic<bool>> fail) {
