@@ -8,6 +8,7 @@
 #include <ckpt/runtime/supervisor.hpp>
 #include <ckpt/snapshot/state_file_reader.hpp>
 
+#include "job_util.hpp"
 #include "keyed_backend_under_test.hpp"
 #include "pipeline_util.hpp"
 
@@ -81,25 +82,7 @@ void build(ckpt::Pipeline& p, std::shared_ptr<ckpt::fs::FileSystem> out_fs, std:
   });
 }
 
-/// Runs `job` until `n` checkpoints completed, then stops it with a savepoint.
-void run_until_checkpoints(ckpt::JobRunner& job, int n, const std::string& savepoint = "stop") {
-  std::mutex m;
-  std::condition_variable cv;
-  int completed = 0;
-  job.coordinator().add_listener([&](const ckpt::CheckpointStats& s) {
-    std::lock_guard lock(m);
-    if (s.outcome == ckpt::CheckpointOutcome::completed && s.kind == ckpt::SnapshotKind::checkpoint) ++completed;
-    cv.notify_all();
-  });
-  std::thread runner([&] { job.run(); });
-  {
-    std::unique_lock lock(m);
-    cv.wait(lock, [&] { return completed >= n; });
-  }
-  const auto stats = job.stop_with_savepoint(savepoint).get();
-  EXPECT_EQ(stats.outcome, ckpt::CheckpointOutcome::completed) << stats.failure;
-  runner.join();
-}
+using ckpt::test::run_until_checkpoints;
 
 TEST(Dataflow, BoundedPipelineEndsWithAFinalCheckpointAndCommitsEverything) {
   auto fs = std::make_shared<ckpt::fs::MemoryFileSystem>();

@@ -44,6 +44,11 @@ class SplitWatermarks {
   }
   /// The split has ended: it holds nothing back any more.
   void finish(std::size_t split) { splits_.at(split).finished = true; }
+  /// The split is gone (an ended split a reader drops); later indices move down by one.
+  void remove(std::size_t split) {
+    static_cast<void>(splits_.at(split));  // out of range: throws
+    splits_.erase(splits_.begin() + static_cast<std::ptrdiff_t>(split));
+  }
 
   /// True while every split not finished is idle (and there is at least one).
   bool idle() const {

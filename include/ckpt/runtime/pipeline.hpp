@@ -24,6 +24,8 @@
 #include <ckpt/runtime/output.hpp>
 #include <ckpt/function/stream_functions.hpp>
 #include <ckpt/runtime/stream_task.hpp>
+#include <ckpt/function/split_source.hpp>
+#include <ckpt/runtime/split_source_task.hpp>
 #include <ckpt/serial/type_name.hpp>
 #include <ckpt/state/key_group.hpp>
 
@@ -119,6 +121,9 @@ class Pipeline {
   /// A source: `make(subtask)` returns a std::unique_ptr to a Source<T>.
   template <class Factory>
   auto add_source(std::string uid, std::uint32_t parallelism, Factory make);
+  /// A split source (split_source.hpp): one enumerator for the run, a reader per subtask.
+  template <SplitSourceType S>
+  auto add_source(std::string uid, std::uint32_t parallelism, std::shared_ptr<S> source);
 
   /// Builds the tasks of one run (used by JobRunner).
   void instantiate(detail::RuntimeGraph& graph, detail::TaskEnvironment& env) const {
@@ -241,6 +246,28 @@ class SourceVertex final : public VertexBase {
 
  private:
   Factory make_;
+};
+
+template <class T, class Split, class State>
+class SplitSourceVertex final : public VertexBase {
+ public:
+  SplitSourceVertex(std::string uid_, std::uint32_t parallelism_, std::shared_ptr<SplitSource<T, Split, State>> source)
+      : VertexBase(std::move(uid_), parallelism_), source_(std::move(source)) {}
+  void create_gates(RuntimeGraph&, std::size_t, const Pipeline&) override {}
+  void create_tasks(RuntimeGraph& graph, std::size_t self, const Pipeline& p, TaskEnvironment& env) override {
+    // One enumerator per run: a restart restores it from the checkpoint.
+    auto host = std::make_shared<SplitEnumeratorHost<T, Split, State>>(source_, parallelism, *env.clock);
+    for (std::uint32_t i = 0; i < parallelism; ++i) {
+      auto out = std::make_unique<Output<T>>(i, p.options().batch_size);
+      p.wire_output(graph, self, i, *out);
+      auto reader = std::make_unique<SplitReaderFunction<T, Split, State>>(host, source_->create_reader(i), i);
+      graph.tasks.push_back(
+          std::make_unique<SplitSourceTask<T, Split, State>>(uid, i, parallelism, env, std::move(reader), std::move(out)));
+    }
+  }
+
+ private:
+  std::shared_ptr<SplitSource<T, Split, State>> source_;
 };
 
 template <class In, class Out>
@@ -442,6 +469,17 @@ auto Pipeline::add_source(std::string uid, std::uint32_t parallelism, Factory ma
   static_assert(std::is_base_of_v<Source<T>, Fn>, "the factory must make a Source<T>");
   auto v = std::make_unique<detail::SourceVertex<T>>(
       std::move(uid), parallelism, [make](std::uint32_t i) -> std::unique_ptr<Source<T>> { return make(i); });
+  return Stream<T>(*this, {add(std::move(v))});
+}
+
+template <SplitSourceType S>
+auto Pipeline::add_source(std::string uid, std::uint32_t parallelism, std::shared_ptr<S> source) {
+  using T = typename S::output_type;
+  using Split = typename S::split_type;
+  using State = typename S::state_type;
+  if (!source) throw ConfigError(errc::invalid_argument, "operator '" + uid + "': the split source is null");
+  auto v = std::make_unique<detail::SplitSourceVertex<T, Split, State>>(
+      std::move(uid), parallelism, std::shared_ptr<SplitSource<T, Split, State>>(std::move(source)));
   return Stream<T>(*this, {add(std::move(v))});
 }
 
