@@ -25,11 +25,14 @@ endif()
 get_filename_component(_file ${SOURCE} NAME)
 set(_head_lines 12)  # a newcomer reads this far
 
+list(GET COMPILERS 0 _first)
 foreach(cxx IN LISTS COMPILERS)
   set(_cmd ${cxx} -std=c++20 -fsyntax-only -I${INCLUDE} ${SOURCE})
-  execute_process(COMMAND ${_cmd} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
-  if(NOT rc EQUAL 0)
-    message(FATAL_ERROR "${_file} does not compile with ${cxx} even without CKPT_COMPILE_FAIL:\n${err}")
+  if(cxx STREQUAL _first)  # the positive control, once: the case is a valid program
+    execute_process(COMMAND ${_cmd} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+    if(NOT rc EQUAL 0)
+      message(FATAL_ERROR "${_file} does not compile with ${cxx} even without CKPT_COMPILE_FAIL:\n${err}")
+    endif()
   endif()
   execute_process(COMMAND ${_cmd} -DCKPT_COMPILE_FAIL RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
   if(rc EQUAL 0)
