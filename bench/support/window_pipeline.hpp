@@ -20,6 +20,7 @@
 #include <string>
 
 #include <stdlib.h>
+#include <sys/resource.h>
 
 namespace ckpt::bench::windows {
 
@@ -100,14 +101,27 @@ struct Config {
   std::int64_t window_ms = 100;
 };
 
+/// Wall time and the process's CPU time (every thread's, user + system).
+struct Times {
+  double wall = 0;
+  double cpu = 0;
+};
+
+inline double process_cpu_seconds() {
+  rusage u{};
+  ::getrusage(RUSAGE_SELF, &u);
+  const auto s = [](const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6; };
+  return s(u.ru_utime) + s(u.ru_stime);
+}
+
 /// One run to the end of its input (the final watermark fires the last
-/// windows); returns its wall time in seconds. `checkpoint_every` empty: no
-/// checkpoints; `hand_written`: the baseline instead of the window operator.
-inline double run(const Config& c, std::optional<std::chrono::milliseconds> checkpoint_every, bool hand_written,
+/// windows). `checkpoint_every` empty: no checkpoints; `hand_written`: the
+/// baseline instead of the window operator.
+inline Times run(const Config& c, std::optional<std::chrono::milliseconds> checkpoint_every, bool hand_written,
                   const std::string& scratch) {
   std::string dir = (std::filesystem::path(scratch) / "window-pipeline-XXXXXX").string();
   if (!::mkdtemp(dir.data())) throw std::runtime_error("mkdtemp " + dir);
-  double seconds = 0;
+  Times times;
   {
     auto storage = CheckpointStorage::open("file://" + dir);
     Pipeline p;
@@ -133,12 +147,14 @@ inline double run(const Config& c, std::optional<std::chrono::milliseconds> chec
     options.restore = JobOptions::Restore::none;
     JobRunner job(p, *storage, checkpoint_every ? CheckpointConfig::every(*checkpoint_every) : CheckpointConfig::on_demand(),
                   options);
+    const auto cpu = process_cpu_seconds();
     const auto start = std::chrono::steady_clock::now();
     job.run();
-    seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    times.wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    times.cpu = process_cpu_seconds() - cpu;
   }
   std::filesystem::remove_all(dir);
-  return seconds;
+  return times;
 }
 
 }  // namespace ckpt::bench::windows
