@@ -11,6 +11,7 @@
 #include <ckpt/runtime/job_runner.hpp>
 #include <ckpt/storage/checkpoint_storage.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
@@ -95,16 +96,18 @@ class DiscardCounts final : public Sink<WindowCount> {
 };
 
 struct Config {
-  std::uint64_t events = 4'000'000;
+  std::uint64_t events = 12'000'000;  // a few seconds a run, so 1 s checkpoints happen
   std::uint64_t keys = 10'000;
   std::uint64_t events_per_ms = 1'000;  // event time: 100 windows of 100 ms for 10M events
   std::int64_t window_ms = 100;
 };
 
-/// Wall time and the process's CPU time (every thread's, user + system).
+/// Wall time, the process's CPU time (every thread's, user + system) and
+/// the checkpoints completed (the final one at the end of input included).
 struct Times {
   double wall = 0;
   double cpu = 0;
+  std::uint64_t checkpoints = 0;
 };
 
 inline double process_cpu_seconds() {
@@ -147,11 +150,16 @@ inline Times run(const Config& c, std::optional<std::chrono::milliseconds> check
     options.restore = JobOptions::Restore::none;
     JobRunner job(p, *storage, checkpoint_every ? CheckpointConfig::every(*checkpoint_every) : CheckpointConfig::on_demand(),
                   options);
+    std::atomic<std::uint64_t> checkpoints{0};
+    job.coordinator().add_listener([&](const CheckpointStats& s) {
+      if (s.outcome == CheckpointOutcome::completed) ++checkpoints;
+    });
     const auto cpu = process_cpu_seconds();
     const auto start = std::chrono::steady_clock::now();
     job.run();
     times.wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     times.cpu = process_cpu_seconds() - cpu;
+    times.checkpoints = checkpoints.load();
   }
   std::filesystem::remove_all(dir);
   return times;
