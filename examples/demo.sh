@@ -3,7 +3,8 @@
 # exactly-once pipeline killed with SIGKILL several times (see
 # examples/exactly_once/exactly_once.cpp; options are passed through, e.g.
 # --events 1000000 --kills 10 --interval-ms 100 --parallelism 3 --rescale;
-# --backend rocksdb keeps the keyed state in RocksDB).
+# --backend rocksdb keeps the keyed state in RocksDB; --windows replaces the
+# running count by an event-time tumbling-window count per key).
 # Installs missing Debian packages when run as root or with sudo.
 set -euo pipefail
 cd "$(dirname "$0")/.."

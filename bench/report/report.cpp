@@ -7,6 +7,7 @@
 // measured back to back in the same run. See docs/benchmarks.md.
 
 #include "bench_support.hpp"
+#include "window_pipeline.hpp"
 
 #include <ckpt/ckpt.hpp>
 #include <ckpt/snapshot/state_file_reader.hpp>
@@ -72,6 +73,7 @@ struct Options {
   std::uint64_t issue3_map_keys = 65'536;
   std::uint64_t issue3_map_entries = 64;
   std::uint64_t issue3_value_keys = 4'000'000;
+  std::uint64_t window_events = 12'000'000;  // W: events per run of the windowed-count pipeline
   unsigned runs = 5;
   unsigned threads = 0;  // 0: hardware threads
   std::string dir;
@@ -107,8 +109,9 @@ struct Options {
       "  --issue3-map-keys N      issue 3: MapState keys (default 65536)\n"
       "  --issue3-map-entries N   issue 3: entries per key (default 64)\n"
       "  --issue3-value-keys N    issue 3: ValueState keys (default 4000000)\n"
+      "  --window-events N        W: events per run of the windowed-count pipeline (default 12000000)\n"
       "  --quick                  every size divided by 8 (a smoke run; figures are not the goals')\n"
-      "  --only a,b,...           sections: p1 p2 p3 p4 p5 p6 p7 issue3 serial rocksdb\n"
+      "  --only a,b,...           sections: p1 p2 p3 p4 p5 p6 p7 issue3 serial rocksdb windows\n"
       "  --dir PATH               scratch directory (default: a new one under $TMPDIR or /tmp)\n"
       "  --json PATH              where to write report.json (default ./report.json)\n");
   std::exit(code);
@@ -147,6 +150,7 @@ Options parse(int argc, char** argv) {
     else if (a == "--issue3-map-keys") o.issue3_map_keys = num();
     else if (a == "--issue3-map-entries") o.issue3_map_entries = num();
     else if (a == "--issue3-value-keys") o.issue3_value_keys = num();
+    else if (a == "--window-events") o.window_events = num();
     else if (a == "--quick") quick = true;
     else if (a == "--dir") o.dir = next();
     else if (a == "--json") o.json = next();
@@ -166,7 +170,7 @@ Options parse(int argc, char** argv) {
   if (quick) {
     for (auto* n : {&o.big_keys, &o.small_keys, &o.access_keys, &o.access_map_keys, &o.access_ops, &o.rocksdb_ops, &o.rdb_keys, &o.rdb_ops,
                     &o.rdb_restore_keys,
-                    &o.inc_keys, &o.e2e_keys, &o.issue3_value_keys})
+                    &o.inc_keys, &o.e2e_keys, &o.issue3_value_keys, &o.window_events})
       *n = std::max<std::uint64_t>(*n / 8, 1000);
     o.issue3_map_keys = std::max<std::uint64_t>(o.issue3_map_keys / 8, 64);
     o.rdb_rss_budget_mb = std::max<std::uint64_t>(o.rdb_rss_budget_mb / 8, 8);
@@ -227,7 +231,8 @@ struct Report {
                                            "incremental_restore_vs_full", "peak_rss_ratio",
                                            "end_to_end_vs_rocksdb",      "rocksdb_access_vs_raw",
                                            "rocksdb_sync_pause_ratio",   "rocksdb_incremental_upload_ratio",
-                                           "rocksdb_restore_vs_copy",    "rocksdb_peak_rss_vs_budget"};
+                                           "rocksdb_restore_vs_copy",    "rocksdb_peak_rss_vs_budget",
+                                           "window_pipeline_checkpointed_vs_none", "window_vs_hand_written"};
   void write_json(const std::string& path) const {
     std::vector<std::pair<std::string, double>> out;
     for (const char* name : fields)
@@ -1083,6 +1088,54 @@ void run_serial(const Options& o, Report& rep) {
            median(vs_node), "x", -1});
 }
 
+// -- W: event-time windows in a pipeline (issue 20) ---------------------------------
+
+void run_windows(const Options& o, Report& rep) {
+  section("W event-time windows: a keyed tumbling-window count pipeline (issue 20)");
+  namespace w = ckpt::bench::windows;
+  w::Config c;
+  c.events = o.window_events;
+  note("%" PRIu64 " events over %" PRIu64 " keys, tumbling %" PRId64 " ms event-time windows (%" PRIu64
+       " events per ms of event time), parallelism 2",
+       c.events, c.keys, c.window_ms, c.events_per_ms);
+  // Events per second of wall time (the figures) and per second of the
+  // process's CPU time (extra rows: on a shared machine other processes move
+  // wall time far more than CPU time).
+  struct Rate {
+    double wall, cpu;
+    std::uint64_t checkpoints;
+  };
+  const auto throughput = [&](std::optional<std::chrono::milliseconds> every, bool hand_written) {
+    const auto t = w::run(c, every, hand_written, o.dir);
+    return Rate{static_cast<double>(c.events) / t.wall, static_cast<double>(c.events) / t.cpu, t.checkpoints};
+  };
+  std::vector<double> none, checkpointed, hand, ratio_ckpt, ratio_hand, cpu_ckpt, cpu_hand;
+  for (unsigned r = 0; r < o.runs; ++r) {  // alternate, so drift on a shared machine hits all three
+    const auto n = throughput(std::nullopt, false);
+    const auto k = throughput(std::chrono::milliseconds(1000), false);
+    const auto h = throughput(std::nullopt, true);
+    none.push_back(n.wall);
+    checkpointed.push_back(k.wall);
+    hand.push_back(h.wall);
+    ratio_ckpt.push_back(k.wall / n.wall);
+    ratio_hand.push_back(n.wall / h.wall);
+    cpu_ckpt.push_back(k.cpu / n.cpu);
+    cpu_hand.push_back(n.cpu / h.cpu);
+    note("run %u: window operator %.2f M events/s without checkpoints, %.2f with 1 s checkpoints (%" PRIu64
+         " completed, the final one included); by hand %.2f (per CPU second: %.2f, %.2f, %.2f)",
+         r + 1, n.wall / 1e6, k.wall / 1e6, k.checkpoints, h.wall / 1e6, n.cpu / 1e6, k.cpu / 1e6, h.cpu / 1e6);
+  }
+  note("medians: window operator %.2f M events/s (baseline of W1), with 1 s checkpoints %.2f, by hand %.2f (baseline of W2)",
+       median(none) / 1e6, median(checkpointed) / 1e6, median(hand) / 1e6);
+  const double w1 = median(ratio_ckpt), w2 = median(ratio_hand);
+  rep.add({"W1", "window pipeline throughput with 1 s checkpoints / without checkpoints", ">= 0.9", w1, "x", w1 >= 0.9});
+  rep.add({"W1", "the same per CPU second of the process", "(info)", median(cpu_ckpt), "x", -1});
+  rep.add({"W2", "window operator throughput / the same count by hand (KeyedProcessFunction, timers, MapState)",
+           ">= 0.8", w2, "x", w2 >= 0.8});
+  rep.add({"W2", "the same per CPU second of the process", "(info)", median(cpu_hand), "x", -1});
+  rep.field("window_pipeline_checkpointed_vs_none", w1);
+  rep.field("window_vs_hand_written", w2);
+}
 
 #ifdef CKPT_BENCH_ROCKSDB_BACKEND
 // -- R: the RocksDB keyed state backend (issue 16) ----------------------------------
@@ -1550,6 +1603,7 @@ int main(int argc, char** argv) {
     if (o.wants("p7")) run_p7(o, rep);
     if (o.wants("issue3")) run_issue3(o, rep);
     if (o.wants("serial")) run_serial(o, rep);
+    if (o.wants("windows")) run_windows(o, rep);
 #ifdef CKPT_BENCH_ROCKSDB_BACKEND
     if (o.wants("rocksdb")) run_rocksdb_backend(o, rep, argv[0]);
 #endif

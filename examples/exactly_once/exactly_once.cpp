@@ -1,5 +1,6 @@
 // The exactly-once demo: a partitioned log on local disk, read by a
-// replayable source, aggregated per key, written by a transactional file sink,
+// replayable source, aggregated per key (a running count, or with --windows a
+// count per key and event-time window), written by a transactional file sink,
 // checkpointed every few hundred milliseconds. The pipeline runs in a child
 // process that is killed with SIGKILL at random moments and restarted from the
 // latest checkpoint each time; at the end the committed output is compared
@@ -7,7 +8,14 @@
 //
 //   exactly_once_demo [--events N] [--kills K] [--interval-ms MS] [--parallelism P]
 //                     [--rate EVENTS_PER_S] [--rescale] [--dir DIR] [--seed S]
-//                     [--backend heap|rocksdb]
+//                     [--backend heap|rocksdb] [--windows]
+//
+// --windows: every event has an event time (out of order by up to 50 ms
+// within its partition); watermarks trail it by that bound, per partition
+// (WatermarkStrategy::for_bounded_out_of_orderness), and a tumbling
+// event-time window of 500 ms counts and sums per key. The check: each
+// (key, window) result committed exactly once with the failure-free values;
+// the end of the input's final watermark fires the last windows.
 //
 // --backend rocksdb keeps the keyed state in RocksDB (ckpt::rocksdb, built
 // when librocksdb-dev is there) with incremental checkpoints, as Flink's
@@ -20,6 +28,8 @@
 #include <ckpt/fs/local_file_system.hpp>
 #include <ckpt/fs/file_util.hpp>
 #include <ckpt/function/transactional_file_sink.hpp>
+#include <ckpt/function/watermark_strategy.hpp>
+#include <ckpt/function/window.hpp>
 #include <ckpt/runtime/job_runner.hpp>
 #include <ckpt/function/partitioned_source.hpp>
 #include <ckpt/storage/checkpoint_storage.hpp>
@@ -65,10 +75,15 @@ struct Options {
   std::uint64_t seed = std::random_device{}();
   bool worker = false;
   std::string backend = "heap";
+  bool windows = false;
 };
 
 constexpr std::uint32_t kPartitions = 8;
 constexpr std::uint64_t kKeys = 1000;
+// --windows: fewer keys, so a window holds a few dozen events of each.
+constexpr std::uint64_t kWindowKeys = 100;
+constexpr std::int64_t kWindowMs = 500;
+constexpr std::int64_t kOutOfOrdernessMs = 50;
 
 // -- the input log ---------------------------------------------------------
 
@@ -76,19 +91,26 @@ std::string partition_file(const std::string& dir, std::uint32_t p) {
   return dir + "/input/partition-" + std::to_string(p) + ".log";
 }
 
-/// Event i of partition p: "key value".
-std::pair<std::string, std::int64_t> event(std::uint32_t p, std::uint64_t i) {
+struct Input {
+  std::string key;
+  std::int64_t value = 0;
+  std::int64_t time = 0;  // event time (ms): about the offset, out of order by < kOutOfOrdernessMs
+};
+
+/// Event i of partition p: "key value time".
+Input event(std::uint32_t p, std::uint64_t i, bool windows) {
   const auto n = (p * 2654435761ULL + i * 40503ULL) ^ (i >> 3);
-  return {"user-" + std::to_string(n % kKeys), static_cast<std::int64_t>(n % 97)};
+  return {"user-" + std::to_string(n % (windows ? kWindowKeys : kKeys)), static_cast<std::int64_t>(n % 97),
+          static_cast<std::int64_t>(i + (n >> 7) % kOutOfOrdernessMs)};
 }
 
-void write_input(const std::string& dir, std::uint64_t events) {
+void write_input(const std::string& dir, std::uint64_t events, bool windows) {
   stdfs::create_directories(dir + "/input");
   for (std::uint32_t p = 0; p < kPartitions; ++p) {
     std::ofstream out(partition_file(dir, p));
     for (std::uint64_t i = p; i < events; i += kPartitions) {
-      const auto [key, value] = event(p, i / kPartitions);
-      out << key << ' ' << value << '\n';
+      const auto e = event(p, i / kPartitions, windows);
+      out << e.key << ' ' << e.value << ' ' << e.time << '\n';
     }
   }
 }
@@ -100,10 +122,11 @@ struct Event {
   std::uint64_t offset = 0;
   std::string key;
   std::int64_t value = 0;
+  std::int64_t time = 0;
 };
 
 struct Update {
-  std::string line;  // "partition:offset key count sum"
+  std::string line;  // "partition:offset key count sum"; --windows: "key window-start count sum"
 };
 
 /// Reads the partition files by line offset, at a bounded rate.
@@ -120,10 +143,11 @@ class LogFileSource final : public ckpt::PartitionedSource<Event> {
     if (rate_ && static_cast<double>(emitted_) > elapsed * static_cast<double>(rate_)) return Read::later();
     ++emitted_;
     std::istringstream in(lines[offset]);
-    Event e{partition, offset, {}, 0};
-    in >> e.key >> e.value;
+    Event e{partition, offset, {}, 0, 0};
+    in >> e.key >> e.value >> e.time;
     return Read::of(std::move(e));
   }
+  std::int64_t timestamp_of(const Event& e) const override { return e.time; }
 
  private:
   const std::vector<std::string>& load(std::uint32_t p) {
@@ -161,6 +185,29 @@ class Aggregate final : public ckpt::KeyedProcessFunction<std::string, Event, Up
   ckpt::ValueState<std::int64_t> sum_;
 };
 
+/// --windows: the accumulator of a window's count and sum.
+struct CountSum {
+  std::int64_t count = 0;
+  std::int64_t sum = 0;
+  template <class A>
+  void serialize(A& ar) {
+    ar(count, sum);
+  }
+};
+
+/// Count and sum per key and tumbling event-time window, one line per window.
+auto windowed_aggregate() {
+  auto count_sum = ckpt::make_aggregate_function<Event, CountSum, CountSum>(
+      [] { return CountSum{}; }, [](const Event& e, CountSum a) { return CountSum{a.count + 1, a.sum + e.value}; },
+      [](const CountSum& a) { return a; },
+      [](CountSum a, CountSum b) { return CountSum{a.count + b.count, a.sum + b.sum}; });
+  return ckpt::window<std::string, Event>(ckpt::TumblingEventTimeWindows::of(std::chrono::milliseconds(kWindowMs)))
+      .aggregate<Update>(count_sum, [](const std::string& key, const ckpt::TimeWindow& w, const CountSum& r,
+                                       ckpt::Collector<Update>& out) {
+        out.collect({key + " " + std::to_string(w.start) + " " + std::to_string(r.count) + " " + std::to_string(r.sum)});
+      });
+}
+
 /// One run of the pipeline, restoring the latest checkpoint; reports each
 /// completed checkpoint on stdout for the driver.
 int run_worker(const Options& o) {
@@ -179,13 +226,22 @@ int run_worker(const Options& o) {
   const auto p = o.parallelism;
   const auto rate = o.rate / p;
   const auto dir = o.dir;
-  pipeline.add_source("log-source", p, [dir, rate](std::uint32_t) { return std::make_unique<LogFileSource>(dir, rate); })
-      .key_by([](const Event& e) { return e.key; })
-      .process("aggregate", p, [](std::uint32_t) { return std::make_unique<Aggregate>(); })
-      .add_sink("file-sink", p, [out_fs](std::uint32_t) {
-        return std::make_unique<ckpt::TransactionalFileSink<Update>>(out_fs, "output",
-                                                                      [](const Update& u) { return u.line; });
-      });
+  const bool windows = o.windows;
+  auto keyed = pipeline
+                   .add_source("log-source", p,
+                               [dir, rate, windows](std::uint32_t) {
+                                 auto source = std::make_unique<LogFileSource>(dir, rate);
+                                 if (windows)
+                                   source->use_watermarks(ckpt::WatermarkStrategy<Event>::for_bounded_out_of_orderness(
+                                       std::chrono::milliseconds(kOutOfOrdernessMs)));
+                                 return source;
+                               })
+                   .key_by([](const Event& e) { return e.key; });
+  auto updates = windows ? keyed.process("windowed-aggregate", p, windowed_aggregate())
+                         : keyed.process("aggregate", p, [](std::uint32_t) { return std::make_unique<Aggregate>(); });
+  updates.add_sink("file-sink", p, [out_fs](std::uint32_t) {
+    return std::make_unique<ckpt::TransactionalFileSink<Update>>(out_fs, "output", [](const Update& u) { return u.line; });
+  });
   ckpt::JobRunner job(pipeline, *storage, ckpt::CheckpointConfig::every(std::chrono::milliseconds(o.interval_ms)),
                       job_options);
   job.coordinator().add_listener([](const ckpt::CheckpointStats& s) {
@@ -215,7 +271,8 @@ Child spawn(const Options& o, std::uint32_t parallelism) {
     ::close(fds[1]);
     const std::vector<std::string> args{"exactly_once_demo",  "--worker", "--dir", o.dir, "--interval-ms",
                                         std::to_string(o.interval_ms), "--parallelism", std::to_string(parallelism),
-                                        "--rate", std::to_string(o.rate), "--backend", o.backend};
+                                        "--rate", std::to_string(o.rate), "--backend", o.backend,
+                                        o.windows ? "--windows" : "--no-windows"};
     std::vector<char*> argv;
     for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);
@@ -239,15 +296,101 @@ void drain(int fd, std::string& buffer, std::uint64_t& checkpoints, bool& finish
   }
 }
 
-std::uint64_t committed_lines(const std::string& dir) {
-  std::uint64_t n = 0;
-  if (!stdfs::exists(dir + "/output")) return 0;
+
+/// The committed output against the failure-free computation.
+struct Verdict {
+  bool ok = false;
+  std::string note;    // a line for the reader
+  std::string counts;  // ", lost=..., duplicated=..."
+};
+
+template <class Line>
+void for_each_committed_line(const std::string& dir, Line line_fn) {
+  if (!stdfs::exists(dir + "/output")) return;
   for (const auto& e : stdfs::directory_iterator(dir + "/output")) {
     if (!e.is_regular_file()) continue;
     std::ifstream in(e.path());
-    for (std::string line; std::getline(in, line);) ++n;
+    for (std::string line; std::getline(in, line);) line_fn(line);
   }
-  return n;
+}
+
+/// The running count: one update per event, exactly once, and per key the final count and sum.
+Verdict check_running_count(const Options& o) {
+  std::map<std::string, int> seen;
+  std::map<std::string, std::int64_t> final_count, final_sum, expected_count, expected_sum;
+  for_each_committed_line(o.dir, [&](const std::string& line) {
+    std::istringstream fields(line);
+    std::string id, key;
+    std::int64_t count = 0, sum = 0;
+    fields >> id >> key >> count >> sum;
+    ++seen[id];
+    if (count > final_count[key]) {
+      final_count[key] = count;
+      final_sum[key] = sum;
+    }
+  });
+  std::uint64_t lost = 0, duplicated = 0;
+  for (std::uint32_t p = 0; p < kPartitions; ++p)
+    for (std::uint64_t i = p, offset = 0; i < o.events; i += kPartitions, ++offset) {
+      const auto e = event(p, offset, false);
+      ++expected_count[e.key];
+      expected_sum[e.key] += e.value;
+      const auto it = seen.find(std::to_string(p) + ":" + std::to_string(offset));
+      if (it == seen.end()) ++lost;
+      else if (it->second > 1) duplicated += static_cast<std::uint64_t>(it->second - 1);
+    }
+  const bool aggregates_right = final_count == expected_count && final_sum == expected_sum;
+  Verdict v;
+  v.ok = lost == 0 && duplicated == 0 && aggregates_right && seen.size() == o.events;
+  v.note = std::string("  per-key totals ") + (aggregates_right ? "match" : "DO NOT match") + " the failure-free computation\n";
+  v.counts = ", lost=" + std::to_string(lost) + ", duplicated=" + std::to_string(duplicated);
+  return v;
+}
+
+/// --windows: (key, window start) -> (count, sum), computed from the input without failures.
+using WindowResults = std::map<std::pair<std::string, std::int64_t>, std::pair<std::int64_t, std::int64_t>>;
+WindowResults expected_windows(std::uint64_t events) {
+  WindowResults out;
+  for (std::uint32_t p = 0; p < kPartitions; ++p)
+    for (std::uint64_t i = p, offset = 0; i < events; i += kPartitions, ++offset) {
+      const auto e = event(p, offset, true);
+      auto& r = out[{e.key, ckpt::WindowAssigner::window_start(e.time, 0, kWindowMs)}];
+      ++r.first;
+      r.second += e.value;
+    }
+  return out;
+}
+
+/// --windows: each (key, window) result committed exactly once, with the failure-free count and sum.
+Verdict check_windows(const Options& o) {
+  const auto expected = expected_windows(o.events);
+  std::map<std::pair<std::string, std::int64_t>, std::vector<std::pair<std::int64_t, std::int64_t>>> seen;
+  for_each_committed_line(o.dir, [&](const std::string& line) {
+    std::istringstream fields(line);
+    std::string key;
+    std::int64_t start = 0, count = 0, sum = 0;
+    fields >> key >> start >> count >> sum;
+    seen[{key, start}].emplace_back(count, sum);
+  });
+  std::uint64_t lost = 0, duplicated = 0, wrong = 0;
+  for (const auto& [window, result] : expected) {
+    const auto it = seen.find(window);
+    if (it == seen.end()) {
+      ++lost;
+      continue;
+    }
+    duplicated += it->second.size() - 1;
+    for (const auto& r : it->second) wrong += r == result ? 0 : 1;
+  }
+  for (const auto& [window, results] : seen) wrong += expected.count(window) ? 0 : results.size();  // no such window
+  Verdict v;
+  v.ok = lost == 0 && duplicated == 0 && wrong == 0;
+  v.note = "  " + std::to_string(expected.size()) + " windows (" + std::to_string(kWindowKeys) + " keys, " +
+           std::to_string(kWindowMs) + " ms tumbling, event time): " + (wrong == 0 ? "every result" : "NOT every result") +
+           " committed matches the failure-free computation\n";
+  v.counts = ", windows=" + std::to_string(expected.size()) + ", lost=" + std::to_string(lost) +
+             ", duplicated=" + std::to_string(duplicated) + ", wrong=" + std::to_string(wrong);
+  return v;
 }
 
 int run_driver(Options o) {
@@ -261,8 +404,16 @@ int run_driver(Options o) {
   }
   std::cout << "exactly-once demo: " << o.events << " events in " << kPartitions << " partitions, " << o.kills
             << " SIGKILLs, checkpoint every " << o.interval_ms << " ms, parallelism " << o.parallelism << (o.rescale ? " (rescaling on restart)" : "")
+            << (o.windows ? ", event-time windows" : "")
             << "\n  working in " << o.dir << "\n";
-  write_input(o.dir, o.events);
+  write_input(o.dir, o.events, o.windows);
+  // What the output will hold at the end: a line per event, or per window.
+  const std::uint64_t results = o.windows ? expected_windows(o.events).size() : o.events;
+  const auto committed_lines = [&] {
+    std::uint64_t n = 0;
+    for_each_committed_line(o.dir, [&](const std::string&) { ++n; });
+    return n;
+  };
 
   std::mt19937_64 rng(o.seed);
   std::uint64_t checkpoints = 0;
@@ -274,7 +425,8 @@ int run_driver(Options o) {
     // The kill moment: random, but early enough that the remaining kills all
     // land before the job could finish. What is left takes left_ms at the
     // configured rate; this run gets at most twice its even share of that.
-    const auto events_left = o.events - std::min(o.events, committed_lines(o.dir));
+    const auto done = static_cast<double>(std::min(results, committed_lines())) / static_cast<double>(results);
+    const auto events_left = static_cast<std::uint64_t>(static_cast<double>(o.events) * (1.0 - done));
     const auto left_ms = static_cast<std::int64_t>(1000.0 * static_cast<double>(events_left) / static_cast<double>(o.rate));
     const auto share_ms = 2 * left_ms / (o.kills - kills + 1);
     std::uniform_int_distribution<std::int64_t> kill_after(1, std::max<std::int64_t>(2, share_ms));
@@ -296,7 +448,7 @@ int run_driver(Options o) {
       ::poll(&pfd, 1, static_cast<int>(std::clamp<std::int64_t>(kill ? left.count() : 100, 1, 100)));
       if (terminal)
         std::cout << "\r  run " << run + 1 << (kill ? " (to be killed)" : " (to the end)") << ": checkpoints "
-                  << checkpoints << ", committed " << committed_lines(o.dir) << "/" << o.events << "        " << std::flush;
+                  << checkpoints << ", committed " << committed_lines() << "/" << results << "        " << std::flush;
     }
     drain(child.out, buffer, checkpoints, finished);
     ::close(child.out);
@@ -313,43 +465,14 @@ int run_driver(Options o) {
   }
   if (terminal) std::cout << "\n";
 
-  // The failure-free computation, and the committed output against it.
-  std::map<std::string, int> seen;
-  std::map<std::string, std::int64_t> final_count, final_sum, expected_count, expected_sum;
-  for (const auto& e : stdfs::directory_iterator(o.dir + "/output")) {
-    if (!e.is_regular_file()) continue;
-    std::ifstream in(e.path());
-    for (std::string line; std::getline(in, line);) {
-      std::istringstream fields(line);
-      std::string id, key;
-      std::int64_t count = 0, sum = 0;
-      fields >> id >> key >> count >> sum;
-      ++seen[id];
-      if (count > final_count[key]) {
-        final_count[key] = count;
-        final_sum[key] = sum;
-      }
-    }
-  }
-  std::uint64_t lost = 0, duplicated = 0;
-  for (std::uint32_t p = 0; p < kPartitions; ++p)
-    for (std::uint64_t i = p, offset = 0; i < o.events; i += kPartitions, ++offset) {
-      const auto [key, value] = event(p, offset);
-      ++expected_count[key];
-      expected_sum[key] += value;
-      const auto it = seen.find(std::to_string(p) + ":" + std::to_string(offset));
-      if (it == seen.end()) ++lost;
-      else if (it->second > 1) duplicated += static_cast<std::uint64_t>(it->second - 1);
-    }
-  const bool aggregates_right = final_count == expected_count && final_sum == expected_sum;
-  const bool ok = lost == 0 && duplicated == 0 && aggregates_right && seen.size() == o.events;
-  if (temporary && ok) stdfs::remove_all(*temporary);
-  std::cout << "  per-key totals " << (aggregates_right ? "match" : "DO NOT match") << " the failure-free computation\n";
+  const auto verdict = o.windows ? check_windows(o) : check_running_count(o);
+  if (temporary && verdict.ok) stdfs::remove_all(*temporary);
+  std::cout << verdict.note;
   if (kills < o.kills) std::cout << "  the job finished after " << kills << " of the " << o.kills << " kills asked for\n";
-  std::cout << "exactly-once: " << (ok ? "OK" : "FAILED") << " (events=" << o.events << ", kills=" << kills
-            << ", restarts=" << kills << ", checkpoints=" << checkpoints << ", lost=" << lost
-            << ", duplicated=" << duplicated << (o.backend == "heap" ? "" : ", backend=" + o.backend) << ")\n";
-  return ok ? 0 : 1;
+  std::cout << "exactly-once: " << (verdict.ok ? "OK" : "FAILED") << " (events=" << o.events << ", kills=" << kills
+            << ", restarts=" << kills << ", checkpoints=" << checkpoints << verdict.counts
+            << (o.backend == "heap" ? "" : ", backend=" + o.backend) << ")\n";
+  return verdict.ok ? 0 : 1;
 }
 
 Options parse(int argc, char** argv) {
@@ -370,10 +493,12 @@ Options parse(int argc, char** argv) {
     else if (a == "--seed") o.seed = std::stoull(next());
     else if (a == "--worker") o.worker = true;
     else if (a == "--backend") o.backend = next();
+    else if (a == "--windows") o.windows = true;
+    else if (a == "--no-windows") o.windows = false;
     else if (a == "-h" || a == "--help") {
       std::cout << "usage: exactly_once_demo [--events N] [--kills K] [--interval-ms MS] [--parallelism P]\n"
                    "                         [--rate EVENTS_PER_S] [--rescale] [--dir DIR] [--seed S]\n"
-                   "                         [--backend heap|rocksdb]\n";
+                   "                         [--backend heap|rocksdb] [--windows]\n";
       std::exit(0);
     } else {
       throw std::invalid_argument("unknown option " + a);

@@ -16,6 +16,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <limits>
 #include <map>
 #include <memory>
 #include <set>
@@ -54,14 +55,19 @@ class Observe final : public ckpt::KeyedProcessFunction<std::string, std::string
 };
 
 /// One run of events -> key_by -> "sum" (at `parallelism`) -> observe -> sink,
-/// restored from the latest checkpoint in `storage` if there is one; ends
-/// with a final checkpoint.
-Emitted run_job(ckpt::CheckpointStorage& storage, std::vector<Scheduled> schedule, std::uint32_t parallelism) {
+/// restored from the latest restore point in `storage` if there is one; ends
+/// with a final checkpoint at the end of input (after the final watermark),
+/// or with `stop_at_end` with a savepoint once the schedule is emitted.
+Emitted run_job(ckpt::CheckpointStorage& storage, std::vector<Scheduled> schedule, std::uint32_t parallelism,
+                bool stop_at_end = false) {
   ckpt::ManualClock clock(start_time);
   auto collected = std::make_shared<ckpt::test::CollectingSink<Stamped>::Shared>();
+  auto end = stop_at_end ? std::make_shared<ckpt::harness_test::ScheduleEnd>() : nullptr;
   ckpt::Pipeline p;
   p.add_source("events", 1,
-               [schedule](std::uint32_t) { return std::make_unique<ckpt::harness_test::ScheduleSource>(schedule); })
+               [schedule, end](std::uint32_t) {
+                 return std::make_unique<ckpt::harness_test::ScheduleSource>(schedule, end);
+               })
       .key_by(&ckpt::harness_test::key_of)
       .process("sum", parallelism, &ckpt::harness_test::make_sum)
       .key_by([](const std::string& s) { return s; })
@@ -70,19 +76,22 @@ Emitted run_job(ckpt::CheckpointStorage& storage, std::vector<Scheduled> schedul
   auto options = ckpt::test::on_backend(ckpt::JobOptions::defaults());
   options.clock = &clock;
   ckpt::JobRunner job(p, storage, ckpt::CheckpointConfig::on_demand(), options);
-  job.run();
+  EXPECT_TRUE(ckpt::harness_test::run_or_stop_at_end(job, end.get())) << "the savepoint failed";
   Emitted out;
   for (const auto& s : collected->values) out.emplace(s.value, s.timestamp);
   return out;
 }
 
 /// The same records and watermarks through harnesses: each record to the
-/// subtask owning its key, the source's watermark after it to every subtask.
-Emitted feed(std::vector<Harness>& subtasks, const std::vector<Scheduled>& schedule) {
+/// subtask owning its key, the source's watermark after it to every subtask;
+/// with `end_of_input` then the final watermark the runtime sends at the end.
+Emitted feed(std::vector<Harness>& subtasks, const std::vector<Scheduled>& schedule, bool end_of_input = false) {
   for (const auto& s : schedule) {
     subtasks[subtasks[0].subtask_for(s.event)].process_element(s.event, s.timestamp);
     for (auto& h : subtasks) h.process_watermark(s.watermark);
   }
+  if (end_of_input)
+    for (auto& h : subtasks) h.process_watermark(std::numeric_limits<std::int64_t>::max());
   Emitted out;
   for (auto& h : subtasks)
     for (auto& r : h.take_output()) out.emplace(std::move(r.value), r.timestamp);
@@ -141,14 +150,14 @@ TEST(HarnessAgainstRuntime, SameOutputsAndSameCheckpointsThroughARestoreAtAnothe
   ckpt::CheckpointStorage storage(fs);
 
   // Part one at parallelism 3: the same output, record for record and timestamp for timestamp.
-  const auto job_out = run_job(storage, first_half, 3);
+  const auto job_out = run_job(storage, first_half, 3, /*stop_at_end=*/true);
   auto three = harnesses(3);
   const auto harness_out = feed(three, first_half);
   EXPECT_EQ(job_out, harness_out);
   EXPECT_GT(count_fired(harness_out), keys / 2);  // event-time timers fired along the way
   EXPECT_EQ(job_out.size(), harness_out.size());
 
-  // The same checkpoint: the job's final one restored into harnesses equals
+  // The same state: the job's savepoint restored into harnesses equals
   // the harnesses' own snapshot restored, and the harnesses themselves.
   auto reader = storage.restore_latest();
   ASSERT_TRUE(reader);
@@ -166,11 +175,12 @@ TEST(HarnessAgainstRuntime, SameOutputsAndSameCheckpointsThroughARestoreAtAnothe
   EXPECT_EQ(dump(job_in_one), dump(harness_in_one));
 
   // Part two: the job restarts at parallelism 2 from its checkpoint, the
-  // harnesses rescale theirs to 2; both read on from the same record.
+  // harnesses rescale theirs to 2; both read on from the same record to the
+  // end of input, whose final watermark fires every event-time timer.
   const std::vector<Scheduled> second_half(schedule.begin() + records / 2, schedule.end());
   const auto job_out_2 = run_job(storage, schedule, 2);
   auto two = three[0].rescale(harness_states, 2);
-  const auto harness_out_2 = feed(two, second_half);
+  const auto harness_out_2 = feed(two, second_half, /*end_of_input=*/true);
   EXPECT_EQ(job_out_2, harness_out_2);
   EXPECT_GT(count_fired(harness_out_2), 0u);
 

@@ -5,6 +5,7 @@
 // and watermarks.
 
 #include <ckpt/function/keyed_process_function.hpp>
+#include <ckpt/runtime/checkpoint_stats.hpp>
 #include <ckpt/function/stream_functions.hpp>
 #include <ckpt/state/list_state.hpp>
 #include <ckpt/state/state_descriptor.hpp>
@@ -13,10 +14,13 @@
 #include <cereal/types/string.hpp>
 
 #include <algorithm>
+#include <condition_variable>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace ckpt::harness_test {
@@ -137,17 +141,41 @@ inline std::vector<Scheduled> make_schedule(std::size_t n, std::size_t keys, std
   return out;
 }
 
-/// Replays a schedule, one record per poll, its position in operator state.
+/// Set by a ScheduleSource that has emitted its whole schedule and waits
+/// (idle) instead of finishing, so its job can be stopped with a savepoint
+/// before the end of input (the final watermark) fires its windows and timers.
+struct ScheduleEnd {
+  std::mutex mutex;
+  std::condition_variable reached_changed;
+  bool reached = false;
+  void reach() {
+    std::lock_guard lock(mutex);
+    reached = true;
+    reached_changed.notify_all();
+  }
+  void wait() {
+    std::unique_lock lock(mutex);
+    reached_changed.wait(lock, [&] { return reached; });
+  }
+};
+
+/// Replays a schedule, one record per poll, its position in operator state;
+/// finishes at its end, or with `end` waits there.
 class ScheduleSource final : public Source<Event> {
  public:
-  explicit ScheduleSource(std::vector<Scheduled> schedule) : schedule_(std::move(schedule)) {}
+  explicit ScheduleSource(std::vector<Scheduled> schedule, std::shared_ptr<ScheduleEnd> end = nullptr)
+      : schedule_(std::move(schedule)), end_(std::move(end)) {}
   void initialize_state(FunctionInitializationContext& ctx) override {
     state_ = ctx.operator_state_store().get_list_state(ListStateDescriptor<std::uint64_t>{"position"});
     for (const auto p : state_.get()) position_ = std::max<std::size_t>(position_, p);
   }
   void snapshot_state(const FunctionSnapshotContext&) override { state_.update({position_}); }
   SourceStatus poll_next(Collector<Event>& out) override {
-    if (position_ >= schedule_.size()) return SourceStatus::finished;
+    if (position_ >= schedule_.size()) {
+      if (!end_) return SourceStatus::finished;
+      end_->reach();
+      return SourceStatus::idle;
+    }
     const auto& s = schedule_[position_++];
     out.collect_with_timestamp(s.event, s.timestamp);
     watermark_ = std::max(watermark_, s.watermark);
@@ -158,9 +186,27 @@ class ScheduleSource final : public Source<Event> {
 
  private:
   std::vector<Scheduled> schedule_;
+  std::shared_ptr<ScheduleEnd> end_;
   ListState<std::uint64_t> state_;
   std::size_t position_ = 0;
   std::int64_t watermark_ = no_timestamp;
 };
+
+/// Runs `job` to the end of its input; with `end`, only until its
+/// ScheduleSource reached `end`, then stops it with a savepoint (no end of
+/// input: open windows and timers stay in the savepoint, which the next run
+/// restores). Returns whether that savepoint completed (or there was none).
+template <class Job>
+bool run_or_stop_at_end(Job& job, ScheduleEnd* end) {
+  if (!end) {
+    job.run();
+    return true;
+  }
+  std::thread runner([&] { job.run(); });
+  end->wait();
+  const bool completed = job.stop_with_savepoint("at-end").get().outcome == CheckpointOutcome::completed;
+  runner.join();
+  return completed;
+}
 
 }  // namespace ckpt::harness_test

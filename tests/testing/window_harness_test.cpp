@@ -16,6 +16,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <limits>
 #include <map>
 #include <memory>
 #include <set>
@@ -314,13 +315,16 @@ constexpr std::int64_t window_size = 50;
 using Counts = std::multiset<std::string>;
 
 /// events -> key_by -> tumbling event-time counts (at `parallelism`) -> sink,
-/// restored from the latest checkpoint in `storage` if there is one.
+/// restored from the latest restore point in `storage` if there is one; runs
+/// to the end of its input, or with `stop_at_end` is stopped with a savepoint
+/// once the source has emitted the schedule.
 Counts run_job(ckpt::CheckpointStorage& storage, std::vector<ckpt::harness_test::Scheduled> schedule,
-               std::uint32_t parallelism) {
+               std::uint32_t parallelism, bool stop_at_end = false) {
   auto collected = std::make_shared<ckpt::test::CollectingSink<std::string>::Shared>();
+  auto end = stop_at_end ? std::make_shared<ckpt::harness_test::ScheduleEnd>() : nullptr;
   ckpt::Pipeline p;
   p.add_source("events", 1,
-               [schedule](std::uint32_t) { return std::make_unique<ckpt::harness_test::ScheduleSource>(schedule); })
+               [schedule, end](std::uint32_t) { return std::make_unique<ckpt::harness_test::ScheduleSource>(schedule, end); })
       .key_by(&key_of)
       .process("counts", parallelism,
                counting(ckpt::window<std::string, Event>(
@@ -328,28 +332,52 @@ Counts run_job(ckpt::CheckpointStorage& storage, std::vector<ckpt::harness_test:
       .add_sink("sink", 1,
                 [collected](std::uint32_t) { return std::make_unique<ckpt::test::CollectingSink<std::string>>(collected); });
   ckpt::JobRunner job(p, storage, ckpt::CheckpointConfig::on_demand());
-  job.run();
+  EXPECT_TRUE(ckpt::harness_test::run_or_stop_at_end(job, end.get())) << "the savepoint failed";
   return Counts(collected->values.begin(), collected->values.end());
 }
 
-TEST(WindowPipeline, WindowedCountsThroughARestartFromACheckpointAtAnotherParallelism) {
+/// Every window of `schedule` whose end the watermark `up_to` passed, counted.
+Counts expected_counts(const std::vector<ckpt::harness_test::Scheduled>& schedule, std::int64_t up_to) {
+  std::map<std::pair<std::string, std::int64_t>, std::int64_t> counts;
+  for (const auto& s : schedule) ++counts[{s.event.key, ckpt::WindowAssigner::window_start(s.timestamp, 0, window_size)}];
+  Counts expected;
+  for (const auto& [kw, n] : counts)
+    if (kw.second + window_size - 1 <= up_to) expected.insert(describe(kw.first, {kw.second, kw.second + window_size}, n));
+  return expected;
+}
+
+// The end of a bounded input is the largest watermark (Flink's
+// MAX_WATERMARK): the windows still open then fire before the final
+// checkpoint, the newest one included.
+TEST(WindowPipeline, TheEndOfABoundedInputFiresTheWindowsStillOpen) {
+  const auto schedule = ckpt::harness_test::make_schedule(200, 5);
+  auto fs = std::make_shared<ckpt::fs::MemoryFileSystem>();
+  ckpt::CheckpointStorage storage(fs);
+  const auto out = run_job(storage, schedule, 2);
+  const auto all = expected_counts(schedule, std::numeric_limits<std::int64_t>::max());
+  EXPECT_EQ(out, all);
+  EXPECT_LT(expected_counts(schedule, schedule.back().watermark).size(), all.size()) << "some windows were open at the end";
+  const auto& last = schedule.back();
+  const auto last_start = ckpt::WindowAssigner::window_start(last.timestamp, 0, window_size);
+  std::size_t in_last_window = 0;
+  for (const auto& v : out) in_last_window += v.find(" [" + std::to_string(last_start) + ",") != std::string::npos ? 1 : 0;
+  EXPECT_GT(in_last_window, 0u) << "the window of the last record fired";
+}
+
+// Stop with a savepoint is no end of input: its open windows do not fire but
+// stay in the savepoint, and fire in the restored run (here at another
+// parallelism) once its input ends; each window's count once, and right.
+TEST(WindowPipeline, AStopWithSavepointKeepsTheOpenWindowsForTheRestoredRun) {
   constexpr std::size_t records = 300;
   const auto schedule = ckpt::harness_test::make_schedule(records, 7);
   const std::vector<ckpt::harness_test::Scheduled> first_half(schedule.begin(), schedule.begin() + records / 2);
   auto fs = std::make_shared<ckpt::fs::MemoryFileSystem>();
   ckpt::CheckpointStorage storage(fs);
-  auto out = run_job(storage, first_half, 3);  // ends with a checkpoint, windows still open
+  auto out = run_job(storage, first_half, 3, /*stop_at_end=*/true);
+  EXPECT_EQ(out, expected_counts(first_half, first_half.back().watermark)) << "only the windows the watermark closed";
   ASSERT_TRUE(storage.restore_latest());
   for (const auto& v : run_job(storage, schedule, 2)) out.insert(v);
-
-  // Expected: every window the final watermark closed, counted from the schedule.
-  const auto final_watermark = schedule.back().watermark;
-  std::map<std::pair<std::string, std::int64_t>, std::int64_t> counts;
-  for (const auto& s : schedule) ++counts[{s.event.key, ckpt::WindowAssigner::window_start(s.timestamp, 0, window_size)}];
-  Counts expected;
-  for (const auto& [kw, n] : counts)
-    if (kw.second + window_size - 1 <= final_watermark)
-      expected.insert(describe(kw.first, {kw.second, kw.second + window_size}, n));
+  const auto expected = expected_counts(schedule, std::numeric_limits<std::int64_t>::max());
   EXPECT_EQ(out, expected);
   EXPECT_GT(expected.size(), 7u * 4u);
 }

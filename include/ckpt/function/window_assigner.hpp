@@ -29,6 +29,13 @@ class WindowAssigner {
   /// The windows of an element with event time `timestamp` arriving at
   /// processing time `now`.
   std::vector<TimeWindow> assign(std::int64_t timestamp, std::int64_t now) const {
+    std::vector<TimeWindow> out;
+    for_each_window(timestamp, now, [&](const TimeWindow& w) { out.push_back(w); });
+    return out;
+  }
+  /// The same, each window to `f` (no vector per element: the window operator's path).
+  template <class F>
+  void for_each_window(std::int64_t timestamp, std::int64_t now, F&& f) const {
     const auto t = event_time_ ? timestamp : now;
     if (event_time_ && t == no_timestamp)
       throw StateError(errc::invalid_argument,
@@ -37,18 +44,17 @@ class WindowAssigner {
     switch (kind_) {
       case Kind::tumbling: {
         const auto start = window_start(t, offset_, size_);
-        return {{start, start + size_}};
+        f(TimeWindow{start, start + size_});
+        return;
       }
-      case Kind::sliding: {
-        std::vector<TimeWindow> out;
+      case Kind::sliding:
         for (auto start = window_start(t, offset_, slide_); start > t - size_; start -= slide_)
-          out.push_back({start, start + size_});
-        return out;
-      }
+          f(TimeWindow{start, start + size_});
+        return;
       case Kind::session:
-        return {{t, t + size_}};
+        f(TimeWindow{t, t + size_});
+        return;
     }
-    return {};
   }
 
   Kind kind() const noexcept { return kind_; }

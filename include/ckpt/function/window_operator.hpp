@@ -73,9 +73,11 @@ class WindowOperator final : public KeyedProcessFunction<K, In, Out> {
   void process_element(const In& value, typename Base::Context& ctx, Collector<Out>& out) override {
     auto& timers = ctx.timer_service();
     bool added = false;
-    for (auto window : assigner_.assign(ctx.timestamp(), timers.current_processing_time())) {
+    // The clock only for processing-time windows: event time does not need it per element.
+    const auto now = assigner_.is_event_time() ? no_timestamp : timers.current_processing_time();
+    assigner_.for_each_window(ctx.timestamp(), now, [&](TimeWindow window) {
       if (assigner_.is_merging()) window = merge_into(window, timers);
-      if (is_late(window, timers)) continue;
+      if (is_late(window, timers)) return;
       added = true;
       auto slot = windows_.get(window);
       if (!slot) slot = Slot{spec_.create(), 0};
@@ -102,7 +104,7 @@ class WindowOperator final : public KeyedProcessFunction<K, In, Out> {
       register_cleanup(window, timers);
       if (fire) emit(ctx, window, slot->contents, out);
       windows_.put(window, std::move(*slot));
-    }
+    });
     if (added) return;
     if (late_data_)
       ctx.output(*late_data_, value);
@@ -111,14 +113,28 @@ class WindowOperator final : public KeyedProcessFunction<K, In, Out> {
   }
 
   void on_timer(std::int64_t t, typename Base::OnTimerContext& ctx, Collector<Out>& out) override {
-    const auto domain = ctx.time_domain();
+    const Timer timer{ctx.time_domain(), t};
+    const auto fire_or_clean = [&](const TimeWindow& window, const Slot& slot) {
+      if (trigger_timer(window) == timer && trigger_.kind() != WindowTrigger::Kind::count)
+        emit(ctx, window, slot.contents, out);
+      if (cleanup_timer(window) == timer) windows_.remove(window);
+    };
+    if (!assigner_.is_merging() && t != std::numeric_limits<std::int64_t>::max()) {
+      // Windows that do not merge end where their timers say: the one whose
+      // max_timestamp() is t (its trigger, or its cleanup without lateness)
+      // and the one whose cleanup time is t; looked up, not searched for.
+      const auto ending_at = [&](std::int64_t max_timestamp) {
+        const TimeWindow window{max_timestamp + 1 - assigner_.size(), max_timestamp + 1};
+        if (const auto slot = windows_.get(window)) fire_or_clean(window, *slot);
+      };
+      if (assigner_.is_event_time() && lateness_ > 0 && t >= std::numeric_limits<std::int64_t>::min() + lateness_)
+        ending_at(t - lateness_);
+      ending_at(t);
+      return;
+    }
     auto entries = windows_.entries();
     std::sort(entries.begin(), entries.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
-    for (const auto& [window, slot] : entries) {
-      if (trigger_timer(window) == std::pair{domain, t} && trigger_.kind() != WindowTrigger::Kind::count)
-        emit(ctx, window, slot.contents, out);
-      if (cleanup_timer(window) == std::pair{domain, t}) windows_.remove(window);
-    }
+    for (const auto& [window, slot] : entries) fire_or_clean(window, slot);
   }
 
   /// Elements dropped because the watermark had passed all their windows'
@@ -152,6 +168,9 @@ class WindowOperator final : public KeyedProcessFunction<K, In, Out> {
     return assigner_.is_event_time() && cleanup_time(w) <= timers.current_watermark();
   }
   void register_cleanup(const TimeWindow& w, TimerService& timers) const {
+    // Without lateness the trigger's timer is the cleanup's too (on_timer
+    // does both): registering it again would be a second state lookup per element.
+    if (cleanup_timer(w) == trigger_timer(w)) return;
     if (assigner_.is_event_time())
       timers.register_event_time_timer(cleanup_time(w));
     else

@@ -9,6 +9,8 @@
 // A job ends with a final barrier (stop with savepoint, or the last
 // checkpoint of a finite job): sources stop polling, and once that checkpoint
 // completes every task closes its function and sends the end of the stream.
+// A source whose input has ended emits the largest watermark first, so
+// event-time windows and timers fire at the end of a bounded input.
 
 #include <ckpt/clock.hpp>
 #include <ckpt/error.hpp>
@@ -33,6 +35,7 @@
 #include <cstdint>
 #include <exception>
 #include <functional>
+#include <limits>
 #include <map>
 #include <memory>
 #include <optional>
@@ -242,7 +245,7 @@ class SourceTask final : public StreamTask {
       emit_watermark();
       if (status == SourceStatus::finished) {
         exhausted_ = true;
-        output_->flush();
+        emit_final_watermark();
         env_.source_finished();
       } else if (status == SourceStatus::idle) {
         output_->flush();
@@ -267,6 +270,20 @@ class SourceTask final : public StreamTask {
       watermark_ = wm;
       output_->broadcast_control(Watermark{wm});
     }
+  }
+
+  /// The input has ended, so event time is complete: the largest watermark
+  /// (Flink's MAX_WATERMARK) fires every event-time window and timer
+  /// downstream before the final checkpoint commits their results. Not on
+  /// stop-with-savepoint (that input has not ended: its open windows stay
+  /// open in the savepoint); an idle source is active again for it.
+  void emit_final_watermark() {
+    if (idle_) {
+      idle_ = false;
+      output_->broadcast_control(WatermarkStatus{false});
+    }
+    watermark_ = std::numeric_limits<std::int64_t>::max();
+    output_->broadcast_control(Watermark{watermark_});
   }
 
   std::unique_ptr<Source<T>> source_;
