@@ -66,14 +66,16 @@ class Join final : public ckpt::KeyedCoProcessFunction<std::string, Event, Event
  private:
   void emit_if_complete(Context& ctx, ckpt::Collector<std::string>& out) {
     if (order_.value() >= 0 && paid_.value() >= 0)
-      out.collect(ctx.current_key() + " " + std::to_string(order_.value()) + " " + std::to_string(paid_.value()));
+      out.collect(ctx.current_key() + " " + std::to_string(order_.value()) + " " +
+                  std::to_string(paid_.value()));
   }
   ckpt::ValueState<std::int64_t> order_;
   ckpt::ValueState<std::int64_t> paid_;
 };
 
 ckpt::KeyedCoProcessFunctionTestHarness<Join> join_harness(ckpt::TestHarnessOptions options = {}) {
-  return ckpt::KeyedCoProcessFunctionTestHarness<Join>([] { return std::make_unique<Join>(); }, &key_of, &key_of, options);
+  return ckpt::KeyedCoProcessFunctionTestHarness<Join>([] { return std::make_unique<Join>(); }, &key_of,
+                                                       &key_of, options);
 }
 
 TEST(KeyedCoProcessHarness, BothInputsShareTheKeyedState) {
@@ -107,7 +109,8 @@ TEST(KeyedCoProcessHarness, TheWatermarkIsTheMinimumOfBothInputsAndAnIdleInputIs
 TEST(KeyedCoProcessHarness, SnapshotRestoredAtParallelismThreeRoutesBothInputsByKey) {
   auto h = join_harness();
   const std::vector<std::string> keys{"a", "b", "c", "d", "e", "f"};
-  for (std::size_t i = 0; i < keys.size(); ++i) h.process_element1(Event{keys[i], static_cast<std::int64_t>(i)}, 0);
+  for (std::size_t i = 0; i < keys.size(); ++i)
+    h.process_element1(Event{keys[i], static_cast<std::int64_t>(i)}, 0);
   const auto checkpoint = h.snapshot(1);
   auto three = h.rescale(checkpoint, 3);
   ASSERT_EQ(three.size(), 3u);
@@ -164,7 +167,8 @@ class CountInputs final : public ckpt::CoProcessFunction<Event, std::int64_t, st
   }
   void process_element2(const std::int64_t& v, Context& ctx, ckpt::Collector<std::string>& out) override {
     ctx.output(second_tag, v);
-    out.collect("2 " + std::to_string(v) + " " + std::to_string(++total_) + " at " + std::to_string(ctx.timestamp()));
+    out.collect("2 " + std::to_string(v) + " " + std::to_string(++total_) + " at " +
+                std::to_string(ctx.timestamp()));
   }
 
  private:
@@ -190,8 +194,9 @@ TEST(CoProcessHarness, BothInputsOperatorStateSideOutputsAndRestore) {
   auto two = h.rescale(h.snapshot(2), 2);  // list state split: one subtask has the count
   two[0].process_element1(Event{"x", 0});
   two[1].process_element1(Event{"y", 0});
-  EXPECT_THAT(std::vector<std::string>({two[0].extract_output_values()[0], two[1].extract_output_values()[0]}),
-              UnorderedElementsAre("1 x 4", "1 y 1"));
+  EXPECT_THAT(
+      std::vector<std::string>({two[0].extract_output_values()[0], two[1].extract_output_values()[0]}),
+      UnorderedElementsAre("1 x 4", "1 y 1"));
 }
 
 // -- the broadcast state pattern ----------------------------------------------------------
@@ -213,19 +218,22 @@ class Alerts final : public ckpt::KeyedBroadcastProcessFunction<std::string, Eve
     count_.update(count_.value() + 1);
     if (const auto limit = rules.get(e.key); limit && e.value > *limit)
       out.collect("alert " + e.key + " " + std::to_string(e.value) + " > " + std::to_string(*limit));
-    if (ctx.timestamp() != ckpt::no_timestamp) ctx.timer_service().register_event_time_timer(ctx.timestamp() + 5);
+    if (ctx.timestamp() != ckpt::no_timestamp)
+      ctx.timer_service().register_event_time_timer(ctx.timestamp() + 5);
   }
-  void process_broadcast_element(const Event& rule, Context& ctx, ckpt::Collector<std::string>& out) override {
+  void process_broadcast_element(const Event& rule, Context& ctx,
+                                 ckpt::Collector<std::string>& out) override {
     if (rule.key == "reset") {
-      ctx.apply_to_keyed_state(count_descriptor, [](const std::string&, ckpt::ValueState<std::int64_t>& c) { c.clear(); });
+      ctx.apply_to_keyed_state(count_descriptor,
+                               [](const std::string&, ckpt::ValueState<std::int64_t>& c) { c.clear(); });
       return;
     }
     ctx.get_broadcast_state(thresholds).put(rule.key, rule.value);
     out.collect("rule " + rule.key + " " + std::to_string(rule.value));
   }
   void on_timer(std::int64_t t, OnTimerContext& ctx, ckpt::Collector<std::string>& out) override {
-    out.collect("count " + ctx.current_key() + " " + std::to_string(count_.value()) + " at " + std::to_string(t) + " rules " +
-                std::to_string(ctx.get_broadcast_state(thresholds).size()));
+    out.collect("count " + ctx.current_key() + " " + std::to_string(count_.value()) + " at " +
+                std::to_string(t) + " rules " + std::to_string(ctx.get_broadcast_state(thresholds).size()));
   }
 
  private:
@@ -234,18 +242,23 @@ class Alerts final : public ckpt::KeyedBroadcastProcessFunction<std::string, Eve
 
 // The keyed side's view has no writing members: a put() does not compile.
 template <class S>
-concept Writable = requires(S s) { s.put(std::string{}, std::int64_t{}); };
+concept Writable = requires(S s) {
+  s.put(std::string{}, std::int64_t{});
+};
 static_assert(!Writable<ckpt::ReadOnlyBroadcastState<std::string, std::int64_t>>);
 static_assert(Writable<ckpt::BroadcastState<std::string, std::int64_t>>);
 template <class Ctx>
-concept WritesBroadcastState = requires(Ctx& ctx) { ctx.get_broadcast_state(thresholds).put("k", 1); };
+concept WritesBroadcastState = requires(Ctx& ctx) {
+  ctx.get_broadcast_state(thresholds).put("k", 1);
+};
 static_assert(!WritesBroadcastState<Alerts::ReadOnlyContext>);
 static_assert(!WritesBroadcastState<Alerts::OnTimerContext>);
 static_assert(WritesBroadcastState<Alerts::Context>);
 
 ckpt::KeyedBroadcastProcessFunctionTestHarness<Alerts> alerts_harness(ckpt::TestHarnessOptions options = {}) {
-  return ckpt::KeyedBroadcastProcessFunctionTestHarness<Alerts>([] { return std::make_unique<Alerts>(); }, &key_of,
-                                                                ckpt::BroadcastStateDescriptors(thresholds), options);
+  return ckpt::KeyedBroadcastProcessFunctionTestHarness<Alerts>(
+      [] { return std::make_unique<Alerts>(); }, &key_of, ckpt::BroadcastStateDescriptors(thresholds),
+      options);
 }
 
 TEST(KeyedBroadcastHarness, RulesFromTheBroadcastSideApplyToKeyedEvents) {
@@ -258,7 +271,8 @@ TEST(KeyedBroadcastHarness, RulesFromTheBroadcastSideApplyToKeyedEvents) {
   EXPECT_THAT(h.take_output_values(), ElementsAre("rule a 5", "alert a 9 > 5"));
   auto rules = h.operator_state_store().get_broadcast_state(thresholds);
   EXPECT_EQ(rules.get("a"), std::optional<std::int64_t>(5));
-  EXPECT_EQ(h.with_key(std::string("a"), [&] { return h.keyed_state_backend().get_state(Alerts::count_descriptor).value(); }),
+  EXPECT_EQ(h.with_key(std::string("a"),
+                       [&] { return h.keyed_state_backend().get_state(Alerts::count_descriptor).value(); }),
             3);
 }
 
@@ -275,8 +289,8 @@ TEST(KeyedBroadcastHarness, ApplyToKeyedStateVisitsEveryKeyAndTimersSeeTheRules)
   EXPECT_TRUE(h.output().empty());  // the broadcast input has no watermark yet
   h.process_watermark2(20);
   EXPECT_THAT(h.extract_output_values(),
-              UnorderedElementsAre("count a 0 at 15 rules 1", "count b 1 at 15 rules 1", "count b 1 at 16 rules 1",
-                          "count b 1 at 17 rules 1"));
+              UnorderedElementsAre("count a 0 at 15 rules 1", "count b 1 at 15 rules 1",
+                                   "count b 1 at 16 rules 1", "count b 1 at 17 rules 1"));
 }
 
 TEST(KeyedBroadcastHarness, OnARescaleEverySubtaskGetsTheBroadcastState) {
@@ -293,7 +307,8 @@ TEST(KeyedBroadcastHarness, OnARescaleEverySubtaskGetsTheBroadcastState) {
     owner.process_element(e);
   }
   for (auto& sub : three) {
-    EXPECT_EQ(sub.operator_state_store().get_broadcast_state(thresholds).size(), 2u) << "subtask " << sub.subtask_index();
+    EXPECT_EQ(sub.operator_state_store().get_broadcast_state(thresholds).size(), 2u)
+        << "subtask " << sub.subtask_index();
     for (const auto& v : sub.take_output_values()) alerts.insert(v);
   }
   EXPECT_EQ(alerts, (std::multiset<std::string>{"alert a 10 > 5", "alert b 10 > 6"}));
@@ -303,8 +318,9 @@ TEST(KeyedBroadcastHarness, OnARescaleEverySubtaskGetsTheBroadcastState) {
   auto two = three[0].rescale(snaps, 2);
   for (auto& sub : two) EXPECT_EQ(sub.operator_state_store().get_broadcast_state(thresholds).size(), 2u);
   auto& a_owner = two.at(two[0].subtask_for1(Event{"a", 0}));
-  EXPECT_EQ(a_owner.with_key(std::string("a"),
-                             [&] { return a_owner.keyed_state_backend().get_state(Alerts::count_descriptor).value(); }),
+  EXPECT_EQ(a_owner.with_key(
+                std::string("a"),
+                [&] { return a_owner.keyed_state_backend().get_state(Alerts::count_descriptor).value(); }),
             2);
 }
 
@@ -317,9 +333,10 @@ TEST(KeyedBroadcastHarness, ABroadcastElementNeedsNoKeyOfTheSubtask) {
 /// Non-keyed: tags each value with the broadcast "label", if any.
 class Label final : public ckpt::BroadcastProcessFunction<std::int64_t, Event, std::string> {
  public:
-  void process_element(const std::int64_t& v, ReadOnlyContext& ctx, ckpt::Collector<std::string>& out) override {
+  void process_element(const std::int64_t& v, ReadOnlyContext& ctx,
+                       ckpt::Collector<std::string>& out) override {
     out.collect(ctx.get_broadcast_state(thresholds).get("label").has_value() ? "labelled " + std::to_string(v)
-                                                                               : std::to_string(v));
+                                                                             : std::to_string(v));
   }
   void process_broadcast_element(const Event& e, Context& ctx, ckpt::Collector<std::string>&) override {
     ctx.get_broadcast_state(thresholds).put(e.key, e.value);
@@ -351,6 +368,10 @@ constexpr std::uint32_t kPartitions = 2;
 using ckpt::test::LogSource;
 using PEvent = ckpt::test::Event;
 
+/// Each key's events come from one partition, in order, so the counts do not
+/// depend on how the partitions interleave.
+std::string by_key_and_partition(const PEvent& e) { return e.key + "/" + std::to_string(e.partition); }
+
 /// How many (subtask, rule) pairs the broadcast side has seen, to wait on.
 struct RulesSeen {
   std::mutex mutex;
@@ -373,11 +394,13 @@ const ckpt::MapStateDescriptor<std::string, std::int64_t> weights("weights");
 
 /// Per key: counts events; emits "partition:offset key count weight", the
 /// weight being the broadcast rule for the key (0 without one).
-class WeightedCount final : public ckpt::KeyedBroadcastProcessFunction<std::string, PEvent, PEvent, std::string> {
+class WeightedCount final
+    : public ckpt::KeyedBroadcastProcessFunction<std::string, PEvent, PEvent, std::string> {
  public:
   explicit WeightedCount(std::shared_ptr<RulesSeen> seen) : seen_(std::move(seen)) {}
   void initialize_state(ckpt::FunctionInitializationContext& ctx) override {
-    count_ = ctx.keyed_state_backend<std::string>().get_state(ckpt::ValueStateDescriptor<std::int64_t>{"count", 0});
+    count_ = ctx.keyed_state_backend<std::string>().get_state(
+        ckpt::ValueStateDescriptor<std::int64_t>{"count", 0});
   }
   void process_element(const PEvent& e, ReadOnlyContext& ctx, ckpt::Collector<std::string>& out) override {
     count_.update(count_.value() + 1);
@@ -411,11 +434,13 @@ std::multiset<std::string> run_weighted(ckpt::CheckpointStorage& storage, std::u
                [records, hold](std::uint32_t) {
                  return std::make_unique<LogSource>(kPartitions, records, kKeys, true, 8, 0, hold);
                })
-      .key_by([](const PEvent& e) { return e.key; })
+      .key_by(&by_key_and_partition)
       .connect(rules)
-      .process("weighted", parallelism, [seen](std::uint32_t) { return std::make_unique<WeightedCount>(seen); })
-      .add_sink("sink", 1,
-                [collected](std::uint32_t) { return std::make_unique<ckpt::test::CollectingSink<std::string>>(collected); });
+      .process("weighted", parallelism,
+               [seen](std::uint32_t) { return std::make_unique<WeightedCount>(seen); })
+      .add_sink("sink", 1, [collected](std::uint32_t) {
+        return std::make_unique<ckpt::test::CollectingSink<std::string>>(collected);
+      });
   ckpt::JobRunner job(p, storage, ckpt::CheckpointConfig::on_demand());
   std::thread runner([&] { job.run(); });
   if (hold_until_rules) {
@@ -442,7 +467,9 @@ TEST(TwoInputPipeline, KeyedBroadcastRestoredAtAnotherParallelismEqualsAFailureF
   EXPECT_GT(weighted, 0u);
 }
 
-/// Joins the two logs' events by key: per key, how many of each input it saw.
+/// Per key, how many events of each input it saw. Keyed by key and partition
+/// parity: input 1's partition 0 and input 2's partition 100 share keys, and
+/// each count depends only on its own input's order.
 class CountBoth final : public ckpt::KeyedCoProcessFunction<std::string, PEvent, PEvent, std::string> {
  public:
   void initialize_state(ckpt::FunctionInitializationContext& ctx) override {
@@ -452,23 +479,24 @@ class CountBoth final : public ckpt::KeyedCoProcessFunction<std::string, PEvent,
   }
   void process_element1(const PEvent& e, Context& ctx, ckpt::Collector<std::string>& out) override {
     first_.update(first_.value() + 1);
-    out.collect("1 " + std::to_string(e.partition) + ":" + std::to_string(e.offset) + " " + ctx.current_key() + " " +
-                std::to_string(first_.value()));
+    out.collect("1 " + std::to_string(e.partition) + ":" + std::to_string(e.offset) + " " +
+                ctx.current_key() + " " + std::to_string(first_.value()));
   }
   void process_element2(const PEvent& e, Context& ctx, ckpt::Collector<std::string>& out) override {
     second_.update(second_.value() + 1);
-    out.collect("2 " + std::to_string(e.partition) + ":" + std::to_string(e.offset) + " " + ctx.current_key() + " " +
-                std::to_string(second_.value()));
+    out.collect("2 " + std::to_string(e.partition) + ":" + std::to_string(e.offset) + " " +
+                ctx.current_key() + " " + std::to_string(second_.value()));
   }
 
  private:
   ckpt::ValueState<std::int64_t> first_, second_;
 };
 
-std::multiset<std::string> run_co(ckpt::CheckpointStorage& storage, std::uint64_t records, std::uint32_t parallelism) {
+std::multiset<std::string> run_co(ckpt::CheckpointStorage& storage, std::uint64_t records,
+                                  std::uint32_t parallelism) {
   auto collected = std::make_shared<ckpt::test::CollectingSink<std::string>::Shared>();
   ckpt::Pipeline p;
-  const auto key = [](const PEvent& e) { return e.key; };
+  const auto key = [](const PEvent& e) { return e.key + "/" + std::to_string(e.partition % 2); };
   auto a = p.add_source("a", 2, [records](std::uint32_t) {
     return std::make_unique<LogSource>(kPartitions, records, kKeys, true, 8, 0);
   });
@@ -478,8 +506,9 @@ std::multiset<std::string> run_co(ckpt::CheckpointStorage& storage, std::uint64_
   a.key_by(key)
       .connect(b.key_by(key))
       .process("both", parallelism, [](std::uint32_t) { return std::make_unique<CountBoth>(); })
-      .add_sink("sink", 1,
-                [collected](std::uint32_t) { return std::make_unique<ckpt::test::CollectingSink<std::string>>(collected); });
+      .add_sink("sink", 1, [collected](std::uint32_t) {
+        return std::make_unique<ckpt::test::CollectingSink<std::string>>(collected);
+      });
   ckpt::JobRunner job(p, storage, ckpt::CheckpointConfig::on_demand());
   job.run();
   return {collected->values.begin(), collected->values.end()};

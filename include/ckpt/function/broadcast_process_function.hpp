@@ -91,11 +91,17 @@ class BroadcastContext : public ProcessFunction<Element, Out>::Context, public B
 };
 
 template <class K, class T>
-ValueState<T> keyed_state_of(KeyedStateStore<K>& s, const ValueStateDescriptor<T>& d) { return s.get_state(d); }
+ValueState<T> keyed_state_of(KeyedStateStore<K>& s, const ValueStateDescriptor<T>& d) {
+  return s.get_state(d);
+}
 template <class K, class T>
-ListState<T> keyed_state_of(KeyedStateStore<K>& s, const ListStateDescriptor<T>& d) { return s.get_list_state(d); }
+ListState<T> keyed_state_of(KeyedStateStore<K>& s, const ListStateDescriptor<T>& d) {
+  return s.get_list_state(d);
+}
 template <class K, class UK, class UV>
-MapState<UK, UV> keyed_state_of(KeyedStateStore<K>& s, const MapStateDescriptor<UK, UV>& d) { return s.get_map_state(d); }
+MapState<UK, UV> keyed_state_of(KeyedStateStore<K>& s, const MapStateDescriptor<UK, UV>& d) {
+  return s.get_map_state(d);
+}
 template <class K, class T>
 ReducingState<T> keyed_state_of(KeyedStateStore<K>& s, const ReducingStateDescriptor<T>& d) {
   return s.get_reducing_state(d);
@@ -158,7 +164,8 @@ class BroadcastProcessFunction : public StreamFunction {
   using element_type = TwoInputElement<A, B>;
 
   /// timestamp(), output(tag, value) and get_broadcast_state(d), read-only.
-  using ReadOnlyContext = detail::ReadOnlyBroadcastContext<typename ProcessFunction<element_type, Out>::Context>;
+  using ReadOnlyContext =
+      detail::ReadOnlyBroadcastContext<typename ProcessFunction<element_type, Out>::Context>;
   /// timestamp(), output(tag, value) and get_broadcast_state(d), read-write.
   using Context = detail::BroadcastContext<element_type, Out>;
 
@@ -180,7 +187,8 @@ class BroadcastAdapterBase : public AdaptedFunction<Base, Inner>, public Broadca
     this->inner_->initialize_state(ctx);
   }
   OperatorStateStore& broadcast_state_store() override {
-    if (!store_) throw StateError(errc::invalid_argument, "broadcast state is used before initialize_state()");
+    if (!store_)
+      throw StateError(errc::invalid_argument, "broadcast state is used before initialize_state()");
     return *store_;
   }
 
@@ -208,7 +216,8 @@ class KeyedBroadcastAdapter final
   }
   bool has_key(const TwoInputElement<A, B>& value) const override { return value.index() == 0; }
 
-  void process_element(const TwoInputElement<A, B>& value, typename Keyed::Context& ctx, Collector<Out>& out) override {
+  void process_element(const TwoInputElement<A, B>& value, typename Keyed::Context& ctx,
+                       Collector<Out>& out) override {
     if (value.index() == 0) {
       KeyedSide side(*this, ctx, TimeDomain::event_time);
       this->inner_->process_element(std::get<0>(value), side, out);

@@ -11,6 +11,7 @@
 // channel of both inputs, watermarks as the minimum of all channels and the
 // test harnesses are the one-input ones.
 
+#include <ckpt/error.hpp>
 #include <ckpt/function/detail/adapted_function.hpp>
 #include <ckpt/function/keyed_process_function.hpp>
 #include <ckpt/function/stream_functions.hpp>
@@ -69,24 +70,31 @@ template <class A, class B, class Out>
 class CoProcessAdapter final
     : public AdaptedFunction<ProcessFunction<TwoInputElement<A, B>, Out>, CoProcessFunction<A, B, Out>> {
  public:
-  using AdaptedFunction<ProcessFunction<TwoInputElement<A, B>, Out>, CoProcessFunction<A, B, Out>>::AdaptedFunction;
+  using AdaptedFunction<ProcessFunction<TwoInputElement<A, B>, Out>,
+                        CoProcessFunction<A, B, Out>>::AdaptedFunction;
   void process_element(const TwoInputElement<A, B>& value, Collector<Out>& out) override {
-    if (value.index() == 0) this->inner_->process_element1(std::get<0>(value), this->context(), out);
-    else this->inner_->process_element2(std::get<1>(value), this->context(), out);
+    if (value.index() == 0)
+      this->inner_->process_element1(std::get<0>(value), this->context(), out);
+    else
+      this->inner_->process_element2(std::get<1>(value), this->context(), out);
   }
 };
 
 /// A KeyedCoProcessFunction as the KeyedProcessFunction of its TwoInputElement.
 template <class K, class A, class B, class Out>
 class KeyedCoProcessAdapter final
-    : public AdaptedFunction<KeyedProcessFunction<K, TwoInputElement<A, B>, Out>, KeyedCoProcessFunction<K, A, B, Out>> {
+    : public AdaptedFunction<KeyedProcessFunction<K, TwoInputElement<A, B>, Out>,
+                             KeyedCoProcessFunction<K, A, B, Out>> {
   using Keyed = KeyedProcessFunction<K, TwoInputElement<A, B>, Out>;
 
  public:
   using AdaptedFunction<Keyed, KeyedCoProcessFunction<K, A, B, Out>>::AdaptedFunction;
-  void process_element(const TwoInputElement<A, B>& value, typename Keyed::Context& ctx, Collector<Out>& out) override {
-    if (value.index() == 0) this->inner_->process_element1(std::get<0>(value), ctx, out);
-    else this->inner_->process_element2(std::get<1>(value), ctx, out);
+  void process_element(const TwoInputElement<A, B>& value, typename Keyed::Context& ctx,
+                       Collector<Out>& out) override {
+    if (value.index() == 0)
+      this->inner_->process_element1(std::get<0>(value), ctx, out);
+    else
+      this->inner_->process_element2(std::get<1>(value), ctx, out);
   }
   void on_timer(std::int64_t timestamp, typename Keyed::OnTimerContext& ctx, Collector<Out>& out) override {
     this->inner_->on_timer(timestamp, ctx, out);
@@ -99,6 +107,12 @@ auto two_input_key_selector(KeyOf1 first, KeyOf2 second) {
   return [first = std::move(first), second = std::move(second)](const TwoInputElement<A, B>& e) -> K {
     return e.index() == 0 ? K(first(std::get<0>(e))) : K(second(std::get<1>(e)));
   };
+}
+
+/// The key of a broadcast input's record: there is none (the operator never asks).
+template <class K, class B>
+K no_key(const B&) {
+  throw StateError(errc::invalid_argument, "a broadcast input's records have no key");
 }
 
 }  // namespace detail

@@ -2,9 +2,10 @@
 // Operators with two inputs (issue 20, item 4):
 //
 //   orders.connect(payments).process("match", 2, make_co_process_function);
-//   orders.key_by(by_id).connect(payments.key_by(by_order)).process("join", 4, make_keyed_co_process_function);
-//   auto rules = rule_updates.broadcast(rules_descriptor);      // every record to every subtask
-//   events.key_by(by_user).connect(rules).process("alerts", 4, make_keyed_broadcast_process_function);
+//   orders.key_by(by_id).connect(payments.key_by(by_order)).process("join", 4,
+//   make_keyed_co_process_function); auto rules = rule_updates.broadcast(rules_descriptor);      // every
+//   record to every subtask events.key_by(by_user).connect(rules).process("alerts", 4,
+//   make_keyed_broadcast_process_function);
 //
 // A two-input operator is a one-input operator of TwoInputElement<A, B>:
 // each input passes a stateless vertex "<uid>.in1" / "<uid>.in2" (at that
@@ -49,11 +50,15 @@ class TagInput final : public ProcessFunction<In, Element> {
   }
 };
 
+template <class K, class Element>
+std::function<std::uint32_t(const Element&)> key_group_selector(std::function<K(const Element&)> key_of,
+                                                                std::uint32_t max_parallelism) {
+  return [key_of = std::move(key_of), max_parallelism](const Element& e) {
+    return key_group_for(key_of(e), max_parallelism);
+  };
+}
+
 struct StreamAccess {
-  template <class T>
-  static Pipeline& pipeline(const Stream<T>& s) {
-    return *s.pipeline_;
-  }
   template <class T, class K>
   static const Stream<T>& stream(const KeyedStream<T, K>& k) {
     return k.in_;
@@ -67,27 +72,65 @@ struct StreamAccess {
   /// tagging vertices: keyed by `key_group` when it is set (the second input
   /// unless it is broadcast), forward or rebalance otherwise.
   template <class Element, class A, class B>
-  static std::size_t add_two_input(const Stream<A>& first, const Stream<B>& second, std::unique_ptr<VertexBase> v,
-                                   std::function<std::uint32_t(const Element&)> key_group, bool second_broadcast) {
+  static std::size_t add_two_input(const Stream<A>& first, const Stream<B>& second,
+                                   std::unique_ptr<VertexBase> v,
+                                   std::function<std::uint32_t(const Element&)> key_group,
+                                   bool second_broadcast) {
     auto& p = *first.pipeline_;
     if (&p != second.pipeline_)
-      throw ConfigError(errc::invalid_argument, "operator '" + v->uid + "': connect() needs two streams of one pipeline");
+      throw ConfigError(errc::invalid_argument,
+                        "operator '" + v->uid + "': connect() needs two streams of one pipeline");
     // What Pipeline::add checks, before the tagging vertices are added.
     validate_name("operator uid", v->uid);
     for (std::size_t i = 0; i < p.size(); ++i)
-      if (p.vertex(i).uid == v->uid) throw ConfigError(errc::already_exists, "two operators have the uid '" + v->uid + "'");
+      if (p.vertex(i).uid == v->uid)
+        throw ConfigError(errc::already_exists, "two operators have the uid '" + v->uid + "'");
     if (v->parallelism == 0 || v->parallelism > p.options().max_parallelism)
       throw ConfigError(errc::invalid_argument, "operator '" + v->uid + "': parallelism " +
-                                                    std::to_string(v->parallelism) + " is outside [1, max parallelism " +
+                                                    std::to_string(v->parallelism) +
+                                                    " is outside [1, max parallelism " +
                                                     std::to_string(p.options().max_parallelism) + "]");
     const auto wire = [&](const Stream<Element>& in, bool broadcast) {
-      if (broadcast) in.connect(*v, Partitioning::broadcast);
-      else if (key_group) in.connect(*v, Partitioning::keyed, key_group);
-      else in.connect(*v, in.default_partitioning(v->parallelism));
+      if (broadcast)
+        in.connect(*v, Partitioning::broadcast);
+      else if (key_group)
+        in.connect(*v, Partitioning::keyed, key_group);
+      else
+        in.connect(*v, in.default_partitioning(v->parallelism));
     };
     wire(tagged<0, Element>(first, v->uid), false);
     wire(tagged<1, Element>(second, v->uid), second_broadcast);
     return p.add(std::move(v));
+  }
+
+  /// A two-input ProcessFunction vertex (`second_broadcast`: input 2 goes
+  /// to every subtask); `make(i)` makes subtask i's adapted function.
+  template <class Out, class A, class B, class Make>
+  static Stream<Out> add_process(std::string uid, std::uint32_t parallelism, const Stream<A>& first,
+                                 const Stream<B>& second, bool second_broadcast, Make make) {
+    using E = TwoInputElement<A, B>;
+    auto v = std::make_unique<ProcessVertex<E, Out>>(
+        std::move(uid), parallelism,
+        [make](std::uint32_t i) -> std::unique_ptr<ProcessFunction<E, Out>> { return make(i); });
+    return Stream<Out>(*first.pipeline_,
+                       {add_two_input<E>(first, second, std::move(v), {}, second_broadcast)});
+  }
+  /// A two-input KeyedProcessFunction vertex keyed by `first`'s key and
+  /// `second_key` (unused when the second input is broadcast).
+  template <class Out, class K, class A, class B, class KeyOf2, class Make>
+  static Stream<Out> add_keyed_process(std::string uid, std::uint32_t parallelism,
+                                       const KeyedStream<A, K>& first, const Stream<B>& second,
+                                       bool second_broadcast, KeyOf2 second_key, Make make) {
+    using E = TwoInputElement<A, B>;
+    std::function<K(const E&)> key_of = two_input_key_selector<K, A, B>(first.key_of_, std::move(second_key));
+    auto v = std::make_unique<KeyedProcessVertex<K, E, Out>>(
+        std::move(uid), parallelism,
+        [make](std::uint32_t i) -> std::unique_ptr<KeyedProcessFunction<K, E, Out>> { return make(i); },
+        key_of);
+    auto& p = *first.in_.pipeline_;
+    return Stream<Out>(p, {add_two_input<E>(first.in_, second, std::move(v),
+                                            key_group_selector<K, E>(key_of, p.options().max_parallelism),
+                                            second_broadcast)});
   }
 
  private:
@@ -106,35 +149,23 @@ struct StreamAccess {
   }
 };
 
-template <class K, class Element>
-std::function<std::uint32_t(const Element&)> key_group_selector(std::function<K(const Element&)> key_of,
-                                                                std::uint32_t max_parallelism) {
-  return [key_of = std::move(key_of), max_parallelism](const Element& e) {
-    return key_group_for(key_of(e), max_parallelism);
-  };
-}
-
 }  // namespace detail
 
 /// `first.connect(second)`: process() makes a CoProcessFunction<A, B, Out> per subtask.
 template <class A, class B>
 class ConnectedStreams {
  public:
-  ConnectedStreams(Stream<A> first, Stream<B> second) : first_(std::move(first)), second_(std::move(second)) {}
+  ConnectedStreams(Stream<A> first, Stream<B> second)
+      : first_(std::move(first)), second_(std::move(second)) {}
 
   template <class Factory>
   auto process(std::string uid, std::uint32_t parallelism, Factory make) {
-    using Fn = detail::made_t<Factory>;
-    using Out = typename Fn::output_type;
-    static_assert(std::is_base_of_v<CoProcessFunction<A, B, Out>, Fn>,
+    using Out = typename detail::made_t<Factory>::output_type;
+    static_assert(std::is_base_of_v<CoProcessFunction<A, B, Out>, detail::made_t<Factory>>,
                   "the factory must make a CoProcessFunction<A, B, Out>");
-    using E = TwoInputElement<A, B>;
-    auto v = std::make_unique<detail::ProcessVertex<E, Out>>(
-        std::move(uid), parallelism, [make](std::uint32_t i) -> std::unique_ptr<ProcessFunction<E, Out>> {
-          return std::make_unique<detail::CoProcessAdapter<A, B, Out>>(make(i));
-        });
-    auto& p = detail::StreamAccess::pipeline(first_);
-    return Stream<Out>(p, {detail::StreamAccess::add_two_input<E>(first_, second_, std::move(v), {}, false)});
+    return detail::StreamAccess::add_process<Out>(
+        std::move(uid), parallelism, first_, second_, false,
+        [make](std::uint32_t i) { return std::make_unique<detail::CoProcessAdapter<A, B, Out>>(make(i)); });
   }
 
  private:
@@ -152,24 +183,14 @@ class KeyedConnectedStreams {
 
   template <class Factory>
   auto process(std::string uid, std::uint32_t parallelism, Factory make) {
-    using Fn = detail::made_t<Factory>;
-    using Out = typename Fn::output_type;
-    static_assert(std::is_base_of_v<KeyedCoProcessFunction<K, A, B, Out>, Fn>,
+    using Out = typename detail::made_t<Factory>::output_type;
+    static_assert(std::is_base_of_v<KeyedCoProcessFunction<K, A, B, Out>, detail::made_t<Factory>>,
                   "the factory must make a KeyedCoProcessFunction<K, A, B, Out>");
-    using E = TwoInputElement<A, B>;
-    std::function<K(const E&)> key_of = detail::two_input_key_selector<K, A, B>(
-        detail::StreamAccess::key_of(first_), detail::StreamAccess::key_of(second_));
-    auto v = std::make_unique<detail::KeyedProcessVertex<K, E, Out>>(
-        std::move(uid), parallelism,
-        [make](std::uint32_t i) -> std::unique_ptr<KeyedProcessFunction<K, E, Out>> {
+    return detail::StreamAccess::add_keyed_process<Out>(
+        std::move(uid), parallelism, first_, detail::StreamAccess::stream(second_), false,
+        detail::StreamAccess::key_of(second_), [make](std::uint32_t i) {
           return std::make_unique<detail::KeyedCoProcessAdapter<K, A, B, Out>>(make(i));
-        },
-        key_of);
-    const auto& in1 = detail::StreamAccess::stream(first_);
-    auto& p = detail::StreamAccess::pipeline(in1);
-    return Stream<Out>(p, {detail::StreamAccess::add_two_input<E>(
-                              in1, detail::StreamAccess::stream(second_), std::move(v),
-                              detail::key_group_selector<K, E>(key_of, p.options().max_parallelism), false)});
+        });
   }
 
  private:
@@ -201,18 +222,14 @@ class BroadcastConnectedStream {
 
   template <class Factory>
   auto process(std::string uid, std::uint32_t parallelism, Factory make) {
-    using Fn = detail::made_t<Factory>;
-    using Out = typename Fn::output_type;
-    static_assert(std::is_base_of_v<BroadcastProcessFunction<A, B, Out>, Fn>,
+    using Out = typename detail::made_t<Factory>::output_type;
+    static_assert(std::is_base_of_v<BroadcastProcessFunction<A, B, Out>, detail::made_t<Factory>>,
                   "the factory must make a BroadcastProcessFunction<A, B, Out>");
-    using E = TwoInputElement<A, B>;
-    auto v = std::make_unique<detail::ProcessVertex<E, Out>>(
-        std::move(uid), parallelism,
-        [make, d = broadcast_.descriptors()](std::uint32_t i) -> std::unique_ptr<ProcessFunction<E, Out>> {
+    return detail::StreamAccess::add_process<Out>(
+        std::move(uid), parallelism, first_, broadcast_.stream(), true,
+        [make, d = broadcast_.descriptors()](std::uint32_t i) {
           return std::make_unique<detail::BroadcastAdapter<A, B, Out>>(make(i), d);
         });
-    auto& p = detail::StreamAccess::pipeline(first_);
-    return Stream<Out>(p, {detail::StreamAccess::add_two_input<E>(first_, broadcast_.stream(), std::move(v), {}, true)});
   }
 
  private:
@@ -230,26 +247,14 @@ class KeyedBroadcastConnectedStream {
 
   template <class Factory>
   auto process(std::string uid, std::uint32_t parallelism, Factory make) {
-    using Fn = detail::made_t<Factory>;
-    using Out = typename Fn::output_type;
-    static_assert(std::is_base_of_v<KeyedBroadcastProcessFunction<K, A, B, Out>, Fn>,
+    using Out = typename detail::made_t<Factory>::output_type;
+    static_assert(std::is_base_of_v<KeyedBroadcastProcessFunction<K, A, B, Out>, detail::made_t<Factory>>,
                   "the factory must make a KeyedBroadcastProcessFunction<K, A, B, Out>");
-    using E = TwoInputElement<A, B>;
-    std::function<K(const E&)> key_of = detail::two_input_key_selector<K, A, B>(
-        detail::StreamAccess::key_of(first_), [](const B&) -> K {
-          throw StateError(errc::invalid_argument, "a broadcast input's records have no key");
-        });
-    auto v = std::make_unique<detail::KeyedProcessVertex<K, E, Out>>(
-        std::move(uid), parallelism,
-        [make, d = broadcast_.descriptors()](std::uint32_t i) -> std::unique_ptr<KeyedProcessFunction<K, E, Out>> {
+    return detail::StreamAccess::add_keyed_process<Out>(
+        std::move(uid), parallelism, first_, broadcast_.stream(), true, detail::no_key<K, B>,
+        [make, d = broadcast_.descriptors()](std::uint32_t i) {
           return std::make_unique<detail::KeyedBroadcastAdapter<K, A, B, Out>>(make(i), d);
-        },
-        key_of);
-    const auto& in1 = detail::StreamAccess::stream(first_);
-    auto& p = detail::StreamAccess::pipeline(in1);
-    return Stream<Out>(p, {detail::StreamAccess::add_two_input<E>(
-                              in1, broadcast_.stream(), std::move(v),
-                              detail::key_group_selector<K, E>(key_of, p.options().max_parallelism), true)});
+        });
   }
 
  private:

@@ -55,14 +55,32 @@
 namespace ckpt {
 namespace detail {
 
+// The one-input function each two-input function runs as.
+template <class A, class B, class Out>
+CoProcessAdapter<A, B, Out> adapter_for(const CoProcessFunction<A, B, Out>*);
+template <class K, class A, class B, class Out>
+KeyedCoProcessAdapter<K, A, B, Out> adapter_for(const KeyedCoProcessFunction<K, A, B, Out>*);
+template <class K, class A, class B, class Out>
+KeyedBroadcastAdapter<K, A, B, Out> adapter_for(const KeyedBroadcastProcessFunction<K, A, B, Out>*);
+template <class A, class B, class Out>
+BroadcastAdapter<A, B, Out> adapter_for(const BroadcastProcessFunction<A, B, Out>*);
+template <class Fn>
+using adapter_t = decltype(adapter_for(static_cast<const Fn*>(nullptr)));
+
 /// What the two-input harnesses share. `Inner` (the one-input harness of the
-/// adapted function) does the work; this adds the two inputs and their watermarks.
-template <class Derived, class Inner, class Fn, class A, class B>
+/// adapted function: keyed or not as `Fn` is) does the work; this adds the
+/// two inputs and their watermarks.
+template <class Derived, class Fn>
 class TwoInputHarnessBase {
  public:
+  using Adapter = adapter_t<Fn>;
+  using Inner = std::conditional_t < requires { typename Fn::key_type; }
+  , KeyedProcessFunctionTestHarness<Adapter>, ProcessFunctionTestHarness < Adapter >> ;
   using function_type = Fn;
   using output_type = typename Inner::output_type;
-  using element_type = TwoInputElement<A, B>;
+  using element_type = typename Adapter::input_type;
+  using A = std::variant_alternative_t<0, element_type>;
+  using B = std::variant_alternative_t<1, element_type>;
 
   // -- input -------------------------------------------------------------------------
 
@@ -86,7 +104,8 @@ class TwoInputHarnessBase {
   /// its watermark does not hold the operator's back.
   void set_input_idle(int input, bool idle) {
     if (input != 1 && input != 2)
-      throw ConfigError(errc::invalid_argument, "a two-input harness has inputs 1 and 2, not " + std::to_string(input));
+      throw ConfigError(errc::invalid_argument,
+                        "a two-input harness has inputs 1 and 2, not " + std::to_string(input));
     inputs_[static_cast<std::size_t>(input - 1)].idle = idle;
     advance_watermark();
   }
@@ -118,7 +137,9 @@ class TwoInputHarnessBase {
   void close() { inner_.close(); }
   bool is_closed() const noexcept { return inner_.is_closed(); }
   bool is_restored() const noexcept { return inner_.is_restored(); }
-  std::optional<std::uint64_t> restored_checkpoint_id() const noexcept { return inner_.restored_checkpoint_id(); }
+  std::optional<std::uint64_t> restored_checkpoint_id() const noexcept {
+    return inner_.restored_checkpoint_id();
+  }
 
   OperatorSubtaskState snapshot(std::uint64_t checkpoint_id) { return inner_.snapshot(checkpoint_id); }
   OperatorSubtaskState snapshot(std::uint64_t checkpoint_id, std::int64_t timestamp) {
@@ -136,12 +157,15 @@ class TwoInputHarnessBase {
   Derived& restore(std::initializer_list<OperatorSubtaskState> old_subtasks) {
     return restore(std::span(old_subtasks.begin(), old_subtasks.size()));
   }
-  std::vector<Derived> rescale(std::span<const OperatorSubtaskState> old_subtasks, std::uint32_t new_parallelism) const {
+  std::vector<Derived> rescale(std::span<const OperatorSubtaskState> old_subtasks,
+                               std::uint32_t new_parallelism) const {
     std::vector<Derived> out;
-    for (auto& inner : inner_.rescale(old_subtasks, new_parallelism)) out.push_back(Derived(std::move(inner)));
+    for (auto& inner : inner_.rescale(old_subtasks, new_parallelism))
+      out.push_back(Derived(std::move(inner)));
     return out;
   }
-  std::vector<Derived> rescale(const OperatorSubtaskState& only_subtask, std::uint32_t new_parallelism) const {
+  std::vector<Derived> rescale(const OperatorSubtaskState& only_subtask,
+                               std::uint32_t new_parallelism) const {
     return rescale(std::span(&only_subtask, 1), new_parallelism);
   }
   std::vector<Derived> rescale(std::initializer_list<OperatorSubtaskState> old_subtasks,
@@ -215,18 +239,11 @@ auto adapted_factory(std::function<std::unique_ptr<Fn>(std::uint32_t)> make) {
   return [make = std::move(make)](std::uint32_t subtask) { return std::make_unique<Adapter>(make(subtask)); };
 }
 template <class Adapter, class Fn>
-auto adapted_factory(std::function<std::unique_ptr<Fn>(std::uint32_t)> make, BroadcastStateDescriptors descriptors) {
+auto adapted_factory(std::function<std::unique_ptr<Fn>(std::uint32_t)> make,
+                     BroadcastStateDescriptors descriptors) {
   return [make = std::move(make), descriptors = std::move(descriptors)](std::uint32_t subtask) {
     return std::make_unique<Adapter>(make(subtask), descriptors);
   };
-}
-
-/// The key selector of a broadcast harness's elements (the broadcast ones have none).
-template <class K, class A, class B, class S>
-auto broadcast_key_selector(S select) {
-  return two_input_key_selector<K, A, B>(std::move(select), [](const B&) -> K {
-    throw StateError(errc::invalid_argument, "a broadcast input's records have no key");
-  });
 }
 
 }  // namespace detail
@@ -234,22 +251,19 @@ auto broadcast_key_selector(S select) {
 /// Unit-tests a CoProcessFunction<A, B, Out> and its operator state.
 template <class Fn>
 class CoProcessFunctionTestHarness final
-    : public detail::TwoInputHarnessBase<
-          CoProcessFunctionTestHarness<Fn>,
-          ProcessFunctionTestHarness<detail::CoProcessAdapter<typename Fn::first_input_type, typename Fn::second_input_type,
-                                                              typename Fn::output_type>>,
-          Fn, typename Fn::first_input_type, typename Fn::second_input_type> {
-  using Adapter =
-      detail::CoProcessAdapter<typename Fn::first_input_type, typename Fn::second_input_type, typename Fn::output_type>;
-  using Inner = ProcessFunctionTestHarness<Adapter>;
-  using Base = detail::TwoInputHarnessBase<CoProcessFunctionTestHarness<Fn>, Inner, Fn, typename Fn::first_input_type,
-                                           typename Fn::second_input_type>;
+    : public detail::TwoInputHarnessBase<CoProcessFunctionTestHarness<Fn>, Fn> {
+  using Base = detail::TwoInputHarnessBase<CoProcessFunctionTestHarness<Fn>, Fn>;
+  using typename Base::A;
+  using typename Base::Adapter;
+  using typename Base::B;
+  using typename Base::Inner;
 
  public:
   /// `make(subtask)` (or `make()`) returns a std::unique_ptr to a new function.
   template <class F>
   explicit CoProcessFunctionTestHarness(F make, TestHarnessOptions options = {})
-      : Base(Inner(detail::adapted_factory<Adapter>(detail::harness_factory<Fn>(std::move(make))), options)) {}
+      : Base(Inner(detail::adapted_factory<Adapter>(detail::harness_factory<Fn>(std::move(make))), options)) {
+  }
 
  private:
   friend Base;
@@ -260,23 +274,20 @@ class CoProcessFunctionTestHarness final
 /// timers; `key1`/`key2` give each input's key, as for key_by().
 template <class Fn>
 class KeyedCoProcessFunctionTestHarness final
-    : public detail::TwoInputHarnessBase<
-          KeyedCoProcessFunctionTestHarness<Fn>,
-          KeyedProcessFunctionTestHarness<detail::KeyedCoProcessAdapter<
-              typename Fn::key_type, typename Fn::first_input_type, typename Fn::second_input_type, typename Fn::output_type>>,
-          Fn, typename Fn::first_input_type, typename Fn::second_input_type> {
-  using K = typename Fn::key_type;
-  using A = typename Fn::first_input_type;
-  using B = typename Fn::second_input_type;
-  using Adapter = detail::KeyedCoProcessAdapter<K, A, B, typename Fn::output_type>;
-  using Inner = KeyedProcessFunctionTestHarness<Adapter>;
-  using Base = detail::TwoInputHarnessBase<KeyedCoProcessFunctionTestHarness<Fn>, Inner, Fn, A, B>;
+    : public detail::TwoInputHarnessBase<KeyedCoProcessFunctionTestHarness<Fn>, Fn> {
+  using Base = detail::TwoInputHarnessBase<KeyedCoProcessFunctionTestHarness<Fn>, Fn>;
+  using typename Base::A;
+  using typename Base::Adapter;
+  using typename Base::B;
+  using typename Base::Inner;
 
  public:
   template <class F, class S1, class S2>
   KeyedCoProcessFunctionTestHarness(F make, S1 key1, S2 key2, TestHarnessOptions options = {})
-      : Base(Inner(detail::adapted_factory<Adapter>(detail::harness_factory<Fn>(std::move(make))),
-                   detail::two_input_key_selector<K, A, B>(std::move(key1), std::move(key2)), options)) {}
+      : Base(Inner(
+            detail::adapted_factory<Adapter>(detail::harness_factory<Fn>(std::move(make))),
+            detail::two_input_key_selector<typename Fn::key_type, A, B>(std::move(key1), std::move(key2)),
+            options)) {}
 
   /// Which subtask, at this harness's parallelism, owns a second-input record's key.
   std::uint32_t subtask_for2(const B& value) const {
@@ -293,27 +304,27 @@ class KeyedCoProcessFunctionTestHarness final
 /// keyed one, input 2 (process_broadcast_element) the broadcast one.
 template <class Fn>
 class KeyedBroadcastProcessFunctionTestHarness final
-    : public detail::TwoInputHarnessBase<
-          KeyedBroadcastProcessFunctionTestHarness<Fn>,
-          KeyedProcessFunctionTestHarness<detail::KeyedBroadcastAdapter<
-              typename Fn::key_type, typename Fn::input_type, typename Fn::broadcast_type, typename Fn::output_type>>,
-          Fn, typename Fn::input_type, typename Fn::broadcast_type> {
-  using K = typename Fn::key_type;
-  using A = typename Fn::input_type;
-  using B = typename Fn::broadcast_type;
-  using Adapter = detail::KeyedBroadcastAdapter<K, A, B, typename Fn::output_type>;
-  using Inner = KeyedProcessFunctionTestHarness<Adapter>;
-  using Base = detail::TwoInputHarnessBase<KeyedBroadcastProcessFunctionTestHarness<Fn>, Inner, Fn, A, B>;
+    : public detail::TwoInputHarnessBase<KeyedBroadcastProcessFunctionTestHarness<Fn>, Fn> {
+  using Base = detail::TwoInputHarnessBase<KeyedBroadcastProcessFunctionTestHarness<Fn>, Fn>;
+  using typename Base::A;
+  using typename Base::Adapter;
+  using typename Base::B;
+  using typename Base::Inner;
 
  public:
   /// `descriptors`: the broadcast states, as given to Stream::broadcast().
   template <class F, class S>
   KeyedBroadcastProcessFunctionTestHarness(F make, S key_selector, BroadcastStateDescriptors descriptors = {},
                                            TestHarnessOptions options = {})
-      : Base(Inner(detail::adapted_factory<Adapter>(detail::harness_factory<Fn>(std::move(make)), std::move(descriptors)),
-                   detail::broadcast_key_selector<K, A, B>(std::move(key_selector)), options)) {}
+      : Base(Inner(detail::adapted_factory<Adapter>(detail::harness_factory<Fn>(std::move(make)),
+                                                    std::move(descriptors)),
+                   detail::two_input_key_selector<typename Fn::key_type, A, B>(
+                       std::move(key_selector), detail::no_key<typename Fn::key_type, B>),
+                   options)) {}
 
-  void process_element(const A& value, std::int64_t timestamp = no_timestamp) { this->process_element1(value, timestamp); }
+  void process_element(const A& value, std::int64_t timestamp = no_timestamp) {
+    this->process_element1(value, timestamp);
+  }
   void process_broadcast_element(const B& value, std::int64_t timestamp = no_timestamp) {
     this->process_element2(value, timestamp);
   }
@@ -326,27 +337,25 @@ class KeyedBroadcastProcessFunctionTestHarness final
 /// Unit-tests a (non-keyed) BroadcastProcessFunction<A, B, Out>.
 template <class Fn>
 class BroadcastProcessFunctionTestHarness final
-    : public detail::TwoInputHarnessBase<
-          BroadcastProcessFunctionTestHarness<Fn>,
-          ProcessFunctionTestHarness<
-              detail::BroadcastAdapter<typename Fn::input_type, typename Fn::broadcast_type, typename Fn::output_type>>,
-          Fn, typename Fn::input_type, typename Fn::broadcast_type> {
-  using Adapter = detail::BroadcastAdapter<typename Fn::input_type, typename Fn::broadcast_type, typename Fn::output_type>;
-  using Inner = ProcessFunctionTestHarness<Adapter>;
-  using Base = detail::TwoInputHarnessBase<BroadcastProcessFunctionTestHarness<Fn>, Inner, Fn, typename Fn::input_type,
-                                           typename Fn::broadcast_type>;
+    : public detail::TwoInputHarnessBase<BroadcastProcessFunctionTestHarness<Fn>, Fn> {
+  using Base = detail::TwoInputHarnessBase<BroadcastProcessFunctionTestHarness<Fn>, Fn>;
+  using typename Base::A;
+  using typename Base::Adapter;
+  using typename Base::B;
+  using typename Base::Inner;
 
  public:
   template <class F>
   explicit BroadcastProcessFunctionTestHarness(F make, BroadcastStateDescriptors descriptors = {},
                                                TestHarnessOptions options = {})
-      : Base(Inner(detail::adapted_factory<Adapter>(detail::harness_factory<Fn>(std::move(make)), std::move(descriptors)),
+      : Base(Inner(detail::adapted_factory<Adapter>(detail::harness_factory<Fn>(std::move(make)),
+                                                    std::move(descriptors)),
                    options)) {}
 
-  void process_element(const typename Fn::input_type& value, std::int64_t timestamp = no_timestamp) {
+  void process_element(const A& value, std::int64_t timestamp = no_timestamp) {
     this->process_element1(value, timestamp);
   }
-  void process_broadcast_element(const typename Fn::broadcast_type& value, std::int64_t timestamp = no_timestamp) {
+  void process_broadcast_element(const B& value, std::int64_t timestamp = no_timestamp) {
     this->process_element2(value, timestamp);
   }
 
@@ -358,11 +367,13 @@ class BroadcastProcessFunctionTestHarness final
 template <class F, class... Rest>
 CoProcessFunctionTestHarness(F, Rest...) -> CoProcessFunctionTestHarness<detail::harness_function_t<F>>;
 template <class F, class... Rest>
-KeyedCoProcessFunctionTestHarness(F, Rest...) -> KeyedCoProcessFunctionTestHarness<detail::harness_function_t<F>>;
+KeyedCoProcessFunctionTestHarness(F, Rest...)
+    -> KeyedCoProcessFunctionTestHarness<detail::harness_function_t<F>>;
 template <class F, class... Rest>
 KeyedBroadcastProcessFunctionTestHarness(F, Rest...)
     -> KeyedBroadcastProcessFunctionTestHarness<detail::harness_function_t<F>>;
 template <class F, class... Rest>
-BroadcastProcessFunctionTestHarness(F, Rest...) -> BroadcastProcessFunctionTestHarness<detail::harness_function_t<F>>;
+BroadcastProcessFunctionTestHarness(F, Rest...)
+    -> BroadcastProcessFunctionTestHarness<detail::harness_function_t<F>>;
 
 }  // namespace ckpt

@@ -20,7 +20,8 @@ template <class Base, class Inner>
 class AdaptedFunction : public Base {
  public:
   explicit AdaptedFunction(std::unique_ptr<Inner> inner) : inner_(std::move(inner)) {
-    if (!inner_) throw ConfigError(errc::invalid_argument, "the factory of a two-input function returned no function");
+    if (!inner_)
+      throw ConfigError(errc::invalid_argument, "the factory of a two-input function returned no function");
   }
   Inner& inner() noexcept { return *inner_; }
 
