@@ -20,6 +20,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <limits>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -425,7 +426,8 @@ std::multiset<std::string> run_weighted(ckpt::CheckpointStorage& storage, std::u
                                         std::uint32_t parallelism, bool hold_until_rules) {
   auto collected = std::make_shared<ckpt::test::CollectingSink<std::string>::Shared>();
   auto seen = std::make_shared<RulesSeen>();
-  auto hold = std::make_shared<std::atomic<std::uint64_t>>(hold_until_rules ? 0 : records);
+  constexpr auto released = std::numeric_limits<std::uint64_t>::max();  // LogSource holds offsets >= this
+  auto hold = std::make_shared<std::atomic<std::uint64_t>>(hold_until_rules ? 0 : released);
   ckpt::Pipeline p;
   auto rules = p.add_source("rules", 1, [](std::uint32_t) {
                   return std::make_unique<LogSource>(1, kRules, kKeys, true, 1, 100);
@@ -445,7 +447,7 @@ std::multiset<std::string> run_weighted(ckpt::CheckpointStorage& storage, std::u
   std::thread runner([&] { job.run(); });
   if (hold_until_rules) {
     seen->wait_for(kRules * parallelism);
-    hold->store(records);
+    hold->store(released);
   }
   runner.join();
   return {collected->values.begin(), collected->values.end()};
