@@ -527,6 +527,48 @@ TEST(TwoInputPipeline, KeyedCoProcessRestoredAtAnotherParallelismEqualsAFailureF
   EXPECT_EQ(out, expected);
 }
 
+const ckpt::OutputTag<std::string> rules_seen("rules-seen");
+
+/// Non-keyed broadcast: events pass with their position; each rule goes to
+/// the side output "rules-seen", once per subtask that got it.
+class PassAndReportRules final : public ckpt::BroadcastProcessFunction<PEvent, PEvent, std::string> {
+ public:
+  void process_element(const PEvent& e, ReadOnlyContext&, ckpt::Collector<std::string>& out) override {
+    out.collect(std::to_string(e.partition) + ":" + std::to_string(e.offset));
+  }
+  void process_broadcast_element(const PEvent& rule, Context& ctx, ckpt::Collector<std::string>&) override {
+    ctx.get_broadcast_state(weights).put(rule.key, rule.value);
+    ctx.output(rules_seen, rule.key);
+  }
+};
+
+TEST(TwoInputPipeline, ABroadcastProcessFunctionReachesEverySubtaskAndItsSideOutputIsAStream) {
+  auto main_out = std::make_shared<ckpt::test::CollectingSink<std::string>::Shared>();
+  auto side_out = std::make_shared<ckpt::test::CollectingSink<std::string>::Shared>();
+  ckpt::Pipeline p;
+  auto rules = p.add_source(
+      "rules", 1, [](std::uint32_t) { return std::make_unique<LogSource>(1, kRules, kKeys, true, 1, 100); });
+  auto events = p.add_source("events", 2, [](std::uint32_t) {
+    return std::make_unique<LogSource>(kPartitions, kRecords / 4, kKeys, true, 8, 0);
+  });
+  auto passed = events.connect(rules.broadcast(weights)).process("pass", 3, [](std::uint32_t) {
+    return std::make_unique<PassAndReportRules>();
+  });
+  passed.add_sink("main", 1, [main_out](std::uint32_t) {
+    return std::make_unique<ckpt::test::CollectingSink<std::string>>(main_out);
+  });
+  passed.get_side_output(rules_seen).add_sink("side", 1, [side_out](std::uint32_t) {
+    return std::make_unique<ckpt::test::CollectingSink<std::string>>(side_out);
+  });
+  ckpt::CheckpointStorage storage(std::make_shared<ckpt::fs::MemoryFileSystem>());
+  ckpt::JobRunner job(p, storage, ckpt::CheckpointConfig::on_demand());
+  job.run();
+  const std::set<std::string> distinct(main_out->values.begin(), main_out->values.end());
+  EXPECT_EQ(main_out->values.size(), kRecords / 4 * kPartitions);
+  EXPECT_EQ(distinct.size(), main_out->values.size());
+  EXPECT_EQ(side_out->values.size(), kRules * 3);
+}
+
 class Nothing final : public ckpt::CoProcessFunction<PEvent, PEvent, int> {
  public:
   void process_element1(const PEvent&, Context&, ckpt::Collector<int>&) override {}
