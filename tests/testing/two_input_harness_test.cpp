@@ -585,6 +585,10 @@ TEST(TwoInputPipeline, ConnectChecksTheUidBeforeAddingAnything) {
   EXPECT_THROW(a.connect(b).process("x/y", 1, [](std::uint32_t) { return std::make_unique<Nothing>(); }),
                ckpt::ConfigError);
   EXPECT_EQ(p.size(), size);
+  p.add_source("c.in2", 1, [](std::uint32_t) { return std::make_unique<LogSource>(1, 1, 1); });
+  EXPECT_THROW(a.connect(b).process("c", 1, [](std::uint32_t) { return std::make_unique<Nothing>(); }),
+               ckpt::ConfigError);  // its second input's tagging vertex would clash
+  EXPECT_EQ(p.size(), size + 1);
 }
 
 }  // namespace two_input

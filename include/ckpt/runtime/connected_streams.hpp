@@ -80,11 +80,12 @@ struct StreamAccess {
     if (&p != second.pipeline_)
       throw ConfigError(errc::invalid_argument,
                         "operator '" + v->uid + "': connect() needs two streams of one pipeline");
-    // What Pipeline::add checks, before the tagging vertices are added.
+    // What Pipeline::add checks (for the tagging vertices' uids too), before anything is added.
     validate_name("operator uid", v->uid);
-    for (std::size_t i = 0; i < p.size(); ++i)
-      if (p.vertex(i).uid == v->uid)
-        throw ConfigError(errc::already_exists, "two operators have the uid '" + v->uid + "'");
+    for (const auto& uid : {v->uid, v->uid + ".in1", v->uid + ".in2"})
+      for (std::size_t i = 0; i < p.size(); ++i)
+        if (p.vertex(i).uid == uid)
+          throw ConfigError(errc::already_exists, "two operators have the uid '" + uid + "'");
     if (v->parallelism == 0 || v->parallelism > p.options().max_parallelism)
       throw ConfigError(errc::invalid_argument, "operator '" + v->uid + "': parallelism " +
                                                     std::to_string(v->parallelism) +
