@@ -161,6 +161,20 @@ class Seen final : public ckpt::ProcessFunction<Event, int> {
   ckpt::ListState<std::string> seen_;
 };
 
+/// Seen's two-input form: a's records on input 1, b's on input 2.
+class CoSeen final : public ckpt::CoProcessFunction<Event, Event, int> {
+ public:
+  void initialize_state(ckpt::FunctionInitializationContext& ctx) override {
+    seen_ = ctx.operator_state_store().get_list_state(ckpt::ListStateDescriptor<std::string>{"seen"});
+  }
+  void process_element1(const Event& e, Context&, ckpt::Collector<int>&) override { add(e); }
+  void process_element2(const Event& e, Context&, ckpt::Collector<int>&) override { add(e); }
+
+ private:
+  void add(const Event& e) { seen_.add(std::to_string(e.partition) + ":" + std::to_string(e.offset)); }
+  ckpt::ListState<std::string> seen_;
+};
+
 /// For every retained checkpoint: what "seen" holds against the sources' offsets.
 void check_alignment(ckpt::CheckpointStorage& storage, bool exactly_once) {
   const auto infos = storage.checkpoints();
@@ -192,14 +206,16 @@ void check_alignment(ckpt::CheckpointStorage& storage, bool exactly_once) {
   EXPECT_GE(checked_with_data, 1u);
 }
 
-void run_two_inputs(ckpt::CheckpointingMode mode) {
+/// `connected`: a two-input operator (a.connect(b)) instead of a union.
+void run_two_inputs(ckpt::CheckpointingMode mode, bool connected = false) {
   auto fs = std::make_shared<ckpt::fs::MemoryFileSystem>();
   ckpt::CheckpointStorage storage(fs, ckpt::StorageOptions::defaults().retain(1000));
   ckpt::Pipeline p(ckpt::PipelineOptions{128, 64, 8});
   // Two inputs at different speeds, so their barriers arrive at different times.
   auto a = p.add_source("a", 1, [](std::uint32_t) { return std::make_unique<ckpt::test::LogSource>(1, kRecords, 10, false, 1, 0); });
   auto b = p.add_source("b", 1, [](std::uint32_t) { return std::make_unique<ckpt::test::LogSource>(2, kRecords / 2, 10, false, 16, 100); });
-  a.union_with(b).process("seen", 1, [](std::uint32_t) { return std::make_unique<Seen>(); });
+  if (connected) a.connect(b).process("seen", 1, [](std::uint32_t) { return std::make_unique<CoSeen>(); });
+  else a.union_with(b).process("seen", 1, [](std::uint32_t) { return std::make_unique<Seen>(); });
   ckpt::JobRunner job(p, storage, ckpt::CheckpointConfig::every(1ms).with_mode(mode), ckpt::test::on_backend(ckpt::JobOptions::defaults()));
   run_until_checkpoints(job, 5);
   check_alignment(storage, mode == ckpt::CheckpointingMode::exactly_once);
@@ -207,6 +223,10 @@ void run_two_inputs(ckpt::CheckpointingMode mode) {
 
 TEST(Dataflow, AlignmentKeepsRecordsAfterBarrierNOutOfSnapshotNOnEitherInput) {
   run_two_inputs(ckpt::CheckpointingMode::exactly_once);
+}
+
+TEST(Dataflow, AlignmentOfATwoInputOperatorCoversBothInputs) {
+  run_two_inputs(ckpt::CheckpointingMode::exactly_once, /*connected=*/true);
 }
 
 TEST(Dataflow, AtLeastOnceNeverLoses) { run_two_inputs(ckpt::CheckpointingMode::at_least_once); }

@@ -51,4 +51,16 @@ class KeyedProcessFunction : public StreamFunction {
   }
 };
 
+namespace detail {
+
+/// Implemented by a keyed function some of whose records have no key (those
+/// of a broadcast input): the operator makes no key current for them.
+template <class In>
+class PartlyKeyedInput {
+ public:
+  virtual ~PartlyKeyedInput() = default;
+  virtual bool has_key(const In& value) const = 0;
+};
+
+}  // namespace detail
 }  // namespace ckpt

@@ -47,6 +47,7 @@ class KeyedProcessOperator {
         out_(out),
         context_(*this) {
     if (!fn_) throw ConfigError(errc::invalid_argument, "the keyed process function is null");
+    partly_keyed_ = dynamic_cast<const PartlyKeyedInput<In>*>(fn_.get());
   }
   KeyedProcessOperator(const KeyedProcessOperator&) = delete;
   KeyedProcessOperator& operator=(const KeyedProcessOperator&) = delete;
@@ -68,10 +69,11 @@ class KeyedProcessOperator {
   Timers& timer_service() { return *checked_timers(); }
   const Timers& timer_service() const { return *checked_timers(); }
 
-  /// One record: its key becomes current, then the function processes it.
+  /// One record: its key becomes current (unless it has none: a broadcast
+  /// input's), then the function processes it.
   void process_element(const Record<In>& record) {
     (void)checked_timers();
-    backend_->set_current_key(key_of_(record.value));
+    if (!partly_keyed_ || partly_keyed_->has_key(record.value)) backend_->set_current_key(key_of_(record.value));
     out_.set_timestamp(record.timestamp);
     context_.timestamp_ = record.timestamp;
     fn_->process_element(record.value, context_, out_);
@@ -130,6 +132,7 @@ class KeyedProcessOperator {
   Context context_;
   std::unique_ptr<Timers> timers_;
   SideOutputs* side_outputs_ = nullptr;
+  const PartlyKeyedInput<In>* partly_keyed_ = nullptr;  // a broadcast input's records have no key
   typename Timers::Fire fire_ = [this](const K&, std::int64_t t, TimeDomain d) { fire(t, d); };
 };
 

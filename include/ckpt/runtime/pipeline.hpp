@@ -13,6 +13,10 @@
 // of its own: `auto late = counts.get_side_output(late_tag);` consumed like any
 // other, its records between the same barriers as the operator's main output.
 //
+// Two inputs (`a.connect(b)`, `keyed.connect(other_keyed)`) and the
+// broadcast-state pattern (`keyed.connect(rules.broadcast(descriptors...))`)
+// are in connected_streams.hpp, which this header brings.
+//
 // Factories take the subtask index and return the function for that subtask.
 // State is matched by uid on restore, so keep uids stable across versions.
 
@@ -28,6 +32,7 @@
 #include <ckpt/runtime/split_source_task.hpp>
 #include <ckpt/serial/type_name.hpp>
 #include <ckpt/state/key_group.hpp>
+#include <ckpt/state/state_types.hpp>
 
 #include <any>
 #include <cstdint>
@@ -56,8 +61,19 @@ template <class T>
 class Stream;
 template <class T, class K>
 class KeyedStream;
+template <class A, class B>
+class ConnectedStreams;
+template <class K, class A, class B>
+class KeyedConnectedStreams;
+template <class B>
+class BroadcastStream;
+template <class A, class B>
+class BroadcastConnectedStream;
+template <class K, class A, class B>
+class KeyedBroadcastConnectedStream;
 
 namespace detail {
+struct StreamAccess;  // what connected_streams.hpp needs of streams and the pipeline
 
 /// The runtime pieces being wired for one run of a pipeline.
 struct RuntimeGraph {
@@ -165,6 +181,7 @@ class Pipeline {
   friend class Stream;
   template <class T, class K>
   friend class KeyedStream;
+  friend struct detail::StreamAccess;
 
   std::size_t add(std::unique_ptr<detail::VertexBase> v) {
     validate_name("operator uid", v->uid);
@@ -362,7 +379,7 @@ class Stream {
   }
 
   /// Partitions by key: every record of a key goes to the subtask owning its key group.
-  template <class KeySelector>
+  template <KeySelectorOf<T> KeySelector>
   auto key_by(KeySelector select) {
     using K = std::decay_t<std::invoke_result_t<KeySelector, const T&>>;
     return KeyedStream<T, K>(*this, std::function<K(const T&)>(std::move(select)));
@@ -403,6 +420,17 @@ class Stream {
     return s;
   }
 
+  /// Two inputs: a CoProcessFunction<T, B, Out> sees both (connected_streams.hpp).
+  template <class B>
+  ConnectedStreams<T, B> connect(const Stream<B>& second) const;
+  /// With the broadcast state pattern: a BroadcastProcessFunction<T, B, Out>.
+  template <class B>
+  BroadcastConnectedStream<T, B> connect(const BroadcastStream<B>& broadcast) const;
+  /// Every record to every subtask of what it is connected to, which keeps
+  /// the broadcast states `descriptors` (MapStateDescriptors).
+  template <class D, class... More>
+  BroadcastStream<T> broadcast(const D& descriptor, const More&... more) const;
+
   template <class Factory>
   void add_sink(std::string uid, std::uint32_t parallelism, Factory make) {
     using Fn = detail::made_t<Factory>;
@@ -418,6 +446,7 @@ class Stream {
   friend class KeyedStream;
   template <class>
   friend class Stream;
+  friend struct detail::StreamAccess;
 
   Partitioning default_partitioning(std::uint32_t parallelism) const {
     if (partitioning_) return *partitioning_;
@@ -457,7 +486,16 @@ class KeyedStream {
     return Stream<Out>(*in_.pipeline_, {in_.pipeline_->add(std::move(v))});
   }
 
+  /// Two keyed inputs with one key type: a KeyedCoProcessFunction<K, T, B, Out>.
+  template <class B>
+  KeyedConnectedStreams<K, T, B> connect(const KeyedStream<B, K>& second) const;
+  /// The broadcast state pattern: a KeyedBroadcastProcessFunction<K, T, B, Out>.
+  template <class B>
+  KeyedBroadcastConnectedStream<K, T, B> connect(const BroadcastStream<B>& broadcast) const;
+
  private:
+  friend struct detail::StreamAccess;
+
   Stream<T> in_;
   std::function<K(const T&)> key_of_;
 };
@@ -484,3 +522,5 @@ auto Pipeline::add_source(std::string uid, std::uint32_t parallelism, std::share
 }
 
 }  // namespace ckpt
+
+#include <ckpt/runtime/connected_streams.hpp>  // Stream::connect() and broadcast(descriptors)

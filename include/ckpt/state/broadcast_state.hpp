@@ -61,4 +61,25 @@ class BroadcastState {
   detail::BroadcastStateImpl<K, V>* impl_ = nullptr;
 };
 
+/// A read-only view of a BroadcastState: what the keyed side of a
+/// KeyedBroadcastProcessFunction gets, as in Flink, since only the broadcast
+/// side, which every subtask sees identically, may change it. It has no
+/// writing members, so a write attempt does not compile.
+template <class K, class V>
+class ReadOnlyBroadcastState {
+ public:
+  ReadOnlyBroadcastState() = default;
+  explicit ReadOnlyBroadcastState(BroadcastState<K, V> state) noexcept : state_(std::move(state)) {}
+
+  std::optional<V> get(const K& key) const { return state_.get(key); }
+  bool contains(const K& key) const { return state_.contains(key); }
+  std::size_t size() const { return state_.size(); }
+  bool is_empty() const { return state_.is_empty(); }
+  void for_each(const std::function<void(const K&, const V&)>& fn) const { state_.for_each(fn); }
+  std::vector<std::pair<K, V>> entries() const { return state_.entries(); }
+
+ private:
+  BroadcastState<K, V> state_;
+};
+
 }  // namespace ckpt

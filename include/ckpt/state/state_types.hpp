@@ -10,6 +10,8 @@
 //                        key): a StateValue with ==. Keys are hashed by their
 //                        std::hash or hash_value() when they have one, else by
 //                        their serialized bytes, so no hash is required.
+//   ckpt::KeySelectorOf<F, T>  what Stream<T>::key_by() takes: F(const T&)
+//                        returns a StateKey.
 
 #include <ckpt/serial/serializable.hpp>
 
@@ -24,5 +26,9 @@ concept StateValue = std::is_object_v<T> && !std::is_const_v<T> && std::copyable
 
 template <class K>
 concept StateKey = StateValue<K> && std::equality_comparable<K>;
+
+/// What key_by() takes: a function of a `const T&` whose result is a StateKey.
+template <class F, class T>
+concept KeySelectorOf = std::invocable<F, const T&> && StateKey<std::decay_t<std::invoke_result_t<F, const T&>>>;
 
 }  // namespace ckpt

@@ -12,3 +12,4 @@
 #include <ckpt/testing/sink_test_harness.hpp>
 #include <ckpt/testing/source_test_harness.hpp>
 #include <ckpt/testing/test_harness_options.hpp>
+#include <ckpt/testing/two_input_test_harness.hpp>
