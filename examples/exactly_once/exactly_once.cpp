@@ -374,9 +374,10 @@ int run_worker(const Options& o) {
   auto updates = [&] {
     if (windows) return keyed.process("windowed-aggregate", p, windowed_aggregate());
     if (!o.broadcast) return keyed.process("aggregate", p, [](std::uint32_t) { return std::make_unique<Aggregate>(); });
-    // The rules at about the events' pace (in offsets), so some events wait for theirs and some do not.
+    // The rules at half the events' pace (in offsets): the first of each class
+    // comes at once and later ones lag, so some events wait for theirs and some do not.
     const auto rules = rule_count(o.events) * kKeyClasses;
-    const auto rule_rate = std::max<std::uint64_t>(1, o.rate * rules / o.events / p);
+    const auto rule_rate = std::max<std::uint64_t>(1, o.rate * rules / o.events / p / 2);
     auto broadcast = pipeline
                          .add_source("rule-source", p,
                                      [dir, rule_rate](std::uint32_t) {
