@@ -8,7 +8,7 @@
 //
 //   exactly_once_demo [--events N] [--kills K] [--interval-ms MS] [--parallelism P]
 //                     [--rate EVENTS_PER_S] [--rescale] [--dir DIR] [--seed S]
-//                     [--backend heap|rocksdb] [--windows]
+//                     [--backend heap|rocksdb] [--windows | --broadcast]
 //
 // --windows: every event has an event time (out of order by up to 50 ms
 // within its partition); watermarks trail it by that bound, per partition
@@ -16,6 +16,17 @@
 // event-time window of 500 ms counts and sums per key. The check: each
 // (key, window) result committed exactly once with the failure-free values;
 // the end of the input's final watermark fires the last windows.
+//
+// --broadcast: a second partitioned log of rules, broadcast to every subtask
+// of the keyed operator (Flink's broadcast-state pattern). A rule says "events
+// of key class c at partition offsets [from, until) weigh m"; a class's rules
+// arrive in offset order, the last one open-ended. A
+// KeyedBroadcastProcessFunction keeps the rules as broadcast state and per key
+// a count, a weighted sum and the events whose rule has not arrived yet
+// (keyed list state, flushed through apply_to_keyed_state() when it does), so
+// each event's weight is its own offset's rule whatever the interleaving of
+// the two inputs. The check: each event committed exactly once with its
+// failure-free weight, and per key the final count and weighted sum.
 //
 // --backend rocksdb keeps the keyed state in RocksDB (ckpt::rocksdb, built
 // when librocksdb-dev is there) with incremental checkpoints, as Flink's
@@ -27,6 +38,7 @@
 #include <ckpt/ckpt.hpp>
 #include <ckpt/fs/local_file_system.hpp>
 #include <ckpt/fs/file_util.hpp>
+#include <ckpt/function/broadcast_process_function.hpp>
 #include <ckpt/function/transactional_file_sink.hpp>
 #include <ckpt/function/watermark_strategy.hpp>
 #include <ckpt/function/window.hpp>
@@ -57,6 +69,7 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 namespace {
@@ -76,6 +89,7 @@ struct Options {
   bool worker = false;
   std::string backend = "heap";
   bool windows = false;
+  bool broadcast = false;
 };
 
 constexpr std::uint32_t kPartitions = 8;
@@ -84,6 +98,11 @@ constexpr std::uint64_t kKeys = 1000;
 constexpr std::uint64_t kWindowKeys = 100;
 constexpr std::int64_t kWindowMs = 500;
 constexpr std::int64_t kOutOfOrdernessMs = 50;
+// --broadcast: the rules' log, and the rules in it.
+constexpr std::uint32_t kRulePartitions = 2;
+constexpr std::uint64_t kKeyClasses = 4;
+constexpr std::uint64_t kRuleSpan = 1000;  // partition offsets per rule
+constexpr std::uint64_t kOpenEnded = UINT64_MAX;
 
 // -- the input log ---------------------------------------------------------
 
@@ -115,6 +134,37 @@ void write_input(const std::string& dir, std::uint64_t events, bool windows) {
   }
 }
 
+std::string rules_file(const std::string& dir, std::uint32_t r) {
+  return dir + "/rules/partition-" + std::to_string(r) + ".log";
+}
+
+/// --broadcast: the class of a key "user-N".
+std::uint64_t key_class(const std::string& key) { return std::stoull(key.substr(key.find('-') + 1)) % kKeyClasses; }
+
+/// --broadcast: rules per key class (the offsets of a partition, kRuleSpan each; the last open-ended).
+std::uint64_t rule_count(std::uint64_t events) {
+  const auto offsets = (events + kPartitions - 1) / kPartitions;
+  return std::max<std::uint64_t>(1, (offsets + kRuleSpan - 1) / kRuleSpan);
+}
+std::int64_t multiplier(std::uint64_t cls, std::uint64_t k) { return static_cast<std::int64_t>(1 + (cls * 7 + k * 3) % 5); }
+/// The weight of an event of class `cls` at partition offset `offset`, without failures.
+std::int64_t expected_multiplier(std::uint64_t cls, std::uint64_t offset, std::uint64_t events) {
+  return multiplier(cls, std::min(offset / kRuleSpan, rule_count(events) - 1));
+}
+
+/// "class from until multiplier"; class c's rules in partition c % kRulePartitions, in offset order.
+void write_rules(const std::string& dir, std::uint64_t events) {
+  stdfs::create_directories(dir + "/rules");
+  const auto n = rule_count(events);
+  for (std::uint32_t r = 0; r < kRulePartitions; ++r) {
+    std::ofstream out(rules_file(dir, r));
+    for (std::uint64_t k = 0; k < n; ++k)
+      for (std::uint64_t c = r; c < kKeyClasses; c += kRulePartitions)
+        out << c << ' ' << k * kRuleSpan << ' ' << (k + 1 == n ? kOpenEnded : (k + 1) * kRuleSpan) << ' '
+            << multiplier(c, k) << '\n';
+  }
+}
+
 // -- the pipeline ----------------------------------------------------------
 
 struct Event {
@@ -123,17 +173,42 @@ struct Event {
   std::string key;
   std::int64_t value = 0;
   std::int64_t time = 0;
+  template <class A>
+  void serialize(A& ar) {  // --broadcast keeps events waiting for their rule in keyed state
+    ar(partition, offset, key, value, time);
+  }
 };
+
+/// --broadcast: events of `cls` at partition offsets [from, until) weigh `multiplier`.
+struct Rule {
+  std::uint64_t cls = 0;
+  std::uint64_t from = 0;
+  std::uint64_t until = 0;
+  std::int64_t multiplier = 1;
+  bool covers(const Event& e) const { return key_class(e.key) == cls && from <= e.offset && e.offset < until; }
+  template <class A>
+  void serialize(A& ar) {
+    ar(cls, from, until, multiplier);
+  }
+};
+
+/// A line of an event or a rule.
+void parse(std::istringstream& in, Event& e) { in >> e.key >> e.value >> e.time; }
+void parse(std::istringstream& in, Rule& r) { in >> r.cls >> r.from >> r.until >> r.multiplier; }
 
 struct Update {
   std::string line;  // "partition:offset key count sum"; --windows: "key window-start count sum"
 };
 
-/// Reads the partition files by line offset, at a bounded rate.
-class LogFileSource final : public ckpt::PartitionedSource<Event> {
+/// Reads the partition files (events, or --broadcast's rules) by line offset, at a bounded rate.
+template <class Record>
+class LogFileSource final : public ckpt::PartitionedSource<Record> {
+  using Read = typename ckpt::PartitionedSource<Record>::Read;
+
  public:
-  LogFileSource(std::string dir, std::uint64_t rate_per_subtask)
-      : PartitionedSource<Event>(kPartitions, 64), dir_(std::move(dir)), rate_(rate_per_subtask),
+  using FileOf = std::string (*)(const std::string& dir, std::uint32_t partition);
+  LogFileSource(std::string dir, std::uint32_t partitions, FileOf file, std::uint64_t rate_per_subtask)
+      : ckpt::PartitionedSource<Record>(partitions, 64), dir_(std::move(dir)), file_(file), rate_(rate_per_subtask),
         start_(std::chrono::steady_clock::now()) {}
 
   Read read(std::uint32_t partition, std::uint64_t offset) override {
@@ -143,22 +218,30 @@ class LogFileSource final : public ckpt::PartitionedSource<Event> {
     if (rate_ && static_cast<double>(emitted_) > elapsed * static_cast<double>(rate_)) return Read::later();
     ++emitted_;
     std::istringstream in(lines[offset]);
-    Event e{partition, offset, {}, 0, 0};
-    in >> e.key >> e.value >> e.time;
-    return Read::of(std::move(e));
+    Record r{};
+    if constexpr (std::is_same_v<Record, Event>) {
+      r.partition = partition;
+      r.offset = offset;
+    }
+    parse(in, r);
+    return Read::of(std::move(r));
   }
-  std::int64_t timestamp_of(const Event& e) const override { return e.time; }
+  std::int64_t timestamp_of(const Record& r) const override {
+    if constexpr (std::is_same_v<Record, Event>) return r.time;
+    else return ckpt::no_timestamp;
+  }
 
  private:
   const std::vector<std::string>& load(std::uint32_t p) {
     auto& lines = lines_[p];
     if (lines.empty()) {
-      std::ifstream in(partition_file(dir_, p));
+      std::ifstream in(file_(dir_, p));
       for (std::string line; std::getline(in, line);) lines.push_back(line);
     }
     return lines;
   }
   std::string dir_;
+  FileOf file_;
   std::uint64_t rate_;
   std::chrono::steady_clock::time_point start_;
   std::uint64_t emitted_ = 0;
@@ -183,6 +266,57 @@ class Aggregate final : public ckpt::KeyedProcessFunction<std::string, Event, Up
  private:
   ckpt::ValueState<std::int64_t> count_;
   ckpt::ValueState<std::int64_t> sum_;
+};
+
+/// --broadcast: the rules, broadcast state keyed by (class, first offset).
+const ckpt::MapStateDescriptor<std::uint64_t, Rule> rules_descriptor{"rules"};
+std::uint64_t rule_key(const Rule& r) { return r.from * kKeyClasses + r.cls; }
+
+/// --broadcast: per key a count and a sum of value x the rule's multiplier,
+/// one update line per event ("partition:offset key count sum weighted"); an
+/// event whose rule has not arrived waits in keyed state for it.
+class WeightedAggregate final : public ckpt::KeyedBroadcastProcessFunction<std::string, Event, Rule, Update> {
+ public:
+  static inline const ckpt::ListStateDescriptor<Event> pending_descriptor{"pending"};
+  void initialize_state(ckpt::FunctionInitializationContext& ctx) override {
+    auto& backend = ctx.keyed_state_backend<std::string>();
+    count_ = backend.get_state(ckpt::ValueStateDescriptor<std::int64_t>{"count", 0});
+    sum_ = backend.get_state(ckpt::ValueStateDescriptor<std::int64_t>{"sum", 0});
+    pending_ = backend.get_list_state(pending_descriptor);
+  }
+  void process_element(const Event& e, ReadOnlyContext& ctx, ckpt::Collector<Update>& out) override {
+    std::optional<std::int64_t> weight;
+    ctx.get_broadcast_state(rules_descriptor).for_each([&](const std::uint64_t&, const Rule& r) {
+      if (r.covers(e)) weight = r.multiplier;
+    });
+    if (weight) emit(e, *weight, out);
+    else pending_.add(e);
+  }
+  void process_broadcast_element(const Rule& rule, Context& ctx, ckpt::Collector<Update>& out) override {
+    ctx.get_broadcast_state(rules_descriptor).put(rule_key(rule), rule);
+    ctx.apply_to_keyed_state(pending_descriptor, [&](const std::string&, ckpt::ListState<Event>& pending) {
+      const auto waiting = pending.get();
+      std::vector<Event> still;
+      for (const auto& e : waiting) {
+        if (rule.covers(e)) emit(e, rule.multiplier, out);
+        else still.push_back(e);
+      }
+      if (still.empty()) pending.clear();
+      else if (still.size() != waiting.size()) pending.update(std::move(still));
+    });
+  }
+
+ private:
+  void emit(const Event& e, std::int64_t weight, ckpt::Collector<Update>& out) {
+    count_.update(count_.value() + 1);
+    sum_.update(sum_.value() + e.value * weight);
+    out.collect({std::to_string(e.partition) + ":" + std::to_string(e.offset) + " " + e.key + " " +
+                 std::to_string(count_.value()) + " " + std::to_string(sum_.value()) + " " +
+                 std::to_string(e.value * weight)});
+  }
+  ckpt::ValueState<std::int64_t> count_;
+  ckpt::ValueState<std::int64_t> sum_;
+  ckpt::ListState<Event> pending_;
 };
 
 /// --windows: the accumulator of a window's count and sum.
@@ -230,15 +364,30 @@ int run_worker(const Options& o) {
   auto keyed = pipeline
                    .add_source("log-source", p,
                                [dir, rate, windows](std::uint32_t) {
-                                 auto source = std::make_unique<LogFileSource>(dir, rate);
+                                 auto source = std::make_unique<LogFileSource<Event>>(dir, kPartitions, partition_file, rate);
                                  if (windows)
                                    source->use_watermarks(ckpt::WatermarkStrategy<Event>::for_bounded_out_of_orderness(
                                        std::chrono::milliseconds(kOutOfOrdernessMs)));
                                  return source;
                                })
                    .key_by([](const Event& e) { return e.key; });
-  auto updates = windows ? keyed.process("windowed-aggregate", p, windowed_aggregate())
-                         : keyed.process("aggregate", p, [](std::uint32_t) { return std::make_unique<Aggregate>(); });
+  auto updates = [&] {
+    if (windows) return keyed.process("windowed-aggregate", p, windowed_aggregate());
+    if (!o.broadcast) return keyed.process("aggregate", p, [](std::uint32_t) { return std::make_unique<Aggregate>(); });
+    // The rules at half the events' pace (in offsets): the first of each class
+    // comes at once and later ones lag, so some events wait for theirs and some do not.
+    const auto rules = rule_count(o.events) * kKeyClasses;
+    const auto rule_rate = std::max<std::uint64_t>(1, o.rate * rules / o.events / p / 2);
+    auto broadcast = pipeline
+                         .add_source("rule-source", p,
+                                     [dir, rule_rate](std::uint32_t) {
+                                       return std::make_unique<LogFileSource<Rule>>(dir, kRulePartitions, rules_file,
+                                                                                    rule_rate);
+                                     })
+                         .broadcast(rules_descriptor);
+    return keyed.connect(broadcast).process("weighted-aggregate", p,
+                                            [](std::uint32_t) { return std::make_unique<WeightedAggregate>(); });
+  }();
   updates.add_sink("file-sink", p, [out_fs](std::uint32_t) {
     return std::make_unique<ckpt::TransactionalFileSink<Update>>(out_fs, "output", [](const Update& u) { return u.line; });
   });
@@ -272,7 +421,8 @@ Child spawn(const Options& o, std::uint32_t parallelism) {
     const std::vector<std::string> args{"exactly_once_demo",  "--worker", "--dir", o.dir, "--interval-ms",
                                         std::to_string(o.interval_ms), "--parallelism", std::to_string(parallelism),
                                         "--rate", std::to_string(o.rate), "--backend", o.backend,
-                                        o.windows ? "--windows" : "--no-windows"};
+                                        o.windows ? "--windows" : "--no-windows", "--events", std::to_string(o.events),
+                                        o.broadcast ? "--broadcast" : "--no-broadcast"};
     std::vector<char*> argv;
     for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);
@@ -315,35 +465,44 @@ void for_each_committed_line(const std::string& dir, Line line_fn) {
 }
 
 /// The running count: one update per event, exactly once, and per key the final count and sum.
+/// --broadcast: the sum is of weighted values, and each event's weight is its failure-free one.
 Verdict check_running_count(const Options& o) {
   std::map<std::string, int> seen;
+  std::map<std::string, std::int64_t> weighted;
   std::map<std::string, std::int64_t> final_count, final_sum, expected_count, expected_sum;
   for_each_committed_line(o.dir, [&](const std::string& line) {
     std::istringstream fields(line);
     std::string id, key;
-    std::int64_t count = 0, sum = 0;
-    fields >> id >> key >> count >> sum;
+    std::int64_t count = 0, sum = 0, weight = 0;
+    fields >> id >> key >> count >> sum >> weight;
     ++seen[id];
+    weighted[id] = weight;
     if (count > final_count[key]) {
       final_count[key] = count;
       final_sum[key] = sum;
     }
   });
-  std::uint64_t lost = 0, duplicated = 0;
+  std::uint64_t lost = 0, duplicated = 0, wrong = 0;
   for (std::uint32_t p = 0; p < kPartitions; ++p)
     for (std::uint64_t i = p, offset = 0; i < o.events; i += kPartitions, ++offset) {
       const auto e = event(p, offset, false);
+      const auto value = o.broadcast ? e.value * expected_multiplier(key_class(e.key), offset, o.events) : e.value;
       ++expected_count[e.key];
-      expected_sum[e.key] += e.value;
-      const auto it = seen.find(std::to_string(p) + ":" + std::to_string(offset));
+      expected_sum[e.key] += value;
+      const auto id = std::to_string(p) + ":" + std::to_string(offset);
+      const auto it = seen.find(id);
       if (it == seen.end()) ++lost;
       else if (it->second > 1) duplicated += static_cast<std::uint64_t>(it->second - 1);
+      if (o.broadcast && it != seen.end() && weighted[id] != value) ++wrong;
     }
   const bool aggregates_right = final_count == expected_count && final_sum == expected_sum;
   Verdict v;
-  v.ok = lost == 0 && duplicated == 0 && aggregates_right && seen.size() == o.events;
+  v.ok = lost == 0 && duplicated == 0 && wrong == 0 && aggregates_right && seen.size() == o.events;
   v.note = std::string("  per-key totals ") + (aggregates_right ? "match" : "DO NOT match") + " the failure-free computation\n";
-  v.counts = ", lost=" + std::to_string(lost) + ", duplicated=" + std::to_string(duplicated);
+  v.counts = ", lost=" + std::to_string(lost) + ", duplicated=" + std::to_string(duplicated) +
+             (o.broadcast ? ", rules=" + std::to_string(rule_count(o.events) * kKeyClasses) +
+                                ", wrong=" + std::to_string(wrong)
+                          : "");
   return v;
 }
 
@@ -404,9 +563,10 @@ int run_driver(Options o) {
   }
   std::cout << "exactly-once demo: " << o.events << " events in " << kPartitions << " partitions, " << o.kills
             << " SIGKILLs, checkpoint every " << o.interval_ms << " ms, parallelism " << o.parallelism << (o.rescale ? " (rescaling on restart)" : "")
-            << (o.windows ? ", event-time windows" : "")
+            << (o.windows ? ", event-time windows" : "") << (o.broadcast ? ", broadcast rules" : "")
             << "\n  working in " << o.dir << "\n";
   write_input(o.dir, o.events, o.windows);
+  if (o.broadcast) write_rules(o.dir, o.events);
   // What the output will hold at the end: a line per event, or per window.
   const std::uint64_t results = o.windows ? expected_windows(o.events).size() : o.events;
   const auto committed_lines = [&] {
@@ -495,16 +655,19 @@ Options parse(int argc, char** argv) {
     else if (a == "--backend") o.backend = next();
     else if (a == "--windows") o.windows = true;
     else if (a == "--no-windows") o.windows = false;
+    else if (a == "--broadcast") o.broadcast = true;
+    else if (a == "--no-broadcast") o.broadcast = false;
     else if (a == "-h" || a == "--help") {
       std::cout << "usage: exactly_once_demo [--events N] [--kills K] [--interval-ms MS] [--parallelism P]\n"
                    "                         [--rate EVENTS_PER_S] [--rescale] [--dir DIR] [--seed S]\n"
-                   "                         [--backend heap|rocksdb] [--windows]\n";
+                   "                         [--backend heap|rocksdb] [--windows | --broadcast]\n";
       std::exit(0);
     } else {
       throw std::invalid_argument("unknown option " + a);
     }
   }
   if (o.parallelism == 0 || o.rate == 0 || o.events == 0) throw std::invalid_argument("events, rate and parallelism must be positive");
+  if (o.windows && o.broadcast) throw std::invalid_argument("--windows and --broadcast are two different jobs: pick one");
   if (o.backend != "heap" && o.backend != "rocksdb") throw std::invalid_argument("--backend is heap or rocksdb");
 #ifndef CKPT_DEMO_ROCKSDB
   if (o.backend == "rocksdb")

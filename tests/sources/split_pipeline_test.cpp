@@ -1,17 +1,23 @@
 // Split sources in pipelines through JobRunner: the partitioned log and the
 // directory source, stopped with a savepoint and restarted at another
 // parallelism, commit every record exactly once through the transactional
-// file sink; a bounded split source ends the job with a final watermark.
+// file sink; a bounded split source ends the job with a final watermark; an
+// idle split (WatermarkStrategy::with_idleness) does not stall an event-time
+// window downstream.
 #include <ckpt/fs/file_util.hpp>
 #include <ckpt/fs/memory_file_system.hpp>
 #include <ckpt/function/directory_source.hpp>
 #include <ckpt/function/partition_split_source.hpp>
+#include <ckpt/clock.hpp>
 #include <ckpt/function/transactional_file_sink.hpp>
+#include <ckpt/function/watermark_strategy.hpp>
+#include <ckpt/function/window.hpp>
 #include <ckpt/runtime/job_runner.hpp>
 
 #include "job_util.hpp"
 #include "pipeline_util.hpp"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -248,6 +254,96 @@ TEST(SplitPipeline, AnExhaustedSplitSourceEmitsTheFinalWatermarkSoEventTimeTimer
       .add_sink("seen", 1, [seen](std::uint32_t) { return std::make_unique<ckpt::test::CollectingSink<std::string>>(seen); });
   ckpt::JobRunner(p, storage, ckpt::CheckpointConfig::every(5ms)).run();
   EXPECT_EQ(sorted_lines(seen->values), sorted_lines({"a-0!", "a-1!", "b-0!"}));
+}
+
+/// Two partitions, event time 10 ms per offset: partition 0 has 5 events and
+/// then none (idle, not ended); partition 1 is read up to `released` (the test
+/// releases more). Both end when `finish` is set. `at_hold` says when each has
+/// been read up to where it waits.
+struct IdleSplitControl {
+  std::mutex mutex;
+  std::condition_variable changed;
+  bool finish = false;
+  std::uint64_t released = 0;      // partition 1's records readable
+  std::uint64_t waiting[2] = {0, 0};  // times each partition was polled at its hold
+};
+
+class IdleSplitLog final : public ckpt::PartitionedSource<Event> {
+ public:
+  static constexpr std::uint64_t kIdleRecords = 5;
+  explicit IdleSplitLog(std::shared_ptr<IdleSplitControl> control) : PartitionedSource<Event>(2), control_(std::move(control)) {}
+  Read read(std::uint32_t partition, std::uint64_t offset) override {
+    std::lock_guard lock(control_->mutex);
+    const auto hold = partition == 0 ? kIdleRecords : control_->released;
+    if (offset < hold) return Read::of(Event{partition, offset, "p" + std::to_string(partition), 1});
+    if (control_->finish) return Read::end_of_partition();
+    ++control_->waiting[partition];  // every record before the hold is read (and its timestamp seen)
+    control_->changed.notify_all();
+    return Read::later();
+  }
+  std::int64_t timestamp_of(const Event& e) const override { return static_cast<std::int64_t>(e.offset) * 10; }
+
+ private:
+  std::shared_ptr<IdleSplitControl> control_;
+};
+
+// Partition 0 stops producing at event time 40 while partition 1 goes on to
+// 1990: without idleness the source's watermark (the minimum over its splits)
+// stays below 40 and the window [0, 1000) never closes while the job runs.
+// Once partition 0 has had no record for the idleness timeout (a ManualClock,
+// advanced by the test) it is left out, partition 1's watermark alone counts,
+// and the windows [0, 1000) of both keys fire before the input ends.
+TEST(SplitPipeline, AnIdleSplitDoesNotStallAnEventTimeWindowDownstream) {
+  auto fs = std::make_shared<ckpt::fs::MemoryFileSystem>();
+  ckpt::CheckpointStorage storage(fs);
+  auto control = std::make_shared<IdleSplitControl>();
+  control->released = 100;  // event times 0 .. 990
+  ckpt::ManualClock clock;
+  auto source = std::make_shared<ckpt::PartitionSplitSource<Event>>(
+      2, [control](std::uint32_t) { return std::make_unique<IdleSplitLog>(control); });
+  source->use_watermarks(ckpt::WatermarkStrategy<Event>::for_monotonous_timestamps().with_idleness(100ms, clock));
+  auto count = ckpt::make_aggregate_function<Event, std::int64_t, std::int64_t>(
+      [] { return std::int64_t{0}; }, [](const Event&, std::int64_t n) { return n + 1; },
+      [](const std::int64_t& n) { return n; }, [](std::int64_t a, std::int64_t b) { return a + b; });
+  auto seen = std::make_shared<ckpt::test::CollectingSink<std::string>::Shared>();
+  ckpt::Pipeline p;
+  p.add_source("log", 1, source)
+      .key_by([](const Event& e) { return e.key; })
+      .process("windows", 2,
+               ckpt::window<std::string, Event>(ckpt::TumblingEventTimeWindows::of(1000ms))
+                   .aggregate<std::string>(count, [](const std::string& key, const ckpt::TimeWindow& w,
+                                                     const std::int64_t& n, ckpt::Collector<std::string>& out) {
+                     out.collect(key + " " + std::to_string(w.start) + " " + std::to_string(n));
+                   }))
+      .add_sink("seen", 1, [seen](std::uint32_t) { return std::make_unique<ckpt::test::CollectingSink<std::string>>(seen); });
+  ckpt::JobRunner job(p, storage, ckpt::CheckpointConfig::every(5ms));
+  std::thread runner([&] { job.run(); });
+  {
+    // Both partitions read up to their holds: partition 0's last record was seen at clock time 0.
+    std::unique_lock lock(control->mutex);
+    control->changed.wait(lock, [&] { return control->waiting[0] > 0 && control->waiting[1] > 0; });
+  }
+  {
+    std::lock_guard lock(seen->mutex);
+    EXPECT_TRUE(seen->values.empty());  // the watermark is held below partition 0's 40
+  }
+  clock.advance(101ms);  // partition 0 is idle now
+  {
+    std::lock_guard lock(control->mutex);
+    control->released = 200;  // event times 1000 .. 1990 on partition 1
+  }
+  seen->wait_for(2);
+  {
+    std::lock_guard lock(seen->mutex);
+    EXPECT_THAT(seen->values, ::testing::UnorderedElementsAre("p0 0 5", "p1 0 100"));
+  }
+  {
+    std::lock_guard lock(control->mutex);
+    control->finish = true;  // the input ends: the final watermark closes the rest
+  }
+  runner.join();
+  std::lock_guard lock(seen->mutex);
+  EXPECT_THAT(seen->values, ::testing::UnorderedElementsAre("p0 0 5", "p1 0 100", "p1 1000 100"));
 }
 
 }  // namespace

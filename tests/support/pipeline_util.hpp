@@ -10,6 +10,7 @@
 #include <ckpt/function/stream_functions.hpp>
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -108,18 +109,26 @@ inline std::vector<std::string> committed_lines(fs::FileSystem& fs, const std::s
   return out;
 }
 
-/// Collects what reaches it, thread-safely, for checks after the job.
+/// Collects what reaches it, thread-safely, for checks after the job (or
+/// while it runs: wait_for(n) waits on the values' arrival).
 template <class T>
 class CollectingSink final : public Sink<T> {
  public:
   struct Shared {
     std::mutex mutex;
+    std::condition_variable changed;
     std::vector<T> values;
+    /// Until at least `n` values have arrived.
+    void wait_for(std::size_t n) {
+      std::unique_lock lock(mutex);
+      changed.wait(lock, [&] { return values.size() >= n; });
+    }
   };
   explicit CollectingSink(std::shared_ptr<Shared> shared) : shared_(std::move(shared)) {}
   void invoke(const T& v) override {
     std::lock_guard lock(shared_->mutex);
     shared_->values.push_back(v);
+    shared_->changed.notify_all();
   }
 
  private:
