@@ -5,7 +5,8 @@
 # --events 1000000 --kills 10 --interval-ms 100 --parallelism 3 --rescale;
 # --backend rocksdb keeps the keyed state in RocksDB; --windows replaces the
 # running count by an event-time tumbling-window count per key; --broadcast
-# weighs each event by a rule from a second, broadcast log of rules).
+# weighs each event by a rule from a second, broadcast log of rules; --join
+# joins the events with their audit copies in a KeyedCoProcessFunction).
 # Installs missing Debian packages when run as root or with sudo.
 set -euo pipefail
 cd "$(dirname "$0")/.."

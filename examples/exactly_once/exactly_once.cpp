@@ -8,7 +8,7 @@
 //
 //   exactly_once_demo [--events N] [--kills K] [--interval-ms MS] [--parallelism P]
 //                     [--rate EVENTS_PER_S] [--rescale] [--dir DIR] [--seed S]
-//                     [--backend heap|rocksdb] [--windows | --broadcast]
+//                     [--backend heap|rocksdb] [--windows | --broadcast | --join]
 //
 // --windows: every event has an event time (out of order by up to 50 ms
 // within its partition); watermarks trail it by that bound, per partition
@@ -28,6 +28,13 @@
 // the two inputs. The check: each event committed exactly once with its
 // failure-free weight, and per key the final count and weighted sum.
 //
+// --join: two keyed inputs into one KeyedCoProcessFunction: the events, and
+// their audit copies (the same log read by a second source, "audit-source"),
+// both keyed by the key. Per key the function counts and sums the events and
+// counts the audits, in one keyed state, and emits an update line for each
+// record of either input. The check: every event's and every audit's line
+// committed exactly once, and per key the final count, sum and audit count.
+//
 // --backend rocksdb keeps the keyed state in RocksDB (ckpt::rocksdb, built
 // when librocksdb-dev is there) with incremental checkpoints, as Flink's
 // RocksDB state backend does; the pipeline's code is the same.
@@ -39,6 +46,7 @@
 #include <ckpt/fs/local_file_system.hpp>
 #include <ckpt/fs/file_util.hpp>
 #include <ckpt/function/broadcast_process_function.hpp>
+#include <ckpt/function/co_process_function.hpp>
 #include <ckpt/function/transactional_file_sink.hpp>
 #include <ckpt/function/watermark_strategy.hpp>
 #include <ckpt/function/window.hpp>
@@ -90,6 +98,7 @@ struct Options {
   std::string backend = "heap";
   bool windows = false;
   bool broadcast = false;
+  bool join = false;
 };
 
 constexpr std::uint32_t kPartitions = 8;
@@ -248,6 +257,15 @@ class LogFileSource final : public ckpt::PartitionedSource<Record> {
   std::map<std::uint32_t, std::vector<std::string>> lines_;
 };
 
+/// One event into its key's count and sum; its update line "partition:offset key count sum".
+Update count_event(const Event& e, const std::string& key, ckpt::ValueState<std::int64_t>& count,
+                   ckpt::ValueState<std::int64_t>& sum) {
+  count.update(count.value() + 1);
+  sum.update(sum.value() + e.value);
+  return {std::to_string(e.partition) + ":" + std::to_string(e.offset) + " " + key + " " +
+          std::to_string(count.value()) + " " + std::to_string(sum.value())};
+}
+
 /// Count and sum per key, one update line per event.
 class Aggregate final : public ckpt::KeyedProcessFunction<std::string, Event, Update> {
  public:
@@ -257,10 +275,7 @@ class Aggregate final : public ckpt::KeyedProcessFunction<std::string, Event, Up
     sum_ = backend.get_state(ckpt::ValueStateDescriptor<std::int64_t>{"sum", 0});
   }
   void process_element(const Event& e, Context& ctx, ckpt::Collector<Update>& out) override {
-    count_.update(count_.value() + 1);
-    sum_.update(sum_.value() + e.value);
-    out.collect({std::to_string(e.partition) + ":" + std::to_string(e.offset) + " " + ctx.current_key() + " " +
-                 std::to_string(count_.value()) + " " + std::to_string(sum_.value())});
+    out.collect(count_event(e, ctx.current_key(), count_, sum_));
   }
 
  private:
@@ -319,6 +334,32 @@ class WeightedAggregate final : public ckpt::KeyedBroadcastProcessFunction<std::
   ckpt::ListState<Event> pending_;
 };
 
+/// --join: per key a count and sum of the events (input 1) and a count of
+/// their audit copies (input 2), one update line per record of either input:
+/// "partition:offset key count sum" and "a:partition:offset key audits".
+class JoinedAggregate final : public ckpt::KeyedCoProcessFunction<std::string, Event, Event, Update> {
+ public:
+  void initialize_state(ckpt::FunctionInitializationContext& ctx) override {
+    auto& backend = ctx.keyed_state_backend<std::string>();
+    count_ = backend.get_state(ckpt::ValueStateDescriptor<std::int64_t>{"count", 0});
+    sum_ = backend.get_state(ckpt::ValueStateDescriptor<std::int64_t>{"sum", 0});
+    audits_ = backend.get_state(ckpt::ValueStateDescriptor<std::int64_t>{"audits", 0});
+  }
+  void process_element1(const Event& e, Context& ctx, ckpt::Collector<Update>& out) override {
+    out.collect(count_event(e, ctx.current_key(), count_, sum_));
+  }
+  void process_element2(const Event& e, Context& ctx, ckpt::Collector<Update>& out) override {
+    audits_.update(audits_.value() + 1);
+    out.collect({"a:" + std::to_string(e.partition) + ":" + std::to_string(e.offset) + " " + ctx.current_key() + " " +
+                 std::to_string(audits_.value())});
+  }
+
+ private:
+  ckpt::ValueState<std::int64_t> count_;
+  ckpt::ValueState<std::int64_t> sum_;
+  ckpt::ValueState<std::int64_t> audits_;
+};
+
 /// --windows: the accumulator of a window's count and sum.
 struct CountSum {
   std::int64_t count = 0;
@@ -373,6 +414,16 @@ int run_worker(const Options& o) {
                    .key_by([](const Event& e) { return e.key; });
   auto updates = [&] {
     if (windows) return keyed.process("windowed-aggregate", p, windowed_aggregate());
+    if (o.join) {
+      auto audits = pipeline
+                        .add_source("audit-source", p,
+                                    [dir, rate](std::uint32_t) {
+                                      return std::make_unique<LogFileSource<Event>>(dir, kPartitions, partition_file, rate);
+                                    })
+                        .key_by([](const Event& e) { return e.key; });
+      return keyed.connect(audits).process("joined-aggregate", p,
+                                           [](std::uint32_t) { return std::make_unique<JoinedAggregate>(); });
+    }
     if (!o.broadcast) return keyed.process("aggregate", p, [](std::uint32_t) { return std::make_unique<Aggregate>(); });
     // The rules at half the events' pace (in offsets): the first of each class
     // comes at once and later ones lag, so some events wait for theirs and some do not.
@@ -422,7 +473,7 @@ Child spawn(const Options& o, std::uint32_t parallelism) {
                                         std::to_string(o.interval_ms), "--parallelism", std::to_string(parallelism),
                                         "--rate", std::to_string(o.rate), "--backend", o.backend,
                                         o.windows ? "--windows" : "--no-windows", "--events", std::to_string(o.events),
-                                        o.broadcast ? "--broadcast" : "--no-broadcast"};
+                                        o.broadcast ? "--broadcast" : "--no-broadcast", o.join ? "--join" : "--no-join"};
     std::vector<char*> argv;
     for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);
@@ -466,8 +517,10 @@ void for_each_committed_line(const std::string& dir, Line line_fn) {
 
 /// The running count: one update per event, exactly once, and per key the final count and sum.
 /// --broadcast: the sum is of weighted values, and each event's weight is its failure-free one.
+/// --join: each event's audit line too, exactly once, and per key the final audit count.
 Verdict check_running_count(const Options& o) {
-  std::map<std::string, int> seen;
+  std::map<std::string, int> seen, audits_seen;
+  std::map<std::string, std::int64_t> final_audits;
   std::map<std::string, std::int64_t> weighted;
   std::map<std::string, std::int64_t> final_count, final_sum, expected_count, expected_sum;
   for_each_committed_line(o.dir, [&](const std::string& line) {
@@ -475,6 +528,11 @@ Verdict check_running_count(const Options& o) {
     std::string id, key;
     std::int64_t count = 0, sum = 0, weight = 0;
     fields >> id >> key >> count >> sum >> weight;
+    if (id.rfind("a:", 0) == 0) {  // --join: an audit's line, "a:partition:offset key audits"
+      ++audits_seen[id.substr(2)];
+      final_audits[key] = std::max(final_audits[key], count);
+      return;
+    }
     ++seen[id];
     weighted[id] = weight;
     if (count > final_count[key]) {
@@ -494,15 +552,23 @@ Verdict check_running_count(const Options& o) {
       if (it == seen.end()) ++lost;
       else if (it->second > 1) duplicated += static_cast<std::uint64_t>(it->second - 1);
       if (o.broadcast && it != seen.end() && weighted[id] != value) ++wrong;
+      if (o.join) {
+        const auto a = audits_seen.find(id);
+        if (a == audits_seen.end()) ++lost;
+        else if (a->second > 1) duplicated += static_cast<std::uint64_t>(a->second - 1);
+      }
     }
-  const bool aggregates_right = final_count == expected_count && final_sum == expected_sum;
+  const bool aggregates_right = final_count == expected_count && final_sum == expected_sum &&
+                                (!o.join || final_audits == expected_count);
   Verdict v;
-  v.ok = lost == 0 && duplicated == 0 && wrong == 0 && aggregates_right && seen.size() == o.events;
+  v.ok = lost == 0 && duplicated == 0 && wrong == 0 && aggregates_right && seen.size() == o.events &&
+         audits_seen.size() == (o.join ? o.events : 0);
   v.note = std::string("  per-key totals ") + (aggregates_right ? "match" : "DO NOT match") + " the failure-free computation\n";
   v.counts = ", lost=" + std::to_string(lost) + ", duplicated=" + std::to_string(duplicated) +
              (o.broadcast ? ", rules=" + std::to_string(rule_count(o.events) * kKeyClasses) +
                                 ", wrong=" + std::to_string(wrong)
-                          : "");
+                          : "") +
+             (o.join ? ", audits=" + std::to_string(audits_seen.size()) : "");
   return v;
 }
 
@@ -564,11 +630,12 @@ int run_driver(Options o) {
   std::cout << "exactly-once demo: " << o.events << " events in " << kPartitions << " partitions, " << o.kills
             << " SIGKILLs, checkpoint every " << o.interval_ms << " ms, parallelism " << o.parallelism << (o.rescale ? " (rescaling on restart)" : "")
             << (o.windows ? ", event-time windows" : "") << (o.broadcast ? ", broadcast rules" : "")
+            << (o.join ? ", a keyed two-input join with the events' audit copies" : "")
             << "\n  working in " << o.dir << "\n";
   write_input(o.dir, o.events, o.windows);
   if (o.broadcast) write_rules(o.dir, o.events);
   // What the output will hold at the end: a line per event, or per window.
-  const std::uint64_t results = o.windows ? expected_windows(o.events).size() : o.events;
+  const std::uint64_t results = o.windows ? expected_windows(o.events).size() : o.join ? 2 * o.events : o.events;
   const auto committed_lines = [&] {
     std::uint64_t n = 0;
     for_each_committed_line(o.dir, [&](const std::string&) { ++n; });
@@ -657,17 +724,20 @@ Options parse(int argc, char** argv) {
     else if (a == "--no-windows") o.windows = false;
     else if (a == "--broadcast") o.broadcast = true;
     else if (a == "--no-broadcast") o.broadcast = false;
+    else if (a == "--join") o.join = true;
+    else if (a == "--no-join") o.join = false;
     else if (a == "-h" || a == "--help") {
       std::cout << "usage: exactly_once_demo [--events N] [--kills K] [--interval-ms MS] [--parallelism P]\n"
                    "                         [--rate EVENTS_PER_S] [--rescale] [--dir DIR] [--seed S]\n"
-                   "                         [--backend heap|rocksdb] [--windows | --broadcast]\n";
+                   "                         [--backend heap|rocksdb] [--windows | --broadcast | --join]\n";
       std::exit(0);
     } else {
       throw std::invalid_argument("unknown option " + a);
     }
   }
   if (o.parallelism == 0 || o.rate == 0 || o.events == 0) throw std::invalid_argument("events, rate and parallelism must be positive");
-  if (o.windows && o.broadcast) throw std::invalid_argument("--windows and --broadcast are two different jobs: pick one");
+  if (static_cast<int>(o.windows) + static_cast<int>(o.broadcast) + static_cast<int>(o.join) > 1)
+    throw std::invalid_argument("--windows, --broadcast and --join are different jobs: pick one");
   if (o.backend != "heap" && o.backend != "rocksdb") throw std::invalid_argument("--backend is heap or rocksdb");
 #ifndef CKPT_DEMO_ROCKSDB
   if (o.backend == "rocksdb")
